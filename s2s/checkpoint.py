@@ -1,0 +1,109 @@
+"""Self-contained checkpoints: weights, model config as plain data, tokenizer bytes.
+
+Loading uses ``torch.load(weights_only=True)``, which only rebuilds tensors and plain
+containers: a file whose pickle would construct arbitrary objects (and so run code) is
+refused. Both the compact export (``s2s average``, ``model.pt``) and Lightning's training
+checkpoints (``*.ckpt``, which carry an ``s2s`` entry) load through :func:`load_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from s2s.config import ModelConfig
+from s2s.data.tokenizer import Tokenizer
+from s2s.errors import CheckpointError
+from s2s.model import Seq2Seq
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoadedModel:
+    model: Seq2Seq
+    tokenizer: Tokenizer
+    info: dict  # task, languages, decoding defaults, training step
+
+
+def s2s_entry(config: ModelConfig, tokenizer: Tokenizer, info: dict) -> dict:
+    """The plain-data part every checkpoint carries."""
+    return {"format_version": FORMAT_VERSION, "model_config": config.to_dict(),
+            "tokenizer": tokenizer.model_bytes, "info": info}
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Raw dict of a checkpoint file, refusing anything that is not plain data."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint is not a file: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "weights_only" in str(error) or "Unsupported global" in str(error):
+            raise CheckpointError(
+                f"refusing to load {path}: it contains Python objects that could run code when unpickled ({first[:160]})"
+            ) from None
+        raise CheckpointError(f"{path} is not a readable checkpoint: {first[:200]}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file): {message[:200]}") from None
+    if not isinstance(data, dict) or "s2s" not in data and "model_config" not in data:
+        raise CheckpointError(f"{path} is a torch file but not an s2s checkpoint (no model config inside)")
+    return data
+
+
+def split_checkpoint(data: dict) -> tuple[dict, dict]:
+    """``(s2s entry, model state_dict)`` from either checkpoint kind."""
+    if "s2s" in data:  # a Lightning training checkpoint: weights are under "model."
+        entry = data["s2s"]
+        state = {k[len("model."):]: v for k, v in data["state_dict"].items() if k.startswith("model.")}
+        return entry, state
+    return data, data["state_dict"]
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
+    entry, state = split_checkpoint(read_checkpoint(path))
+    if entry.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer s2s (format {entry['format_version']})")
+    try:
+        config = ModelConfig.from_dict(dict(entry["model_config"]))
+        tokenizer = Tokenizer(entry["tokenizer"])
+        model = Seq2Seq(config)
+        model.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError, TypeError) as error:
+        raise CheckpointError(f"{path} is damaged or from an incompatible version: {str(error).splitlines()[0][:200]}") from None
+    return LoadedModel(model.to(device).eval(), tokenizer, dict(entry.get("info", {})))
+
+
+def atomic_save(obj: dict, path: str | Path) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_checkpoint(model: Seq2Seq, tokenizer: Tokenizer, info: dict, path: str | Path,
+                      state_dict: dict | None = None) -> None:
+    """Write the compact inference checkpoint (no optimizer state)."""
+    entry = s2s_entry(model.config, tokenizer, info)
+    entry["state_dict"] = state_dict if state_dict is not None else model.state_dict()
+    atomic_save(entry, path)

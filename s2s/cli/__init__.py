@@ -1,0 +1,1 @@
+"""Command line: ``s2s <command>``, one module a command."""

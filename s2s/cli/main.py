@@ -1,0 +1,52 @@
+"""``s2s``: dispatches to one module per subcommand and turns user errors into one line."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from s2s.errors import S2SError
+
+COMMANDS = {
+    "train": ("s2s.cli.train", "train a model (Hydra overrides follow, e.g. experiment=smoke)"),
+    "prepare": ("s2s.cli.prepare", "fetch or copy a corpus and train its tokenizer"),
+    "translate": ("s2s.cli.translate", "translate text with a checkpoint (stdin to stdout)"),
+    "evaluate": ("s2s.cli.evaluate", "score a checkpoint on a test set (BLEU, chrF, TER)"),
+}
+
+USAGE = "usage: s2s <command> [options]\n\ncommands:\n" + "".join(
+    f"  {name:<10} {summary}\n" for name, (_, summary) in COMMANDS.items()
+) + "\nRun `s2s <command> --help` for a command's options."
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"s2s: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        raise SystemExit(0 if argv else 2)
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        fail(f"unknown command {name!r}\n{USAGE}")
+    os.environ.setdefault("WANDB_MODE", "offline")  # never ask for an API key unless told to go online
+    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        module.run(rest)
+    except S2SError as error:
+        fail(str(error))
+    except ValueError as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`): not an error of ours
+        raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""``s2s translate CKPT``: one output line per input line, stdin to stdout (or -i/-o files).
+
+With ``--nbest N`` each output line holds N tab-separated ``text<TAB>score`` pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from s2s.checkpoint import load_checkpoint
+from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options, utf8_lines
+from s2s.errors import DataError
+from s2s.translator import Translator
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="s2s translate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path, help="model.pt or a training .ckpt")
+    p.add_argument("-i", "--input", type=Path, default=None, help="input file (default stdin)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default stdout)")
+    add_decoding_arguments(p)
+    return p
+
+
+def format_line(translation, nbest: int) -> str:
+    if nbest == 1:
+        text = translation.text
+    else:
+        text = "\t".join(f"{t}\t{score:.4f}" for t, score in translation.nbest)
+    return text.replace("\n", " ").replace("\r", " ") + "\n"
+
+
+def run(args: list[str]) -> None:
+    options = parser().parse_args(args)
+    decoding = decoding_options(options)
+    loaded = load_checkpoint(options.checkpoint)
+    translator = Translator(loaded, options=decoding, target_lang=options.tgt_lang, max_tokens=options.max_tokens,
+                            device=check_device(options.device), dtype=DTYPES[options.dtype])
+    if options.input is not None and not options.input.is_file():
+        raise DataError(f"input file not found: {options.input}")
+    source = open(options.input, "rb") if options.input else sys.stdin.buffer
+    interactive = options.input is None and sys.stdin.isatty()
+    if interactive:
+        print(f"s2s translate: type a sentence and press Enter (Ctrl-D to quit)", file=sys.stderr)
+    out = open(options.output, "w", encoding="utf-8") if options.output else sys.stdout
+    lines = utf8_lines(source, str(options.input or "stdin"))
+    translations = (t for line in lines for t in translator.translate([line])) if interactive \
+        else translator.translate(lines)
+    with source, out:
+        for translation in translations:
+            out.write(format_line(translation, decoding.nbest))
+            if interactive:
+                out.flush()

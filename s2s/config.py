@@ -1,0 +1,55 @@
+"""The model's architecture as plain data: saved in every checkpoint, built from Hydra's ``model`` group."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every architecture choice of a :class:`s2s.model.Seq2Seq`.
+
+    ``vocab_size`` and ``pad_id`` come from the tokenizer at training time; the rest from
+    ``conf/model/*.yaml``. Unknown keys fail (a misspelled option must not be ignored).
+    """
+
+    vocab_size: int
+    pad_id: int
+    d_model: int = 256
+    num_heads: int = 4
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    ffn_dim: int = 1024  # the MLP's hidden size, 4·D by convention
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+    activation: str = "relu"
+    norm_first: bool = True  # pre-LN; False is the original post-LN Transformer
+    learned_positions: bool = False  # False: sinusoids
+    max_positions: int = 1024
+    embed_scale: bool = True  # multiply We lookups by sqrt(D)
+    tie_output: bool = True  # Wu shares its weights with the target embedding We
+    share_embeddings: bool = True  # source and target use one We (joint vocabulary)
+    source_vocab_size: int | None = None  # only when share_embeddings is False; None = vocab_size
+    final_logits_bias: bool = False  # a learned (V,) bias after Wu (Marian has one)
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model={self.d_model} must be divisible by num_heads={self.num_heads}")
+        if self.share_embeddings and self.source_vocab_size not in (None, self.vocab_size):
+            raise ValueError("share_embeddings needs one vocabulary: source_vocab_size must equal vocab_size")
+
+    @property
+    def src_vocab_size(self) -> int:
+        return self.source_vocab_size or self.vocab_size
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model option(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)

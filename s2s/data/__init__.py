@@ -1,0 +1,1 @@
+"""Tokenizer, corpora, batching and the LightningDataModule."""

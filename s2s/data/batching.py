@@ -1,0 +1,104 @@
+"""Length-bucketed batches under a token budget, and padding them into tensors."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from s2s.data.text import Example
+
+
+@dataclass
+class Batch:
+    source: Tensor  # (B, S) padded source ids
+    source_lengths: Tensor  # (B,)
+    target_in: Tensor  # (B, T) decoder input: prefix + target
+    target_out: Tensor  # (B, T) labels: target_in shifted left + EOS; pad where not trained
+    prefix: Tensor  # (B, P) the forced prefix, for decoding
+    indices: list[int]  # dataset positions, for references
+
+
+def collate(examples: Sequence[Example], indices: list[int], *, pad_id: int, eos_id: int) -> Batch:
+    """Pad a list of examples. Labels ignore the prefix positions (they are given, not predicted)."""
+    batch = len(examples)
+    src_len = max(len(e.source) for e in examples)
+    tgt_len = max(len(e.target) for e in examples)
+    source = torch.full((batch, src_len), pad_id, dtype=torch.long)
+    target_in = torch.full((batch, tgt_len), pad_id, dtype=torch.long)
+    target_out = torch.full((batch, tgt_len), pad_id, dtype=torch.long)
+    prefix_len = examples[0].prefix_len
+    for i, e in enumerate(examples):
+        if e.prefix_len != prefix_len:
+            raise ValueError("examples in one batch must share a prefix length")
+        source[i, : len(e.source)] = torch.tensor(e.source)
+        target_in[i, : len(e.target)] = torch.tensor(e.target)
+        labels = e.target[1:] + [eos_id]  # the next token at every position
+        target_out[i, : len(labels)] = torch.tensor(labels)
+        target_out[i, : e.prefix_len - 1] = pad_id  # tags are forced at decoding time
+    lengths = torch.tensor([len(e.source) for e in examples])
+    prefix = target_in[:, :prefix_len].clone()
+    return Batch(source, lengths, target_in, target_out, prefix, list(indices))
+
+
+class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches of similar-length examples whose padded size stays under ``max_tokens``.
+
+    A batch costs ``size * max(longest source, longest target)`` slots. Examples are sorted by
+    length (with a little per-epoch noise when shuffling, so batches vary between epochs),
+    cut into batches greedily, and the batch order is shuffled. With ``num_replicas`` > 1 each
+    rank takes every ``num_replicas``-th batch of the same permutation, after dropping the last
+    few so that every rank gets the same number of batches (DDP needs equal step counts).
+    """
+
+    def __init__(self, lengths: Sequence[tuple[int, int]], *, max_tokens: int, shuffle: bool, seed: int = 0,
+                 num_replicas: int = 1, rank: int = 0, max_sentences: int | None = None) -> None:
+        if max_tokens < max(max(pair) for pair in lengths):
+            raise ValueError(f"max_tokens={max_tokens} is smaller than the longest example; raise it")
+        self.lengths, self.max_tokens, self.shuffle, self.seed = list(lengths), max_tokens, shuffle, seed
+        self.num_replicas, self.rank, self.max_sentences = num_replicas, rank, max_sentences
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def all_batches(self) -> list[list[int]]:
+        rng = random.Random(self.seed + self.epoch)
+        noise = (lambda: rng.random()) if self.shuffle else (lambda: 0.0)
+        order = sorted(range(len(self.lengths)), key=lambda i: (max(self.lengths[i]) + noise(), self.lengths[i]))
+        batches, current, longest = [], [], 0
+        for i in order:
+            new_longest = max(longest, *self.lengths[i])
+            full = self.max_sentences is not None and len(current) >= self.max_sentences
+            if current and (new_longest * (len(current) + 1) > self.max_tokens or full):
+                batches.append(current)
+                current, new_longest = [], max(self.lengths[i])
+            current.append(i)
+            longest = new_longest
+        if current:
+            batches.append(current)
+        if self.shuffle:
+            rng.shuffle(batches)
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self.all_batches()
+        per_rank = len(batches) // self.num_replicas if self.num_replicas > 1 else len(batches)
+        yield from batches[self.rank :: self.num_replicas][:per_rank]
+
+    def __len__(self) -> int:
+        total = len(self.all_batches())
+        return total // self.num_replicas if self.num_replicas > 1 else total
+
+    def padding_efficiency(self) -> float:
+        """Real tokens / padded slots over one epoch's batches (both sides)."""
+        real = padded = 0
+        for batch in self.all_batches():
+            src = [self.lengths[i][0] for i in batch]
+            tgt = [self.lengths[i][1] for i in batch]
+            real += sum(src) + sum(tgt)
+            padded += len(batch) * (max(src) + max(tgt))
+        return real / padded

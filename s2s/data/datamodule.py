@@ -1,0 +1,76 @@
+"""LightningDataModule for parallel text: tokenized datasets and token-budget batches."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import lightning.pytorch as pl
+from torch.utils.data import DataLoader
+
+from s2s.data.batching import TokenBudgetBatchSampler, collate
+from s2s.data.text import TranslationDataset
+from s2s.data.tokenizer import Tokenizer
+from s2s.errors import DataError
+
+
+def collate_indices(dataset: TranslationDataset, indices: list[int], *, pad_id: int, eos_id: int):
+    return collate([dataset[i] for i in indices], indices, pad_id=pad_id, eos_id=eos_id)
+
+
+class TranslationDataModule(pl.LightningDataModule):
+    """Reads ``data_dir/{split}.{lang}`` and ``data_dir/spm.model`` written by ``s2s prepare``."""
+
+    def __init__(self, *, data_dir: str, src_lang: str, tgt_langs: list[str], max_tokens: int = 4096,
+                 max_length: int = 256, valid_max_sentences: int | None = None, train_max_sentences: int | None = None,
+                 task: str | None = None, num_workers: int = 0, seed: int = 1) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.src_lang, self.tgt_langs, self.task = src_lang, list(tgt_langs), task
+        self.max_tokens, self.max_length, self.seed = max_tokens, max_length, seed
+        self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
+        self.num_workers = num_workers
+        self.train_dataset = self.valid_dataset = None
+
+    @functools.cached_property
+    def tokenizer(self) -> Tokenizer:
+        path = self.data_dir / "spm.model"
+        if not path.is_file():
+            raise DataError(f"{path} not found: run `s2s prepare multi30k --out {self.data_dir}` first")
+        return Tokenizer.from_file(path)
+
+    def split_files(self, split: str) -> list[tuple[Path, Path, str]]:
+        return [(self.data_dir / f"{split}.{self.src_lang}", self.data_dir / f"{split}.{lang}", lang)
+                for lang in self.tgt_langs]
+
+    def load(self, split: str, limit: int | None) -> TranslationDataset:
+        dataset = TranslationDataset.from_files(self.tokenizer, self.split_files(split), max_length=self.max_length,
+                                                task=self.task)
+        if limit is not None:
+            dataset.examples = dataset.examples[:limit]
+        if not len(dataset):
+            raise DataError(f"{self.data_dir}: split {split!r} has no usable sentence pairs")
+        return dataset
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is None:
+            self.train_dataset = self.load("train", self.train_max_sentences)
+            self.valid_dataset = self.load("valid", self.valid_max_sentences)
+
+    def loader(self, dataset: TranslationDataset, *, shuffle: bool) -> DataLoader:
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        sampler = TokenBudgetBatchSampler(dataset.lengths(), max_tokens=self.max_tokens, shuffle=shuffle,
+                                          seed=self.seed, num_replicas=replicas, rank=rank)
+        # The loader yields dataset positions; collating looks the examples up, so every batch
+        # knows which references it holds.
+        collate_fn = functools.partial(collate_indices, dataset, pad_id=self.tokenizer.pad_id,
+                                       eos_id=self.tokenizer.eos_id)
+        return DataLoader(range(len(dataset)), batch_sampler=sampler, num_workers=self.num_workers,
+                          collate_fn=collate_fn)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader(self.train_dataset, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.valid_dataset, shuffle=False)

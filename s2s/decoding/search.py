@@ -1,0 +1,48 @@
+"""The decoding loop: encode once, then step the decoder through the KV cache."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from s2s.decoding.beam import BeamChooser
+from s2s.decoding.filters import MaxLength, MinLength, NoRepeatNGram, SuppressTokens
+from s2s.decoding.greedy import GreedyChooser
+from s2s.decoding.hypothesis import Hypothesis
+from s2s.decoding.options import DecodingOptions
+
+
+@torch.inference_mode()
+def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
+             eos_id: int, suppress_ids: list[int]) -> list[list[Hypothesis]]:
+    """Decode a batch. ``source (B, S)``, ``source_lengths (B,)``, ``prefix (B, P)`` forced first tokens.
+
+    Returns, per sentence, up to ``options.nbest`` hypotheses, best first.
+    """
+    cache = model.start_decoding(source, source_lengths)
+    batch, prefix_len = prefix.shape
+    memory_lengths = cache.memory_mask.sum(dim=1)  # (B,) source length as the decoder sees it
+    max_new = (options.max_len_a * memory_lengths + options.max_len_b).floor().long()  # (B,)
+    max_new = max_new.clamp(min=1, max=model.config.max_positions - prefix_len)
+    chooser_type = BeamChooser if options.beam_size > 1 else GreedyChooser
+    chooser = chooser_type(batch, max_new, options, eos_id)
+    filters = [SuppressTokens(suppress_ids)]
+    if options.min_len:
+        filters.append(MinLength(options.min_len, eos_id))
+    if options.no_repeat_ngram:
+        filters.append(NoRepeatNGram(options.no_repeat_ngram))
+    filters.append(MaxLength(eos_id))
+
+    rows = chooser.initial_rows()  # (N,) beam expansion of the batch
+    cache.reorder(rows)
+    inputs = prefix.index_select(0, rows)  # (N, P): the whole prefix is fed in the first step
+    while True:
+        logits = model.decode_step(inputs, cache)  # (N, V), Wu on the last position only
+        logprobs = logits.float().log_softmax(dim=-1)
+        for logit_filter in filters:
+            logprobs = logit_filter.apply(logprobs, chooser.generated, chooser.max_new)
+        rows, next_tokens = chooser.update(logprobs)
+        if chooser.done:
+            return chooser.finalize()
+        cache.reorder(rows)  # follow surviving beams, drop finished sentences
+        inputs = next_tokens[:, None]  # (N', 1)

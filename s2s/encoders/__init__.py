@@ -1,0 +1,1 @@
+"""Encoders: bidirectional Transformers over text tokens or audio features."""

@@ -1,0 +1,17 @@
+"""Errors a user can cause and fix: the CLI prints them as one line, never a traceback."""
+
+
+class S2SError(Exception):
+    """Base of every user-facing error."""
+
+
+class CheckpointError(S2SError):
+    """A checkpoint is missing, truncated, of the wrong kind, or unsafe to load."""
+
+
+class DataError(S2SError):
+    """A corpus, manifest or input file is missing or malformed."""
+
+
+class ConfigError(S2SError):
+    """A configuration value is unknown or inconsistent."""

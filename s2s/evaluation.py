@@ -1,0 +1,25 @@
+"""Score a checkpoint on a test set: translate, then sacrebleu."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from s2s.checkpoint import LoadedModel
+from s2s.data.text import read_parallel
+from s2s.decoding import DecodingOptions
+from s2s.metrics import translation_scores
+from s2s.translator import Translator
+
+
+def evaluate_translation(loaded: LoadedModel, source: Path, reference: Path, *, options: DecodingOptions,
+                         target_lang: str | None = None, lowercase: bool = False, tokenize: str = "13a",
+                         max_tokens: int = 4096, device: str = "cpu", hypotheses_out: Path | None = None) -> dict:
+    """BLEU, chrF and TER (with signatures) of the model's translations of ``source`` against ``reference``."""
+    sources, references = read_parallel(source, reference)
+    translator = Translator(loaded, options=options, target_lang=target_lang, max_tokens=max_tokens, device=device)
+    hypotheses = [t.text for t in translator.translate(sources)]
+    if hypotheses_out is not None:
+        hypotheses_out.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+    scores = translation_scores(hypotheses, references, lowercase=lowercase, tokenize=tokenize)
+    scores["sentences"] = len(hypotheses)
+    return scores

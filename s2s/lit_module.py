@@ -1,0 +1,117 @@
+"""The LightningModule: loss, optimizer, validation decoding and metrics around a Seq2Seq."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from s2s.checkpoint import s2s_entry
+from s2s.config import ModelConfig
+from s2s.data.batching import Batch
+from s2s.data.tokenizer import Tokenizer
+from s2s.decoding import DecodingOptions, generate
+from s2s.metrics import translation_scores
+from s2s.model import Seq2Seq
+from s2s.optim import OptimConfig, build_optimizer
+
+SAMPLE_ROWS = 8  # sample translations shown per validation round
+
+
+def label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, *, pad_id: int, smoothing: float):
+    """Cross-entropy summed over every non-pad target position, and that position count.
+
+    ``logits (B, T, V)``, ``labels (B, T)``; the loss is computed in fp32 even under bf16.
+    """
+    total = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=pad_id,
+                            label_smoothing=smoothing, reduction="sum")
+    return total, (labels != pad_id).sum()
+
+
+class Seq2SeqModule(pl.LightningModule):
+    def __init__(self, *, model_config: ModelConfig, tokenizer: Tokenizer, optim: OptimConfig,
+                 decoding: DecodingOptions, info: dict, label_smoothing: float = 0.1) -> None:
+        super().__init__()
+        self.model = Seq2Seq(model_config)
+        self.tokenizer, self.optim, self.decoding, self.info = tokenizer, optim, decoding, info
+        self.label_smoothing = label_smoothing
+        self.validation_outputs: list[tuple[int, str]] = []
+
+    # ----- training -------------------------------------------------------------------------
+    def loss(self, batch: Batch, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model(batch.source, batch.source_lengths, batch.target_in)  # (B, T, V)
+        return label_smoothed_loss(logits, batch.target_out, pad_id=self.tokenizer.pad_id, smoothing=smoothing)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        total, tokens = self.loss(batch, self.label_smoothing)
+        loss = total / tokens.clamp(min=1)  # mean over target tokens
+        self.log("train/loss", loss, prog_bar=True, batch_size=int(tokens))
+        self.log("train/tokens", tokens.float(), reduce_fx="sum", batch_size=1)
+        return loss
+
+    def configure_optimizers(self):
+        optimizer, scheduler = build_optimizer(self.model, self.optim)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ----- validation -----------------------------------------------------------------------
+    def translate_batch(self, batch: Batch, options: DecodingOptions | None = None) -> list[str]:
+        options = options or self.decoding
+        hypotheses = generate(self.model, batch.source, batch.source_lengths, batch.prefix, options=options,
+                              eos_id=self.tokenizer.eos_id, suppress_ids=self.suppress_ids)
+        return [self.tokenizer.decode(hyps[0].tokens) for hyps in hypotheses]
+
+    @property
+    def suppress_ids(self) -> list[int]:
+        return [self.tokenizer.pad_id, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        total, tokens = self.loss(batch, 0.0)
+        self.log("val/loss", total / tokens, batch_size=int(tokens), sync_dist=True)
+        if self.decoding is not None:
+            self.validation_outputs += zip(batch.indices, self.translate_batch(batch))
+
+    def on_validation_epoch_start(self) -> None:
+        self.validation_outputs = []
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.validation_outputs:
+            return
+        outputs = self.validation_outputs
+        if dist.is_available() and dist.is_initialized():
+            gathered: list = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, outputs)
+            outputs = [pair for part in gathered for pair in part]
+        dataset = self.trainer.datamodule.valid_dataset
+        by_index = dict(outputs)  # ranks may share padded batches; keep one output per example
+        indices = sorted(by_index)
+        hypotheses = [by_index[i] for i in indices]
+        references = [dataset[i].reference for i in indices]
+        scores = translation_scores(hypotheses, references, ter=False)
+        self.log("val/bleu", scores["bleu"], prog_bar=True, rank_zero_only=True, sync_dist=False)
+        self.log("val/chrf", scores["chrf"], rank_zero_only=True, sync_dist=False)
+        if self.trainer.is_global_zero:
+            rows = [[dataset[i].source_text, dataset[i].reference, by_index[i]] for i in indices[:SAMPLE_ROWS]]
+            self.log_samples(rows)
+
+    def log_samples(self, rows: list[list[str]]) -> None:
+        """Sample translations: a W&B table, or a TSV file beside the CSV logs."""
+        columns = ["source", "reference", "hypothesis"]
+        logger = self.logger
+        if logger is None:
+            return
+        if hasattr(logger, "log_table"):  # WandbLogger
+            logger.log_table(key="val/samples", columns=columns, data=rows, step=self.global_step)
+        elif logger.log_dir:
+            path = Path(logger.log_dir) / "samples" / f"step{self.global_step:07d}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join("\t".join(r) for r in [columns, *rows]) + "\n", encoding="utf-8")
+
+    # ----- checkpoints ----------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Make every training checkpoint self-contained and loadable with ``weights_only=True``."""
+        info = dict(self.info, step=self.global_step, decoding=dataclasses.asdict(self.decoding))
+        checkpoint["s2s"] = s2s_entry(self.model.config, self.tokenizer, info)

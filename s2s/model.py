@@ -1,0 +1,58 @@
+"""Seq2Seq: an encoder, a decoder and ``Wu``, with ``encode`` / ``decode_step`` / ``forward``."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from s2s.config import ModelConfig
+from s2s.decoder import Decoder
+from s2s.encoders.text import TextEncoder
+from s2s.nn.embeddings import Embedding
+from s2s.nn.kv_cache import KVCache
+
+
+class Seq2Seq(nn.Module):
+    """Encoder-decoder Transformer. Knows nothing of Lightning, Hydra or tokenizers."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+
+        def embedding(vocab_size: int, shared: nn.Embedding | None = None) -> Embedding:
+            return Embedding(
+                vocab_size, config.d_model, pad_id=config.pad_id, max_positions=config.max_positions,
+                learned_positions=config.learned_positions, scale=config.embed_scale, dropout=config.dropout,
+                token_embedding=shared,
+            )
+
+        target_embedding = embedding(config.vocab_size)  # We of the target side
+        shared = target_embedding.tokens if config.share_embeddings else None
+        self.encoder = TextEncoder(config, embedding(config.src_vocab_size, shared))
+        self.decoder = Decoder(config, target_embedding)
+
+    def encode(self, source: Tensor, source_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """``source (B, S)`` -> memory ``(B, S, D)`` and memory mask ``(B, S)``."""
+        return self.encoder(source, source_lengths)
+
+    def start_decoding(self, source: Tensor, source_lengths: Tensor) -> KVCache:
+        """Encode and precompute cross-attention keys/values: the cache a decoding loop starts from."""
+        memory, mask = self.encode(source, source_lengths)
+        return self.decoder.new_cache(memory, mask)
+
+    def decode_step(self, tokens: Tensor, cache: KVCache) -> Tensor:
+        """Feed ``tokens (B, Tn)`` after the cached prefix; logits of the last position only ``(B, V)``.
+
+        Decoding needs only the next token's distribution, so ``Wu`` is applied to one
+        position instead of all of them (training applies it everywhere).
+        """
+        hidden = self.decoder(tokens, cache, use_cache=True)  # (B, Tn, D)
+        return self.decoder.unembed(hidden[:, -1])  # (B, V)
+
+    def forward(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
+        """Teacher forcing: ``target_in (B, T)`` -> logits at every position ``(B, T, V)``."""
+        cache = self.start_decoding(source, source_lengths)
+        hidden = self.decoder(target_in, cache, use_cache=False)  # (B, T, D)
+        return self.decoder.unembed(hidden)  # (B, T, V)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,105 @@
+"""Multi-head attention on ``F.scaled_dot_product_attention`` and the mask helpers.
+
+Shape legend used across the package:
+    B batch, K beam, S source length, T target length, D model dim, H heads,
+    Dh = D / H head dim, V vocabulary, F feature frames.
+
+Mask convention everywhere: boolean, ``True`` = may attend. Masks are converted to the
+kernel's form only at the ``scaled_dot_product_attention`` call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def padding_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
+    """``(B,)`` lengths -> ``(B, L)`` boolean mask, True on real positions."""
+    max_len = int(lengths.max()) if max_len is None else max_len
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def key_mask(mask: Tensor) -> Tensor:
+    """``(B, L)`` key-padding mask -> ``(B, 1, 1, L)``, broadcastable over heads and queries."""
+    return mask[:, None, None, :]
+
+
+def causal_mask(query_len: int, key_len: int, device: torch.device) -> Tensor:
+    """``(Tq, Tk)`` mask where query i (the last ``query_len`` of ``key_len`` positions) sees keys <= i.
+
+    With a cache the queries are the newest positions, so query i sits at absolute position
+    ``key_len - query_len + i``: this "eliminates half of the attention board" (the future).
+    """
+    offset = key_len - query_len
+    q = torch.arange(query_len, device=device)[:, None] + offset
+    k = torch.arange(key_len, device=device)[None, :]
+    return k <= q
+
+
+class MultiHeadAttention(nn.Module):
+    """Attention with one ``Wq, Wk, Wv`` per head (packed into ``q_proj``, ``k_proj``, ``v_proj``).
+
+    Each head's value is the "value down" projection to ``Dh = D / H``; ``out_proj`` (``Wo``) is
+    the "value up" projection that brings the concatenated heads back to ``D``.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, *, dropout: float = 0.0, bias: bool = True) -> None:
+        super().__init__()
+        if d_model % num_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        self.num_heads = num_heads
+        self.head_dim = d_model // num_heads
+        self.dropout = dropout
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)  # Wq for all heads
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)  # Wk
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)  # Wv ("value down")
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # Wo ("value up")
+        self.record_weights = False  # set by s2s.analysis to keep the attention board
+        self.last_weights: Tensor | None = None
+
+    def split_heads(self, x: Tensor) -> Tensor:
+        b, length, _ = x.shape
+        return x.view(b, length, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, L, Dh)
+
+    def project_kv(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values of ``x`` ``(B, L, D)`` -> two ``(B, H, L, Dh)``."""
+        return self.split_heads(self.k_proj(x)), self.split_heads(self.v_proj(x))
+
+    def forward(
+        self,
+        query: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        mask: Tensor | None = None,
+        is_causal: bool = False,
+    ) -> Tensor:
+        """``query (B, Tq, D)`` against projected ``k, v (B, H, Tk, Dh)`` -> ``(B, Tq, D)``.
+
+        ``mask`` is boolean, broadcastable to ``(B, H, Tq, Tk)``, True = may attend.
+        """
+        q = self.split_heads(self.q_proj(query))  # (B, H, Tq, Dh)
+        dropout = self.dropout if self.training else 0.0
+        if self.record_weights:
+            out = self.attend_with_weights(q, k, v, mask, is_causal)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal)
+        b, _, tq, _ = out.shape
+        out = out.transpose(1, 2).reshape(b, tq, self.num_heads * self.head_dim)  # (B, Tq, D)
+        return self.out_proj(out)
+
+    def attend_with_weights(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:
+        """The same attention computed by hand, keeping ``softmax(QK^T/sqrt(Dh))`` in ``last_weights``."""
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # (B, H, Tq, Tk)
+        if is_causal:
+            causal = causal_mask(q.shape[-2], k.shape[-2], q.device)
+            mask = causal if mask is None else mask & causal
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = scores.softmax(dim=-1)
+        self.last_weights = weights.detach()
+        return weights @ v

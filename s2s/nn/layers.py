@@ -1,0 +1,109 @@
+"""Feed-forward block and the encoder/decoder layers (residual + LayerNorm, pre-LN by default)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from s2s.nn.attention import MultiHeadAttention, causal_mask, key_mask
+from s2s.nn.kv_cache import LayerCache
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU}
+
+
+class FeedForward(nn.Module):
+    """The per-position MLP: ``D -> ffn_dim (4·D by default) -> D``, shared by all tokens."""
+
+    def __init__(self, d_model: int, ffn_dim: int, *, dropout: float, activation: str = "relu") -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        self.fc1 = nn.Linear(d_model, ffn_dim)
+        self.activation = ACTIVATIONS[activation]()
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(ffn_dim, d_model)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.dropout(self.activation(self.fc1(x))))  # (B, L, D)
+
+
+class Residual(nn.Module):
+    """``x + sublayer(x)`` with LayerNorm before (pre-LN) or after (post-LN) the sum.
+
+    Pre-LN, ``x + f(LN(x))``, trains stably without a long warm-up; post-LN,
+    ``LN(x + f(x))``, is the original Transformer and what Marian/OPUS-MT models use.
+    """
+
+    def __init__(self, d_model: int, *, dropout: float, norm_first: bool) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.norm_first = norm_first
+
+    def forward(self, x: Tensor, sublayer) -> Tensor:
+        if self.norm_first:
+            return x + self.dropout(sublayer(self.norm(x)))
+        return self.norm(x + self.dropout(sublayer(x)))
+
+
+class EncoderLayer(nn.Module):
+    """Bidirectional self-attention (padding mask only) then the MLP."""
+
+    def __init__(self, d_model: int, num_heads: int, ffn_dim: int, *, dropout: float, attention_dropout: float,
+                 activation_dropout: float, activation: str, norm_first: bool) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
+        self.ffn = FeedForward(d_model, ffn_dim, dropout=activation_dropout, activation=activation)
+        self.attn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
+        self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        """``x (B, S, D)``, ``mask (B, S)`` True on real tokens -> ``(B, S, D)``."""
+        attn_mask = key_mask(mask)  # (B, 1, 1, S): every query may see every real key
+
+        def attend(h: Tensor) -> Tensor:
+            k, v = self.self_attn.project_kv(h)
+            return self.self_attn(h, k, v, mask=attn_mask)
+
+        x = self.attn_block(x, attend)
+        return self.ffn_block(x, self.ffn)
+
+
+class DecoderLayer(nn.Module):
+    """Causal self-attention, cross-attention to the encoder memory, then the MLP."""
+
+    def __init__(self, d_model: int, num_heads: int, ffn_dim: int, *, dropout: float, attention_dropout: float,
+                 activation_dropout: float, activation: str, norm_first: bool) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
+        self.ffn = FeedForward(d_model, ffn_dim, dropout=activation_dropout, activation=activation)
+        self.self_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
+        self.cross_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
+        self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
+
+    def forward(self, x: Tensor, cache: LayerCache, memory_mask: Tensor, start: int, use_cache: bool) -> Tensor:
+        """``x (B, Tn, D)`` new target positions starting at ``start`` -> ``(B, Tn, D)``.
+
+        ``use_cache`` False (training): ``x`` is the whole prefix, attention is causal within it.
+        ``use_cache`` True (decoding): keys/values of ``x`` are appended to ``cache`` and the new
+        queries see every cached position up to and including their own.
+        """
+
+        def self_attend(h: Tensor) -> Tensor:
+            k, v = self.self_attn.project_kv(h)  # (B, H, Tn, Dh)
+            if use_cache:
+                k, v = cache.append(k, v, start)  # (B, H, start+Tn, Dh)
+            # One new query needs no mask: it may see everything cached. Several new queries
+            # (a forced prefix, or training) are causal among themselves.
+            if h.shape[1] == 1:
+                return self.self_attn(h, k, v)
+            if k.shape[2] == h.shape[1]:
+                return self.self_attn(h, k, v, is_causal=True)
+            return self.self_attn(h, k, v, mask=causal_mask(h.shape[1], k.shape[2], h.device))
+
+        def cross_attend(h: Tensor) -> Tensor:
+            return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=key_mask(memory_mask))
+
+        x = self.self_block(x, self_attend)
+        x = self.cross_block(x, cross_attend)
+        return self.ffn_block(x, self.ffn)

@@ -1,0 +1,80 @@
+"""``s2s train``: build everything from the Hydra config and run Lightning."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import lightning.pytorch as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from s2s.checkpoint import export_checkpoint, load_checkpoint
+from s2s.decoding import DecodingOptions
+from s2s.errors import ConfigError
+from s2s.evaluation import evaluate_translation
+from s2s.lit_module import Seq2SeqModule
+
+console = Console(stderr=True)
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best-{step}", monitor=cfg.checkpoint.monitor, mode="max",
+        save_top_k=cfg.checkpoint.save_top_k, save_last=True, every_n_train_steps=cfg.checkpoint.every_n_train_steps,
+        auto_insert_metric_name=False,
+    )
+    callbacks: list[pl.Callback] = [checkpoint]
+    if cfg.logger:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if cfg.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor=cfg.checkpoint.monitor, mode="max", patience=cfg.early_stopping_patience))
+    return callbacks
+
+
+def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
+    if resume is None:
+        return None
+    path = run_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume)
+    if not path.is_file():
+        raise ConfigError(f"resume checkpoint not found: {path}")
+    return str(path)
+
+
+def train(cfg: DictConfig) -> Path:
+    """Train, export ``model.pt`` (the best checkpoint by validation BLEU) and report test scores."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    tokenizer = datamodule.tokenizer
+    model_config = instantiate(cfg.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id)
+    info = {"task": cfg.task.name, "task_tag": cfg.task.tag, "src_lang": cfg.data.src_lang,
+            "tgt_langs": list(cfg.data.tgt_langs), "config": OmegaConf.to_container(cfg, resolve=True)}
+    module = Seq2SeqModule(model_config=model_config, tokenizer=tokenizer, optim=instantiate(cfg.optim),
+                           decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing)
+    logger = instantiate(cfg.logger) if cfg.logger else False
+    if logger:
+        logger.log_hyperparams(info["config"])
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=build_callbacks(cfg, run_dir),
+                                      default_root_dir=str(run_dir))
+    console.print(f"[bold]run directory[/] {run_dir}  ·  model {module.model.num_parameters() / 1e6:.1f}M parameters")
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_resume(cfg.resume, run_dir))
+    if not trainer.is_global_zero:
+        return run_dir
+    best = trainer.checkpoint_callback.best_model_path or trainer.checkpoint_callback.last_model_path
+    loaded = load_checkpoint(best)
+    export_checkpoint(loaded.model, loaded.tokenizer, loaded.info, run_dir / "model.pt")
+    console.print(f"[green]exported[/] {run_dir / 'model.pt'} (from {Path(best).name})")
+    if cfg.test_after_training:
+        options = dataclasses.replace(instantiate(cfg.decode), **cfg.test_decode)
+        for source, reference, lang in datamodule.split_files("test"):
+            if source.is_file() and reference.is_file():
+                scores = evaluate_translation(loaded, source, reference, options=options, target_lang=lang)
+                console.print(f"[bold]test {cfg.data.src_lang}->{lang}[/] BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}"
+                              f"  TER {scores['ter']:.2f}  ({scores['bleu_signature']})")
+                if logger:
+                    logger.log_metrics({f"test/{lang}/bleu": scores["bleu"], f"test/{lang}/chrf": scores["chrf"]})
+    return run_dir

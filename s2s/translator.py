@@ -1,0 +1,87 @@
+"""Translate lines of text with a loaded checkpoint: batched by length, output in input order."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from s2s.checkpoint import LoadedModel
+from s2s.data.batching import TokenBudgetBatchSampler
+from s2s.decoding import DecodingOptions, Hypothesis, generate
+
+CHUNK_LINES = 1000  # lines read ahead and sorted by length; bounds memory on endless input
+
+
+@dataclass(frozen=True)
+class Translation:
+    text: str
+    nbest: list[tuple[str, float]]  # (text, score), best first
+
+
+class Translator:
+    def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
+                 max_tokens: int = 4096, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        self.model = loaded.model.to(device=device, dtype=dtype).eval()
+        self.tokenizer, self.options, self.device = loaded.tokenizer, options, device
+        info = loaded.info
+        langs = info.get("tgt_langs") or [None]
+        if target_lang is None and len(langs) > 1:
+            raise ValueError(f"this model translates into {langs}: choose one with --tgt-lang")
+        target_lang = target_lang or langs[0]
+        if target_lang not in langs:
+            raise ValueError(f"this model translates into {langs}, not {target_lang!r}")
+        self.prefix = self.tokenizer.prefix(target_lang, info.get("task_tag"))
+        self.max_tokens = max_tokens
+        self.max_source = self.model.config.max_positions - 1  # room for EOS
+        self.warn = lambda message: print(f"warning: {message}", file=sys.stderr)
+
+    def encode(self, line: str, number: int) -> list[int]:
+        ids = self.tokenizer.encode(line)
+        if len(ids) > self.max_source:
+            self.warn(f"line {number}: {len(ids)} tokens, truncated to the model's limit of {self.max_source}")
+            ids = ids[: self.max_source]
+        return ids + [self.tokenizer.eos_id]
+
+    def translate(self, lines: Iterable[str]) -> Iterator[Translation]:
+        """One :class:`Translation` per input line, in order; blank lines give empty translations."""
+        chunk: list[str] = []
+        start = 1
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == CHUNK_LINES:
+                yield from self.translate_chunk(chunk, start)
+                start += len(chunk)
+                chunk = []
+        if chunk:
+            yield from self.translate_chunk(chunk, start)
+
+    def translate_chunk(self, lines: list[str], first_number: int) -> list[Translation]:
+        results = [Translation("", [("", 0.0)])] * len(lines)
+        todo = [i for i, line in enumerate(lines) if line.strip()]
+        sources = {i: self.encode(lines[i].strip(), first_number + i) for i in todo}
+        if not todo:
+            return results
+        lengths = [(len(sources[i]), len(sources[i])) for i in todo]
+        max_tokens = max(self.max_tokens, max(length for length, _ in lengths))
+        sampler = TokenBudgetBatchSampler(lengths, max_tokens=max_tokens, shuffle=False)
+        for batch in sampler:
+            rows = [todo[j] for j in batch]
+            for row, hyps in zip(rows, self.decode([sources[r] for r in rows])):
+                texts = [(self.tokenizer.decode(h.tokens), h.score) for h in hyps]
+                results[row] = Translation(texts[0][0], texts)
+        return results
+
+    def decode(self, sources: list[list[int]]) -> list[list[Hypothesis]]:
+        pad = self.tokenizer.pad_id
+        longest = max(len(s) for s in sources)
+        source = torch.full((len(sources), longest), pad, dtype=torch.long)
+        for i, ids in enumerate(sources):
+            source[i, : len(ids)] = torch.tensor(ids)
+        lengths = torch.tensor([len(s) for s in sources])
+        prefix = torch.tensor([self.prefix] * len(sources))
+        suppress = [pad, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
+        return generate(self.model, source.to(self.device), lengths.to(self.device), prefix.to(self.device),
+                        options=self.options, eos_id=self.tokenizer.eos_id, suppress_ids=suppress)

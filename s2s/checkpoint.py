@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -48,12 +49,13 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
+        unsafe = re.search(r"unsupported GLOBAL ([\w.]+)|Unsupported global: GLOBAL ([\w.]+)", str(error))
+        if unsafe:
+            name = unsafe.group(1) or unsafe.group(2)
             raise CheckpointError(
-                f"refusing to load {path}: it contains Python objects that could run code when unpickled ({first[:160]})"
+                f"refusing to load {path}: it would construct the Python object {name}, which can run code"
             ) from None
-        raise CheckpointError(f"{path} is not a readable checkpoint: {first[:200]}") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint (not a torch file, or not plain data)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file): {message[:200]}") from None

@@ -1,0 +1,102 @@
+"""The whole translation path through the real CLI: prepare -> train -> translate -> evaluate."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MULTI30K, require_shared
+
+
+def s2s(*args: str, input: bytes | None = None, cwd: Path | None = None, check: bool = True):
+    env = dict(os.environ, WANDB_MODE="offline", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    result = subprocess.run([sys.executable, "-m", "s2s.cli.main", *args], input=input, capture_output=True,
+                            cwd=cwd, env=env, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"s2s {' '.join(args)} failed:\n{result.stderr.decode()[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained for 60 steps on 2,000 real Multi30k pairs."""
+    root = tmp_path_factory.mktemp("e2e")
+    data = root / "data"
+    s2s("prepare", "multi30k", "--src", "en", "--tgt", "de", "--out", str(data), "--vocab-size", "1000",
+        "--from", str(require_shared(MULTI30K)))
+    run_dir = root / "run"
+    s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=csv", f"hydra.run.dir={run_dir}",
+        "trainer.max_steps=60", "trainer.val_check_interval=30", "data.valid_max_sentences=40")
+    return data, run_dir
+
+
+def test_training_writes_checkpoints_logs_and_samples(trained):
+    _, run_dir = trained
+    assert (run_dir / "model.pt").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    metrics = (run_dir / "csv" / "metrics.csv").read_text()
+    assert "val/bleu" in metrics and "train/loss" in metrics
+    assert list((run_dir / "csv" / "samples").glob("*.tsv"))
+
+
+def test_translate_one_line_out_per_line_in(trained):
+    _, run_dir = trained
+    lines = [b"A man is riding a bike.", b"", b"   ", b"Two dogs \xff\xfe play.", b"A woman sings.\r"]
+    result = s2s("translate", str(run_dir / "model.pt"), "--beam", "2", input=b"\n".join(lines) + b"\n")
+    out = result.stdout.decode().split("\n")
+    assert out[-1] == "" and len(out) - 1 == len(lines)
+    assert out[1] == out[2] == ""
+    assert out[0] and out[3] and out[4]
+    assert "invalid UTF-8" in result.stderr.decode()
+
+
+def test_translate_files_and_nbest(trained, tmp_path):
+    _, run_dir = trained
+    source = tmp_path / "in.txt"
+    source.write_text("A dog runs.\nA child plays in the park.\n")
+    out = tmp_path / "out.txt"
+    s2s("translate", str(run_dir / "model.pt"), "-i", str(source), "-o", str(out), "--beam", "3", "--nbest", "2")
+    rows = out.read_text().splitlines()
+    assert len(rows) == 2 and all(len(r.split("\t")) == 4 for r in rows)
+    # a training checkpoint works as well as the exported one
+    s2s("translate", str(run_dir / "checkpoints" / "last.ckpt"), "-i", str(source), "-o", str(out))
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_evaluate_reports_sacrebleu_signatures(trained):
+    data, run_dir = trained
+    src, ref = data / "valid.en", data / "valid.de"
+    head_src, head_ref = run_dir / "v.en", run_dir / "v.de"
+    head_src.write_text("\n".join(src.read_text().splitlines()[:30]) + "\n")
+    head_ref.write_text("\n".join(ref.read_text().splitlines()[:30]) + "\n")
+    scores = json.loads(s2s("evaluate", str(run_dir / "model.pt"), "--src", str(head_src), "--ref", str(head_ref),
+                            "--beam", "1", "--json").stdout)
+    assert 0 <= scores["bleu"] <= 100 and scores["sentences"] == 30
+    assert scores["bleu_signature"].startswith("nrefs:1|case:mixed") and "chrf_signature" in scores
+    text = s2s("evaluate", str(run_dir / "model.pt"), "--src", str(head_src), "--ref", str(head_ref), "--beam", "1")
+    assert "BLEU" in text.stdout.decode() and "tok:13a" in text.stdout.decode()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["translate", "/nonexistent/model.pt"], "checkpoint not found"),
+    (["evaluate", "/nonexistent/model.pt", "--src", "a", "--ref", "b"], "checkpoint not found"),
+    (["frobnicate"], "unknown command"),
+    (["train", "model.d_modle=3"], "d_modle"),
+    (["train", "model=huge"], "huge"),
+])
+def test_user_errors_are_one_clear_line(args, message):
+    result = s2s(*args, check=False)
+    assert result.returncode != 0
+    err = result.stderr.decode()
+    assert message in err and "Traceback" not in err
+
+
+def test_random_bytes_checkpoint_is_refused(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(os.urandom(1000))
+    result = s2s("translate", str(bad), input=b"hello\n", check=False)
+    assert result.returncode == 2 and "not a readable checkpoint" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()

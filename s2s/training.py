@@ -28,6 +28,10 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
         auto_insert_metric_name=False,
     )
     callbacks: list[pl.Callback] = [checkpoint]
+    if cfg.checkpoint.keep_last:  # the newest N validation-round checkpoints, for `s2s average --last N`
+        callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step-{step}", monitor="step",
+                                         mode="max", save_top_k=cfg.checkpoint.keep_last,
+                                         auto_insert_metric_name=False))
     if cfg.logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     if cfg.early_stopping_patience:

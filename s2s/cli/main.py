@@ -13,6 +13,7 @@ COMMANDS = {
     "prepare": ("s2s.cli.prepare", "fetch or copy a corpus and train its tokenizer"),
     "translate": ("s2s.cli.translate", "translate text with a checkpoint (stdin to stdout)"),
     "evaluate": ("s2s.cli.evaluate", "score a checkpoint on a test set (BLEU, chrF, TER)"),
+    "average": ("s2s.cli.average", "average the weights of several checkpoints"),
 }
 
 USAGE = "usage: s2s <command> [options]\n\ncommands:\n" + "".join(

@@ -22,14 +22,24 @@ from s2s.optim import OptimConfig, build_optimizer
 SAMPLE_ROWS = 8  # sample translations shown per validation round
 
 
-def label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, *, pad_id: int, smoothing: float):
-    """Cross-entropy summed over every non-pad target position, and that position count.
+def label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float) -> torch.Tensor:
+    """Label-smoothed cross-entropy summed over positions: ``logits (N, V)``, ``labels (N,)``.
 
-    ``logits (B, T, V)``, ``labels (B, T)``; the loss is computed in fp32 even under bf16.
+    Computed in fp32 even under bf16 autocast: the softmax over V needs the range.
     """
-    total = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=pad_id,
-                            label_smoothing=smoothing, reduction="sum")
-    return total, (labels != pad_id).sum()
+    return F.cross_entropy(logits.float(), labels, label_smoothing=smoothing, reduction="sum")
+
+
+def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed loss over every target position that has a label, and the number of those positions.
+
+    ``Wu`` is applied to each of those positions (teacher forcing), but not to padding, whose
+    logits would be thrown away.
+    """
+    hidden = model.decoder_states(batch.source, batch.source_lengths, batch.target_in)  # (B, T, D)
+    trained = batch.target_out != pad_id  # (B, T)
+    logits = model.decoder.unembed(hidden[trained])  # (N, V) with N labelled positions
+    return label_smoothed_loss(logits, batch.target_out[trained], smoothing=smoothing), trained.sum()
 
 
 class Seq2SeqModule(pl.LightningModule):
@@ -43,8 +53,7 @@ class Seq2SeqModule(pl.LightningModule):
 
     # ----- training -------------------------------------------------------------------------
     def loss(self, batch: Batch, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(batch.source, batch.source_lengths, batch.target_in)  # (B, T, V)
-        return label_smoothed_loss(logits, batch.target_out, pad_id=self.tokenizer.pad_id, smoothing=smoothing)
+        return sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=smoothing)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         total, tokens = self.loss(batch, self.label_smoothing)
@@ -54,8 +63,24 @@ class Seq2SeqModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        optimizer, scheduler = build_optimizer(self.model, self.optim)
+        optimizer, scheduler = build_optimizer(self.model, self.optim, fused=not self.uses_grad_scaler)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    @property
+    def uses_grad_scaler(self) -> bool:
+        return str(self.trainer.precision).startswith("16")
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Clip directly: Lightning refuses fused optimizers here because, with a GradScaler, they
+        unscale internally; we use fused AdamW only without a scaler, so gradients are true ones."""
+        if not gradient_clip_val:
+            return
+        if self.uses_grad_scaler:
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        elif gradient_clip_algorithm == "value":
+            torch.nn.utils.clip_grad_value_(self.parameters(), gradient_clip_val)
+        else:
+            torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
 
     # ----- validation -----------------------------------------------------------------------
     def translate_batch(self, batch: Batch, options: DecodingOptions | None = None) -> list[str]:

@@ -48,11 +48,14 @@ class Seq2Seq(nn.Module):
         hidden = self.decoder(tokens, cache, use_cache=True)  # (B, Tn, D)
         return self.decoder.unembed(hidden[:, -1])  # (B, V)
 
-    def forward(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
-        """Teacher forcing: ``target_in (B, T)`` -> logits at every position ``(B, T, V)``."""
+    def decoder_states(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
+        """Teacher forcing: ``target_in (B, T)`` -> decoder states at every position ``(B, T, D)``."""
         cache = self.start_decoding(source, source_lengths)
-        hidden = self.decoder(target_in, cache, use_cache=False)  # (B, T, D)
-        return self.decoder.unembed(hidden)  # (B, T, V)
+        return self.decoder(target_in, cache, use_cache=False)
+
+    def forward(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
+        """Teacher forcing: logits at every position ``(B, T, V)``."""
+        return self.decoder.unembed(self.decoder_states(source, source_lengths, target_in))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -10,6 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from s2s.analysis.dashboard import log_validation_attention
 from s2s.checkpoint import s2s_entry
 from s2s.config import ModelConfig
 from s2s.data.batching import Batch
@@ -44,11 +45,13 @@ def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float
 
 class Seq2SeqModule(pl.LightningModule):
     def __init__(self, *, model_config: ModelConfig, tokenizer: Tokenizer, optim: OptimConfig,
-                 decoding: DecodingOptions, info: dict, label_smoothing: float = 0.1) -> None:
+                 decoding: DecodingOptions, info: dict, label_smoothing: float = 0.1,
+                 attention_examples: int = 0) -> None:
         super().__init__()
         self.model = Seq2Seq(model_config)
         self.tokenizer, self.optim, self.decoding, self.info = tokenizer, optim, decoding, info
         self.label_smoothing = label_smoothing
+        self.attention_examples = attention_examples  # validation examples 0..n-1 get attention heatmaps
         self.validation_outputs: list[tuple[int, str]] = []
 
     # ----- training -------------------------------------------------------------------------
@@ -98,6 +101,8 @@ class Seq2SeqModule(pl.LightningModule):
         self.log("val/loss", total / tokens, batch_size=int(tokens), sync_dist=True)
         if self.decoding is not None:
             self.validation_outputs += zip(batch.indices, self.translate_batch(batch))
+        if self.attention_examples:
+            log_validation_attention(self, batch, self.attention_examples)
 
     def on_validation_epoch_start(self) -> None:
         self.validation_outputs = []

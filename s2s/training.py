@@ -17,6 +17,7 @@ from s2s.decoding import DecodingOptions
 from s2s.errors import ConfigError
 from s2s.evaluation import evaluate_translation
 from s2s.lit_module import Seq2SeqModule
+from s2s.nn.word_vectors import init_from_vectors
 
 console = Console(stderr=True)
 
@@ -58,7 +59,12 @@ def train(cfg: DictConfig) -> Path:
     info = {"task": cfg.task.name, "task_tag": cfg.task.tag, "src_lang": cfg.data.src_lang,
             "tgt_langs": list(cfg.data.tgt_langs), "config": OmegaConf.to_container(cfg, resolve=True)}
     module = Seq2SeqModule(model_config=model_config, tokenizer=tokenizer, optim=instantiate(cfg.optim),
-                           decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing)
+                           decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing,
+                           attention_examples=cfg.attention_examples)
+    if cfg.embedding.pretrained:
+        embeddings = [module.model.encoder.embedding.tokens, module.model.decoder.embedding.tokens]
+        coverage = init_from_vectors(embeddings, tokenizer, cfg.embedding.pretrained, freeze=cfg.embedding.freeze)
+        console.print(coverage.summary() + ("; those rows are frozen" if cfg.embedding.freeze else ""))
     logger = instantiate(cfg.logger) if cfg.logger else False
     if logger:
         logger.log_hyperparams(info["config"])

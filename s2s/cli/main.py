@@ -14,6 +14,7 @@ COMMANDS = {
     "translate": ("s2s.cli.translate", "translate text with a checkpoint (stdin to stdout)"),
     "evaluate": ("s2s.cli.evaluate", "score a checkpoint on a test set (BLEU, chrF, TER)"),
     "average": ("s2s.cli.average", "average the weights of several checkpoints"),
+    "analyze": ("s2s.cli.analyze", "the attention-head report: what every head attends to"),
 }
 
 USAGE = "usage: s2s <command> [options]\n\ncommands:\n" + "".join(

@@ -1,0 +1,61 @@
+"""Attention heatmaps as PNG files: one head on one example, or a layers x heads grid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+MAX_LABELS = 60  # longer axes are drawn without tick labels
+
+
+def _axes(ax, weights: np.ndarray, queries: Sequence[str] | None, keys: Sequence[str] | None, title: str) -> None:
+    ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    for labels, set_ticks, set_labels, rotation in ((keys, ax.set_xticks, ax.set_xticklabels, 90),
+                                                    (queries, ax.set_yticks, ax.set_yticklabels, 0)):
+        if labels is not None and len(labels) <= MAX_LABELS:
+            set_ticks(range(len(labels)))
+            set_labels(labels, fontsize=6, rotation=rotation)
+        else:
+            set_ticks([])
+
+
+def save_heatmap(weights: np.ndarray, path: Path, *, queries: Sequence[str] | None, keys: Sequence[str] | None,
+                 title: str, xlabel: str = "key", ylabel: str = "query") -> Path:
+    """One ``(Tq, Tk)`` attention matrix, rows = queries, columns = keys."""
+    tq, tk = weights.shape
+    fig, ax = plt.subplots(figsize=(max(3.0, 0.22 * tk + 1.6), max(2.6, 0.22 * tq + 1.2)), dpi=100)
+    _axes(ax, weights, queries, keys, title)
+    ax.set_xlabel(xlabel, fontsize=7)
+    ax.set_ylabel(ylabel, fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_grid(maps: Sequence[np.ndarray], path: Path, *, queries: Sequence[str] | None,
+              keys: Sequence[str] | None, title: str) -> Path:
+    """Every head of every layer for one example: ``maps`` per layer ``(H, Tq, Tk)``; rows layers, columns heads."""
+    layers, heads = len(maps), maps[0].shape[0]
+    tq, tk = maps[0].shape[1:]
+    cell_w, cell_h = max(2.0, 0.16 * tk + 0.8), max(1.8, 0.16 * tq + 0.6)
+    fig, axes = plt.subplots(layers, heads, figsize=(cell_w * heads, cell_h * layers + 0.4), dpi=80, squeeze=False)
+    for layer, weights in enumerate(maps):
+        for head in range(heads):
+            show_y = queries if head == 0 else None
+            show_x = keys if layer == layers - 1 else None
+            _axes(axes[layer][head], weights[head], show_y, show_x, f"L{layer + 1} H{head + 1}")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,180 @@
+"""Where one head's attention goes: each measure is a share of attention mass (see docs/analysis.md).
+
+A measure names a set of keys for each query (the previous token, the first token, the other
+pieces of the query's word...) and the queries it is measured on. Its figure is the attention
+mass a query puts on its key set, averaged over those queries; its baseline is the same average
+for uniform attention over the keys the query may see, so a figure can be read against chance.
+Queries whose key set coincides with another measure's by construction are left out (e.g. the
+first token is measured from queries at distance >= 2, where it is neither the query itself nor
+its previous token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from s2s.analysis.inputs import Axis
+
+# measure -> (attention kinds it applies to, what it is called in the report)
+MEASURES: dict[str, tuple[tuple[str, ...], str]] = {
+    "previous": (("encoder", "decoder"), "the previous token"),
+    "same": (("encoder", "decoder"), "the token itself"),
+    "next": (("encoder",), "the next token"),
+    "first": (("encoder", "decoder", "cross"), "the first token (sink)"),
+    "eos": (("encoder", "cross"), "the EOS token (sink)"),
+    "punctuation": (("encoder", "decoder", "cross"), "punctuation"),
+    "same_word": (("encoder", "decoder"), "other pieces of the same word"),
+    "monotonic": (("cross",), "the monotonic source-target diagonal (±1 position)"),
+}
+ENTROPY = "entropy"  # normalized entropy, 0 = one key, 1 = uniform over the visible keys
+MONOTONIC_BAND = 1  # positions either side of the length-scaled diagonal
+
+
+@dataclass(frozen=True)
+class Context:
+    """Which attention a matrix is, and the two axes it spans."""
+
+    kind: str  # encoder | decoder | cross
+    queries: Axis
+    keys: Axis
+    prefix_len: int = 1  # decoder positions given before the output (BOS, tags)
+
+
+@dataclass
+class Tally:
+    """One measure on one example: sums over its queries (per head), so examples add up."""
+
+    mass: np.ndarray  # (H,) summed share of attention on the key set
+    baseline: float  # summed share uniform attention would give
+    queries: int
+
+    def __iadd__(self, other: "Tally") -> "Tally":
+        self.mass = self.mass + other.mass
+        self.baseline += other.baseline
+        self.queries += other.queries
+        return self
+
+    def share(self) -> np.ndarray:
+        return self.mass / max(self.queries, 1)  # (H,)
+
+
+def visible_keys(ctx: Context, tq: int, tk: int) -> np.ndarray:
+    """``(Tq, Tk)`` True where a query may attend: everything, or the past in the decoder."""
+    if ctx.kind == "decoder":
+        return np.tril(np.ones((tq, tk), dtype=bool))
+    return np.ones((tq, tk), dtype=bool)
+
+
+def measured_queries(ctx: Context, tq: int) -> np.ndarray:
+    """``(Tq,)`` queries every measure starts from.
+
+    Decoder self-attention drops position 0 (it can see only itself); cross-attention keeps the
+    positions that predict an output token (the last prefix position onwards).
+    """
+    q = np.ones(tq, dtype=bool)
+    if ctx.kind == "decoder":
+        q[:1] = False
+    elif ctx.kind == "cross":
+        q[: max(ctx.prefix_len - 1, 0)] = False
+    return q
+
+
+KeySet = tuple[np.ndarray, np.ndarray]  # ((Tq, Tk) key set, (Tq,) queries it is measured on)
+
+
+def offset_keys(tq: int, tk: int, offset: int) -> KeySet:
+    q = np.arange(tq)[:, None]
+    keys = np.arange(tk)[None, :] == q + offset
+    return keys, keys.any(axis=1)
+
+
+def first_keys(ctx: Context, tq: int, tk: int) -> KeySet:
+    keys = np.zeros((tq, tk), dtype=bool)
+    keys[:, 0] = True
+    queries = np.ones(tq, dtype=bool) if ctx.kind == "cross" else np.arange(tq) >= 2
+    return keys, queries
+
+
+def eos_keys(ctx: Context, tq: int, tk: int) -> KeySet | None:
+    if ctx.keys.eos is None:
+        return None
+    keys = np.zeros((tq, tk), dtype=bool)
+    keys[:, ctx.keys.eos] = True
+    queries = np.ones(tq, dtype=bool) if ctx.kind == "cross" else np.abs(np.arange(tq) - ctx.keys.eos) >= 2
+    return keys, queries
+
+
+def punctuation_keys(ctx: Context, tq: int, tk: int) -> KeySet | None:
+    punct = np.array(ctx.keys.punctuation[:tk], dtype=bool)
+    if not punct.any():
+        return None
+    keys = np.broadcast_to(punct, (tq, tk)).copy()
+    if ctx.kind != "cross":
+        np.fill_diagonal(keys, False)  # a punctuation mark attending to itself is "same"
+    return keys, keys.any(axis=1)
+
+
+def same_word_keys(ctx: Context, tq: int, tk: int) -> KeySet | None:
+    if ctx.keys.words is None:
+        return None
+    words = np.array(ctx.keys.words[:tk])
+    qwords = np.array(ctx.queries.words[:tq])[:, None]
+    keys = (qwords == words[None, :]) & (qwords >= 0)
+    keys[np.arange(min(tq, tk)), np.arange(min(tq, tk))] = False
+    return keys, keys.any(axis=1)
+
+
+def monotonic_keys(ctx: Context, tq: int, tk: int) -> KeySet:
+    """Query ``q0 + i`` of ``n`` output-predicting queries is aligned with source ``i·(S-1)/(n-1)``."""
+    q0 = max(ctx.prefix_len - 1, 0)
+    n = tq - q0
+    step = (tk - 1) / (n - 1) if n > 1 else 0.0
+    centre = (np.arange(tq) - q0) * step  # (Tq,)
+    keys = np.abs(np.arange(tk)[None, :] - centre[:, None]) <= MONOTONIC_BAND + 1e-9
+    return keys, np.arange(tq) >= q0
+
+
+KEY_SETS: dict[str, Callable[[Context, int, int], KeySet | None]] = {
+    "previous": lambda ctx, tq, tk: offset_keys(tq, tk, -1),
+    "same": lambda ctx, tq, tk: offset_keys(tq, tk, 0),
+    "next": lambda ctx, tq, tk: offset_keys(tq, tk, 1),
+    "first": first_keys,
+    "eos": eos_keys,
+    "punctuation": punctuation_keys,
+    "same_word": same_word_keys,
+    "monotonic": monotonic_keys,
+}
+
+
+def applicable(kind: str) -> list[str]:
+    return [name for name, (kinds, _) in MEASURES.items() if kind in kinds]
+
+
+def measure(weights: np.ndarray, ctx: Context) -> dict[str, Tally]:
+    """All measures of ``weights (H, Tq, Tk)`` (one example, every head of one layer)."""
+    heads, tq, tk = weights.shape
+    visible = visible_keys(ctx, tq, tk)  # (Tq, Tk)
+    base = measured_queries(ctx, tq)
+    tallies: dict[str, Tally] = {}
+    for name in applicable(ctx.kind):
+        key_set = KEY_SETS[name](ctx, tq, tk)
+        if key_set is None:
+            continue
+        keys, queries = key_set
+        keys = keys & visible
+        queries = queries & base & keys.any(axis=1)
+        if not queries.any():
+            continue
+        mass = (weights * keys[None]).sum(axis=-1)[:, queries].sum(axis=-1)  # (H,)
+        uniform = (keys.sum(axis=1) / visible.sum(axis=1))[queries].sum()
+        tallies[name] = Tally(mass, float(uniform), int(queries.sum()))
+    counts = visible.sum(axis=1)  # (Tq,)
+    queries = base & (counts >= 2)
+    if queries.any():
+        p = np.clip(weights, 1e-12, 1.0)
+        entropy = -(weights * np.log(p)).sum(axis=-1) / np.log(np.maximum(counts, 2))  # (H, Tq)
+        tallies[ENTROPY] = Tally(entropy[:, queries].sum(axis=-1), float(queries.sum()), int(queries.sum()))
+    return tallies

@@ -1,0 +1,91 @@
+"""``s2s analyze CKPT -i INPUTS --out DIR``: the attention-head report.
+
+Runs the model on the inputs (text lines), measures where every head of encoder self-attention,
+decoder self-attention and cross-attention puts its attention, and writes DIR/analysis.md (one
+section per layer and head, in the template of the user's notes), DIR/heads.json (every figure)
+and DIR/heatmaps/*.png. The measures are defined in docs/analysis.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from s2s.checkpoint import load_checkpoint
+from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options
+from s2s.data.text import read_lines
+from s2s.errors import ConfigError, DataError
+
+TEXT_TASKS = (None, "translation")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="s2s analyze", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path, help="model.pt or a training .ckpt")
+    p.add_argument("-i", "--input", type=Path, required=True, help="input sentences, one per line")
+    p.add_argument("--out", type=Path, required=True, help="report folder (created)")
+    p.add_argument("--targets", type=Path, default=None,
+                   help="teacher-force these lines (aligned with --input) instead of the model's own output")
+    p.add_argument("--max-inputs", type=int, default=100, help="analyze the first N non-blank inputs (default 100)")
+    p.add_argument("--examples", type=int, default=3, help="example sentences (and heatmaps) per head (default 3)")
+    p.add_argument("--batch-size", type=int, default=16, help="inputs per forward pass (default 16)")
+    p.add_argument("--wandb", action="store_true", help="also log the figures and heatmaps to a W&B run")
+    p.add_argument("--wandb-project", default="s2s", help="W&B project (default s2s)")
+    p.add_argument("--wandb-name", default=None, help="W&B run name (default: analyze-<checkpoint name>)")
+    add_decoding_arguments(p)
+    p.set_defaults(beam=1)
+    return p
+
+
+def read_inputs(options: argparse.Namespace) -> tuple[list[str], list[str] | None]:
+    if options.max_inputs < 1 or options.examples < 1 or options.batch_size < 1:
+        raise ValueError("--max-inputs, --examples and --batch-size must be at least 1")
+    lines = read_lines(options.input)
+    targets = None
+    if options.targets is not None:
+        targets = read_lines(options.targets)
+        if len(targets) != len(lines):
+            raise DataError(f"{options.input} has {len(lines)} lines but {options.targets} has {len(targets)}")
+        keep = [i for i, line in enumerate(lines) if line.strip()][: options.max_inputs]
+        return [lines[i] for i in keep], [targets[i] for i in keep]
+    return [line for line in lines if line.strip()][: options.max_inputs], None
+
+
+def run(args: list[str]) -> None:
+    options = parser().parse_args(args)
+    lines, target_lines = read_inputs(options)
+    loaded = load_checkpoint(options.checkpoint)
+    task = loaded.info.get("task")
+    if task not in TEXT_TASKS:
+        raise ConfigError(f"this checkpoint's task is {task!r}: s2s analyze reads text lines, audio inputs are not supported yet")
+
+    from s2s.analysis.collect import collect_attention
+    from s2s.analysis.heads import summarize
+    from s2s.analysis.inputs import TextInputs
+    from s2s.analysis.report import write_report
+
+    side = TextInputs(loaded, options=decoding_options(options), target_lang=options.tgt_lang,
+                      device=check_device(options.device), dtype=DTYPES[options.dtype])
+    items = side.read(lines)
+    targets = None if target_lines is None else [loaded.tokenizer.encode(t.strip()) for t in target_lines]
+    examples = collect_attention(side, side.translator.model, items, targets=targets, batch_size=options.batch_size)
+    summaries = summarize(examples, top=options.examples)
+    meta = {"checkpoint": str(options.checkpoint), "inputs": str(options.input), "count": len(examples),
+            "decoder_side": "teacher-forced --targets" if targets is not None else f"model output (beam {options.beam})",
+            "model": loaded.model.config.to_dict(), "task": task, "step": loaded.info.get("step")}
+    files = write_report(summaries, examples, options.out, meta=meta)
+    counts: dict[str, int] = {}
+    for s in summaries:
+        counts[s.pattern] = counts.get(s.pattern, 0) + 1
+    found = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    print(f"wrote {files.markdown} ({len(summaries)} heads: {found}), {files.json}, "
+          f"{len(files.heatmaps)} heatmaps", file=sys.stderr)
+    if options.wandb:
+        from s2s.analysis.dashboard import log_report_to_wandb
+
+        name = options.wandb_name or f"analyze-{options.checkpoint.stem}"
+        run_dir = log_report_to_wandb(files, summaries, project=options.wandb_project, name=name, out=options.out,
+                                      config=meta)
+        print(f"logged to W&B: {run_dir}", file=sys.stderr)

@@ -158,3 +158,24 @@ def test_analyze_cli_errors_are_one_line(tokenizer, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["analyze", str(checkpoint), "-i", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "r")])
     assert "no such file" in capsys.readouterr().err
+
+
+def test_analyze_wandb_logs_the_figures_offline(tokenizer, sentences, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    checkpoint = tmp_path / "handset.pt"
+    export_checkpoint(handset_model(tokenizer.vocab_size), tokenizer, dict(INFO), checkpoint)
+    inputs = tmp_path / "inputs.en"
+    inputs.write_text("\n".join(sentences[:3]) + "\n", encoding="utf-8")
+    out = tmp_path / "report"
+    main(["analyze", str(checkpoint), "-i", str(inputs), "--targets", str(inputs), "--out", str(out),
+          "--examples", "1", "--wandb", "--wandb-project", "s2s-test"])
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    files = runs[0] / "files"
+    tables = list(files.rglob("heads*.table.json"))
+    assert len(tables) == 1
+    table = json.loads(tables[0].read_text(encoding="utf-8"))
+    assert len(table["data"]) == len(PLAN)
+    assert {row[3] for row in table["data"]} == set(PLAN.values())
+    assert len(list((files / "media" / "images").rglob("*.png"))) == len(PLAN)
+    assert (files / "analysis.md").is_file() and (files / "heads.json").is_file()

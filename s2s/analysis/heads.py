@@ -59,14 +59,15 @@ def verdict(measures: dict[str, float], baselines: dict[str, float]) -> Verdict:
     entropy = measures.get(ENTROPY, 0.0)
     if good:
         top = good[0]
-        sentence = (f"Attends to {MEASURES[top][1]}: {pct(patterns[top])} of attention on {MEASURES[top][1]}"
+        _, label, noun = MEASURES[top]
+        sentence = (f"{label}: {pct(patterns[top])} of attention on {noun}"
                     f" (uniform attention would give {pct(baselines[top])}).")
         return Verdict(top, top, patterns[top], sentence, good[1:])
     if entropy >= BROAD_ENTROPY or not patterns:
         sentence = f"Broad attention: normalized entropy {entropy:.2f} (1.00 is uniform); no pattern stands out."
         return Verdict("broad", ENTROPY, entropy, sentence, [])
     top = max(patterns, key=lambda m: patterns[m] / max(baselines[m], 1e-9))
-    sentence = (f"No single pattern: the largest lift is {MEASURES[top][1]}, {pct(patterns[top])} of attention"
+    sentence = (f"No single pattern: the largest lift is {MEASURES[top][2]}, {pct(patterns[top])} of attention"
                 f" (uniform attention would give {pct(baselines[top])}); normalized entropy {entropy:.2f}.")
     return Verdict("mixed", top, patterns[top], sentence, [])
 

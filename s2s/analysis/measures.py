@@ -18,16 +18,17 @@ import numpy as np
 
 from s2s.analysis.inputs import Axis
 
-# measure -> (attention kinds it applies to, what it is called in the report)
-MEASURES: dict[str, tuple[tuple[str, ...], str]] = {
-    "previous": (("encoder", "decoder"), "the previous token"),
-    "same": (("encoder", "decoder"), "the token itself"),
-    "next": (("encoder",), "the next token"),
-    "first": (("encoder", "decoder", "cross"), "the first token (sink)"),
-    "eos": (("encoder", "cross"), "the EOS token (sink)"),
-    "punctuation": (("encoder", "decoder", "cross"), "punctuation"),
-    "same_word": (("encoder", "decoder"), "other pieces of the same word"),
-    "monotonic": (("cross",), "the monotonic source-target diagonal (±1 position)"),
+# measure -> (attention kinds it applies to, its name in the report, where its attention goes)
+MEASURES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "previous": (("encoder", "decoder"), "Previous token", "the previous token"),
+    "same": (("encoder", "decoder"), "Same token", "the token itself"),
+    "next": (("encoder",), "Next token", "the next token"),
+    "first": (("encoder", "decoder", "cross"), "First token as a sink", "the first token"),
+    "eos": (("encoder", "cross"), "EOS as a sink", "the EOS token"),
+    "punctuation": (("encoder", "decoder", "cross"), "Punctuation", "punctuation"),
+    "same_word": (("encoder", "decoder"), "Same word", "the other pieces of the same word"),
+    "monotonic": (("cross",), "Monotonic source-target alignment",
+                  "source positions within ±1 of the length-scaled diagonal"),
 }
 ENTROPY = "entropy"  # normalized entropy, 0 = one key, 1 = uniform over the visible keys
 MONOTONIC_BAND = 1  # positions either side of the length-scaled diagonal
@@ -150,7 +151,7 @@ KEY_SETS: dict[str, Callable[[Context, int, int], KeySet | None]] = {
 
 
 def applicable(kind: str) -> list[str]:
-    return [name for name, (kinds, _) in MEASURES.items() if kind in kinds]
+    return [name for name, (kinds, _, _) in MEASURES.items() if kind in kinds]
 
 
 def measure(weights: np.ndarray, ctx: Context) -> dict[str, Tally]:

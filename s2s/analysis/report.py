@@ -36,7 +36,7 @@ def figure_text(summary: HeadSummary, value: float) -> str:
 def section(summary: HeadSummary, examples: Sequence[ExampleAttention]) -> str:
     lines = [f"## Layer {summary.layer}, Head {summary.head} ({summary.title})", "", summary.description]
     if summary.others:
-        others = ", ".join(f"{MEASURES[m][1]} {pct(summary.measures[m])}" for m in summary.others)
+        others = ", ".join(f"{MEASURES[m][2]} {pct(summary.measures[m])}" for m in summary.others)
         lines.append(f"Also over the thresholds: {others}.")
     lines += ["", "Example Sentences:"]
     for rank, (index, value) in enumerate(summary.examples, start=1):

@@ -133,7 +133,7 @@ def test_analyze_cli_writes_the_report(tokenizer, sentences, tmp_path, capsys):
           "--examples", "2"])
     text = (out / "analysis.md").read_text(encoding="utf-8")
     assert text.count("\n## Layer ") == len(PLAN)
-    assert "## Layer 1, Head 1 (cross-attention)\n\nAttends to the monotonic source-target diagonal" in text
+    assert "## Layer 1, Head 1 (cross-attention)\n\nMonotonic source-target alignment: 100% of attention" in text
     data = json.loads((out / "heads.json").read_text(encoding="utf-8"))
     assert {(h["attention"], h["layer"], h["head"]): h["pattern"] for h in data["heads"]} == PLAN
     for head in data["heads"]:

@@ -169,5 +169,5 @@ def test_report_has_the_template_shape(tmp_path):
     first = data["heads"][0]
     both = (1.0 + 0.6 + 0.4 / S) / 2  # the two examples have as many queries each
     assert first["pattern"] == "previous" and first["measures"]["previous"] == pytest.approx(both, abs=1e-3)
-    assert f"Attends to the previous token: {pct(first['figure'])} of attention on the previous token" in text
+    assert f"Previous token: {pct(first['figure'])} of attention on the previous token (uniform" in text
     assert first["examples"][0]["heatmap"] == "heatmaps/encoder-L1-H1-1.png"

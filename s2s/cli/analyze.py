@@ -35,7 +35,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--wandb-project", default="s2s", help="W&B project (default s2s)")
     p.add_argument("--wandb-name", default=None, help="W&B run name (default: analyze-<checkpoint name>)")
     add_decoding_arguments(p)
-    p.set_defaults(beam=1)
+    p.set_defaults(beam=1)  # the report reads the model's attention, not its best translation
+    for action in p._actions:
+        if action.dest == "beam":
+            action.help = "beam size for the model's own output; 1 = greedy (default 1)"
     return p
 
 

@@ -1,7 +1,7 @@
 """The input side of the analysis: what the model reads, and how each position is labelled.
 
-Analysis needs three things from its inputs, whatever they are (text lines now, audio files once
-the speech path exists): a batch the model can run, the model's own output for it, and an
+Analysis needs three things from its inputs, whatever they are (text lines here, audio files in
+``audio_inputs.py``): a batch the model can run, the model's own output for it, and an
 :class:`Axis` describing the source positions (their labels, words, punctuation, EOS). Everything
 downstream (capture, measures, report) works on :class:`Axis` and never looks at raw inputs.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -21,6 +21,7 @@ from s2s.data.text import Example
 from s2s.data.tokenizer import Tokenizer
 from s2s.decoding import DecodingOptions
 from s2s.errors import DataError
+from s2s.model import Seq2Seq
 from s2s.translator import Translator
 
 
@@ -74,13 +75,14 @@ def token_axis(tokenizer: Tokenizer, ids: Sequence[int], eos: int | None = None)
 class SourceItem:
     """One input: how the report shows it, and what the model reads."""
 
-    text: str
-    data: list[int]  # token ids + EOS for text (a feature path or array for audio)
+    text: str  # the line, or the audio file's name
+    data: Any  # token ids + EOS for text; log-mel features (F, 80) for audio
 
 
 class InputSide(Protocol):
     """What :func:`s2s.analysis.collect.collect_attention` needs from an input modality."""
 
+    model: Seq2Seq
     tokenizer: Tokenizer
     prefix: list[int]
 
@@ -99,7 +101,7 @@ class TextInputs:
     def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
                  device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
         self.translator = Translator(loaded, options=options, target_lang=target_lang, device=device, dtype=dtype)
-        self.tokenizer = loaded.tokenizer
+        self.model, self.tokenizer = self.translator.model, loaded.tokenizer
         self.prefix = self.translator.prefix
         self.device = device
 

@@ -1,6 +1,6 @@
 """``s2s analyze CKPT -i INPUTS --out DIR``: the attention-head report.
 
-Runs the model on the inputs (text lines), measures where every head of encoder self-attention,
+Runs the model on the inputs (text lines, or audio files for a speech model), measures where every head of encoder self-attention,
 decoder self-attention and cross-attention puts its attention, and writes DIR/analysis.md (one
 section per layer and head, in the template of the user's notes), DIR/heads.json (every figure)
 and DIR/heatmaps/*.png. The measures are defined in docs/analysis.md.
@@ -15,19 +15,18 @@ from pathlib import Path
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options
 from s2s.data.text import read_lines
-from s2s.errors import ConfigError, DataError
-
-TEXT_TASKS = (None, "translation")
+from s2s.errors import DataError
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s2s analyze", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="model.pt or a training .ckpt")
-    p.add_argument("-i", "--input", type=Path, required=True, help="input sentences, one per line")
+    p.add_argument("-i", "--input", type=Path, nargs="+", required=True,
+                   help="text files (one input sentence a line) or, for a speech model, audio files")
     p.add_argument("--out", type=Path, required=True, help="report folder (created)")
     p.add_argument("--targets", type=Path, default=None,
-                   help="teacher-force these lines (aligned with --input) instead of the model's own output")
+                   help="teacher-force these lines (one per input sentence or audio file) instead of the model's own output")
     p.add_argument("--max-inputs", type=int, default=100, help="analyze the first N non-blank inputs (default 100)")
     p.add_argument("--examples", type=int, default=3, help="example sentences (and heatmaps) per head (default 3)")
     p.add_argument("--batch-size", type=int, default=16, help="inputs per forward pass (default 16)")
@@ -42,42 +41,44 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def read_inputs(options: argparse.Namespace) -> tuple[list[str], list[str] | None]:
+def read_inputs(options: argparse.Namespace, audio: bool) -> tuple[list[str], list[str] | None]:
+    """The inputs (lines of the text files, or the audio paths) and the aligned --targets lines."""
     if options.max_inputs < 1 or options.examples < 1 or options.batch_size < 1:
         raise ValueError("--max-inputs, --examples and --batch-size must be at least 1")
-    lines = read_lines(options.input)
-    targets = None
-    if options.targets is not None:
-        targets = read_lines(options.targets)
-        if len(targets) != len(lines):
-            raise DataError(f"{options.input} has {len(lines)} lines but {options.targets} has {len(targets)}")
-        keep = [i for i, line in enumerate(lines) if line.strip()][: options.max_inputs]
-        return [lines[i] for i in keep], [targets[i] for i in keep]
-    return [line for line in lines if line.strip()][: options.max_inputs], None
+    if audio:
+        inputs = [str(path) for path in options.input]
+    else:
+        inputs = [line for path in options.input for line in read_lines(path)]
+    targets = read_lines(options.targets) if options.targets is not None else None
+    if targets is not None and len(targets) != len(inputs):
+        raise DataError(f"{len(inputs)} inputs but {options.targets} has {len(targets)} lines")
+    keep = [i for i, text in enumerate(inputs) if text.strip()][: options.max_inputs]
+    return [inputs[i] for i in keep], None if targets is None else [targets[i] for i in keep]
 
 
 def run(args: list[str]) -> None:
     options = parser().parse_args(args)
-    lines, target_lines = read_inputs(options)
     loaded = load_checkpoint(options.checkpoint)
-    task = loaded.info.get("task")
-    if task not in TEXT_TASKS:
-        raise ConfigError(f"this checkpoint's task is {task!r}: s2s analyze reads text lines, audio inputs are not supported yet")
+    audio = getattr(loaded.model.config, "encoder", "text") == "audio"
+    lines, target_lines = read_inputs(options, audio)
 
     from s2s.analysis.collect import collect_attention
     from s2s.analysis.heads import summarize
-    from s2s.analysis.inputs import TextInputs
     from s2s.analysis.report import write_report
 
-    side = TextInputs(loaded, options=decoding_options(options), target_lang=options.tgt_lang,
-                      device=check_device(options.device), dtype=DTYPES[options.dtype])
+    if audio:
+        from s2s.analysis.audio_inputs import AudioInputs as Side
+    else:
+        from s2s.analysis.inputs import TextInputs as Side
+    side = Side(loaded, options=decoding_options(options), target_lang=options.tgt_lang,
+                device=check_device(options.device), dtype=DTYPES[options.dtype])
     items = side.read(lines)
     targets = None if target_lines is None else [loaded.tokenizer.encode(t.strip()) for t in target_lines]
-    examples = collect_attention(side, side.translator.model, items, targets=targets, batch_size=options.batch_size)
+    examples = collect_attention(side, side.model, items, targets=targets, batch_size=options.batch_size)
     summaries = summarize(examples, top=options.examples)
-    meta = {"checkpoint": str(options.checkpoint), "inputs": str(options.input), "count": len(examples),
+    meta = {"checkpoint": str(options.checkpoint), "inputs": [str(p) for p in options.input], "count": len(examples),
             "decoder_side": "teacher-forced --targets" if targets is not None else f"model output (beam {options.beam})",
-            "model": loaded.model.config.to_dict(), "task": task, "step": loaded.info.get("step")}
+            "model": loaded.model.config.to_dict(), "task": loaded.info.get("task"), "step": loaded.info.get("step")}
     files = write_report(summaries, examples, options.out, meta=meta)
     counts: dict[str, int] = {}
     for s in summaries:

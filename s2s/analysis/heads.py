@@ -67,8 +67,13 @@ def verdict(measures: dict[str, float], baselines: dict[str, float]) -> Verdict:
         sentence = f"Broad attention: normalized entropy {entropy:.2f} (1.00 is uniform); no pattern stands out."
         return Verdict("broad", ENTROPY, entropy, sentence, [])
     top = max(patterns, key=lambda m: patterns[m] / max(baselines[m], 1e-9))
-    sentence = (f"No single pattern: the largest lift is {MEASURES[top][2]}, {pct(patterns[top])} of attention"
-                f" (uniform attention would give {pct(baselines[top])}); normalized entropy {entropy:.2f}.")
+    if patterns[top] <= baselines[top]:
+        sentence = (f"No single pattern: attention is concentrated (normalized entropy {entropy:.2f}) but no measured"
+                    f" position gets more of it than uniform attention would give; closest is {MEASURES[top][2]},"
+                    f" {pct(patterns[top])} (uniform {pct(baselines[top])}).")
+    else:
+        sentence = (f"No single pattern: the largest lift is {MEASURES[top][2]}, {pct(patterns[top])} of attention"
+                    f" (uniform attention would give {pct(baselines[top])}); normalized entropy {entropy:.2f}.")
     return Verdict("mixed", top, patterns[top], sentence, [])
 
 

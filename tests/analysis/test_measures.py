@@ -132,6 +132,14 @@ def test_weak_patterns_are_not_claimed():
     assert verdict(measures, baselines).pattern in ("broad", "mixed")
 
 
+def test_below_chance_is_not_called_a_lift():
+    # concentrated attention (low entropy) on positions no measure names: every share under its baseline
+    v = verdict({"previous": 0.05, "first": 0.04, "entropy": 0.3}, {"previous": 0.1, "first": 0.1})
+    assert v.pattern == "mixed" and "no measured position gets more of it than uniform attention" in v.sentence
+    v = verdict({"previous": 0.25, "first": 0.04, "entropy": 0.3}, {"previous": 0.1, "first": 0.1})
+    assert v.pattern == "mixed" and v.measure == "previous" and "the largest lift is the previous token" in v.sentence
+
+
 def test_decoder_measures_respect_the_causal_mask():
     tallies = measure(DECODER["broad"][None], Context("decoder", target_axis(), target_axis(), PREFIX))
     assert "next" not in tallies and "eos" not in tallies

@@ -9,7 +9,7 @@ import numpy as np
 
 from s2s.analysis.capture import KIND_TITLES, KINDS
 from s2s.analysis.collect import ExampleAttention
-from s2s.analysis.measures import ENTROPY, MEASURES, Context, Tally, measure
+from s2s.analysis.measures import ENTROPY, Context, Tally, label, measure, noun
 
 MIN_SHARE = 0.3  # a pattern needs at least this share of attention...
 MIN_LIFT = 2.0  # ...and at least this many times what uniform attention would give it
@@ -52,15 +52,14 @@ class Verdict:
     others: list[str]
 
 
-def verdict(measures: dict[str, float], baselines: dict[str, float]) -> Verdict:
+def verdict(measures: dict[str, float], baselines: dict[str, float], unit: str = "token") -> Verdict:
     """Name one head's dominant pattern from its shares (see docs/analysis.md for the rule)."""
     patterns = {m: s for m, s in measures.items() if m != ENTROPY}
     good = sorted((m for m, s in patterns.items() if qualifies(s, baselines[m])), key=lambda m: -patterns[m])
     entropy = measures.get(ENTROPY, 0.0)
     if good:
         top = good[0]
-        _, label, noun = MEASURES[top]
-        sentence = (f"{label}: {pct(patterns[top])} of attention on {noun}"
+        sentence = (f"{label(top, unit)}: {pct(patterns[top])} of attention on {noun(top, unit)}"
                     f" (uniform attention would give {pct(baselines[top])}).")
         return Verdict(top, top, patterns[top], sentence, good[1:])
     if entropy >= BROAD_ENTROPY or not patterns:
@@ -69,10 +68,10 @@ def verdict(measures: dict[str, float], baselines: dict[str, float]) -> Verdict:
     top = max(patterns, key=lambda m: patterns[m] / max(baselines[m], 1e-9))
     if patterns[top] <= baselines[top]:
         sentence = (f"No single pattern: attention is concentrated (normalized entropy {entropy:.2f}) but no measured"
-                    f" position gets more of it than uniform attention would give; closest is {MEASURES[top][2]},"
+                    f" position gets more of it than uniform attention would give; closest is {noun(top, unit)},"
                     f" {pct(patterns[top])} (uniform {pct(baselines[top])}).")
     else:
-        sentence = (f"No single pattern: the largest lift is {MEASURES[top][2]}, {pct(patterns[top])} of attention"
+        sentence = (f"No single pattern: the largest lift is {noun(top, unit)}, {pct(patterns[top])} of attention"
                     f" (uniform attention would give {pct(baselines[top])}); normalized entropy {entropy:.2f}.")
     return Verdict("mixed", top, patterns[top], sentence, [])
 
@@ -100,7 +99,7 @@ def summarize(examples: Sequence[ExampleAttention], *, top: int = 3) -> list[Hea
             for h in range(heads):
                 measures = {name: float(t.share()[h]) for name, t in totals.items()}
                 baselines = {name: t.baseline / max(t.queries, 1) for name, t in totals.items()}
-                v = verdict(measures, baselines)
+                v = verdict(measures, baselines, examples[0].axes(kind)[1].unit)
                 scored = [(i, example_figure(t.get(v.measure), h)) for i, t in enumerate(per_example)]
                 ranked = sorted(((i, f) for i, f in scored if f is not None), key=lambda pair: -pair[1])[:top]
                 summaries.append(HeadSummary(kind, layer + 1, h + 1, v.pattern, v.measure, v.figure, v.sentence,

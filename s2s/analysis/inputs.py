@@ -37,6 +37,7 @@ class Axis:
     words: tuple[int, ...] | None
     punctuation: tuple[bool, ...]
     eos: int | None  # position of the end-of-sequence token, if the side has one
+    unit: str = "token"  # what one position is, in the report's sentences
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -62,7 +63,7 @@ class Axis:
     @classmethod
     def frames(cls, count: int, seconds_per_frame: float) -> "Axis":
         """Positions that are audio frames: labelled by time, no words, punctuation or EOS."""
-        return cls(tuple(f"{i * seconds_per_frame:.2f}s" for i in range(count)), None, (False,) * count, None)
+        return cls(tuple(f"{i * seconds_per_frame:.2f}s" for i in range(count)), None, (False,) * count, None, "frame")
 
 
 def token_axis(tokenizer: Tokenizer, ids: Sequence[int], eos: int | None = None) -> Axis:

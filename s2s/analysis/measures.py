@@ -18,18 +18,29 @@ import numpy as np
 
 from s2s.analysis.inputs import Axis
 
-# measure -> (attention kinds it applies to, its name in the report, where its attention goes)
+# measure -> (attention kinds it applies to, its name in the report, where its attention goes);
+# "{unit}" is "token", or "frame" where the keys are audio frames.
 MEASURES: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "previous": (("encoder", "decoder"), "Previous token", "the previous token"),
-    "same": (("encoder", "decoder"), "Same token", "the token itself"),
-    "next": (("encoder",), "Next token", "the next token"),
-    "first": (("encoder", "decoder", "cross"), "First token as a sink", "the first token"),
+    "previous": (("encoder", "decoder"), "Previous {unit}", "the previous {unit}"),
+    "same": (("encoder", "decoder"), "Same {unit}", "the {unit} itself"),
+    "next": (("encoder",), "Next {unit}", "the next {unit}"),
+    "first": (("encoder", "decoder", "cross"), "First {unit} as a sink", "the first {unit}"),
     "eos": (("encoder", "cross"), "EOS as a sink", "the EOS token"),
     "punctuation": (("encoder", "decoder", "cross"), "Punctuation", "punctuation"),
     "same_word": (("encoder", "decoder"), "Same word", "the other pieces of the same word"),
     "monotonic": (("cross",), "Monotonic source-target alignment",
                   "source positions within ±1 of the length-scaled diagonal"),
 }
+
+
+def label(name: str, unit: str = "token") -> str:
+    return MEASURES[name][1].format(unit=unit)
+
+
+def noun(name: str, unit: str = "token") -> str:
+    return MEASURES[name][2].format(unit=unit)
+
+
 ENTROPY = "entropy"  # normalized entropy, 0 = one key, 1 = uniform over the visible keys
 MONOTONIC_BAND = 1  # positions either side of the length-scaled diagonal
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from s2s.analysis.collect import ExampleAttention
 from s2s.analysis.heads import BROAD_ENTROPY, MIN_LIFT, MIN_SHARE, HeadSummary, pct
 from s2s.analysis.heatmaps import save_heatmap
-from s2s.analysis.measures import ENTROPY, MEASURES, MONOTONIC_BAND
+from s2s.analysis.measures import ENTROPY, MONOTONIC_BAND, noun
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ def figure_text(summary: HeadSummary, value: float) -> str:
 def section(summary: HeadSummary, examples: Sequence[ExampleAttention]) -> str:
     lines = [f"## Layer {summary.layer}, Head {summary.head} ({summary.title})", "", summary.description]
     if summary.others:
-        others = ", ".join(f"{MEASURES[m][2]} {pct(summary.measures[m])}" for m in summary.others)
+        unit = examples[0].axes(summary.kind)[1].unit
+        others = ", ".join(f"{noun(m, unit)} {pct(summary.measures[m])}" for m in summary.others)
         lines.append(f"Also over the thresholds: {others}.")
     lines += ["", "Example Sentences:"]
     for rank, (index, value) in enumerate(summary.examples, start=1):

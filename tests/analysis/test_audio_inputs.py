@@ -44,6 +44,8 @@ def test_analyze_audio_files(tokenizer, tmp_path):
     # frames have no words, punctuation or EOS: those measures do not apply to the audio side
     assert all(not {"same_word", "punctuation", "eos"} & set(h["measures"]) for h in encoder)
     assert {"previous", "first", "entropy"} <= set(encoder[0]["measures"])
+    assert all(h["pattern"] == "broad" or ("frame" in h["description"] and "token" not in h["description"])
+               for h in encoder)
     assert {e["source"] for h in encoder for e in h["examples"]} == {"tone0.wav", "tone1.wav"}
     cross = [h for h in heads if h["attention"] == "cross"]
     assert all("monotonic" in h["measures"] and "eos" not in h["measures"] for h in cross)

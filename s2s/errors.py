@@ -15,3 +15,7 @@ class DataError(S2SError):
 
 class ConfigError(S2SError):
     """A configuration value is unknown or inconsistent."""
+
+
+class NonFiniteLossError(S2SError):
+    """Training produced a non-finite loss or gradient too many steps in a row."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -16,6 +17,7 @@ from s2s.config import ModelConfig
 from s2s.data.batching import Batch
 from s2s.data.tokenizer import Tokenizer
 from s2s.decoding import DecodingOptions, generate
+from s2s.errors import NonFiniteLossError
 from s2s.metrics import translation_scores
 from s2s.model import Seq2Seq
 from s2s.optim import OptimConfig, build_optimizer
@@ -46,24 +48,65 @@ def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float
 class Seq2SeqModule(pl.LightningModule):
     def __init__(self, *, model_config: ModelConfig, tokenizer: Tokenizer, optim: OptimConfig,
                  decoding: DecodingOptions, info: dict, label_smoothing: float = 0.1,
-                 attention_examples: int = 0) -> None:
+                 attention_examples: int = 0, max_nonfinite_steps: int = 10) -> None:
         super().__init__()
+        if max_nonfinite_steps < 1:
+            raise ValueError(f"max_nonfinite_steps must be >= 1, got {max_nonfinite_steps}")
         self.model = Seq2Seq(model_config)
         self.tokenizer, self.optim, self.decoding, self.info = tokenizer, optim, decoding, info
         self.label_smoothing = label_smoothing
         self.attention_examples = attention_examples  # validation examples 0..n-1 get attention heatmaps
         self.validation_outputs: list[tuple[int, str]] = []
+        self.max_nonfinite_steps = max_nonfinite_steps
+        self.nonfinite_skipped = 0  # updates skipped for a non-finite loss or gradient, this run
+        self.nonfinite_in_a_row = 0
 
     # ----- training -------------------------------------------------------------------------
     def loss(self, batch: Batch, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
         return sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=smoothing)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         total, tokens = self.loss(batch, self.label_smoothing)
         loss = total / tokens.clamp(min=1)  # mean over target tokens
+        # Every rank must agree, or DDP would wait forever for the gradients of the rank that skipped.
+        if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
+            self.skip_nonfinite(f"loss {loss.item()}")
+            return None  # Lightning then runs no backward and leaves the weights untouched
         self.log("train/loss", loss, prog_bar=True, batch_size=int(tokens))
         self.log("train/tokens", tokens.float(), reduce_fx="sum", batch_size=1)
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """A finite loss can still overflow in backward: drop such gradients so the step changes nothing.
+
+        Under DDP the gradients are already averaged over ranks here, so every rank decides alike.
+        Under fp16 the grad scaler skips overflowing steps itself and is left to do so.
+        """
+        if self.trainer.precision in ("16-mixed", "16-true"):
+            return
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if not grads:  # training_step skipped this batch
+            return
+        if torch.isfinite(torch.stack([g.detach().float().norm() for g in grads]).sum()):
+            self.nonfinite_in_a_row = 0
+            return
+        for p in self.parameters():
+            p.grad = None  # the optimizer skips parameters without a gradient
+        self.skip_nonfinite("gradient")
+
+    def skip_nonfinite(self, what: str) -> None:
+        self.nonfinite_skipped += 1
+        self.nonfinite_in_a_row += 1
+        self.log("train/nonfinite_skipped", float(self.nonfinite_skipped), reduce_fx="max", batch_size=1)
+        if self.trainer.is_global_zero:
+            print(f"warning: step {self.global_step}: non-finite {what}; update skipped "
+                  f"({self.nonfinite_in_a_row} in a row, {self.nonfinite_skipped} this run)", file=sys.stderr)
+        if self.nonfinite_in_a_row >= self.max_nonfinite_steps:
+            raise NonFiniteLossError(
+                f"training stopped at step {self.global_step}: the loss or its gradient was non-finite for "
+                f"{self.nonfinite_in_a_row} steps in a row (max_nonfinite_steps={self.max_nonfinite_steps}); "
+                "lower optim.lr, raise optim.warmup_steps, or use trainer.precision=32-true"
+            )
 
     def configure_optimizers(self):
         optimizer, scheduler = build_optimizer(self.model, self.optim, fused=not self.uses_grad_scaler)

@@ -12,23 +12,32 @@ from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, Mode
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from s2s.checkpoint import export_checkpoint, load_checkpoint
+from s2s.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint
+from s2s.checkpoint_io import AtomicCheckpointIO
 from s2s.decoding import DecodingOptions
-from s2s.errors import ConfigError
+from s2s.errors import ConfigError, NonFiniteLossError
 from s2s.evaluation import evaluate_translation
 from s2s.lit_module import Seq2SeqModule
 from s2s.nn.word_vectors import init_from_vectors
+from s2s.resume import RNGStateCallback
 
 console = Console(stderr=True)
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
+    # The best checkpoints by validation BLEU, and last.ckpt, after every validation round.
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best-{step}", monitor=cfg.checkpoint.monitor, mode="max",
-        save_top_k=cfg.checkpoint.save_top_k, save_last=True, every_n_train_steps=cfg.checkpoint.every_n_train_steps,
-        auto_insert_metric_name=False,
+        save_top_k=cfg.checkpoint.save_top_k, save_last=True, auto_insert_metric_name=False,
+        enable_version_counter=False,
     )
-    callbacks: list[pl.Callback] = [checkpoint]
+    callbacks: list[pl.Callback] = [checkpoint, RNGStateCallback()]
+    if cfg.checkpoint.every_n_train_steps:
+        # ... and last.ckpt also every N optimizer steps, so a crash loses at most N steps of work.
+        callbacks.append(ModelCheckpoint(
+            dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+            every_n_train_steps=cfg.checkpoint.every_n_train_steps, enable_version_counter=False,
+        ))
     if cfg.checkpoint.keep_last:  # the newest N validation-round checkpoints, for `s2s average --last N`
         callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step-{step}", monitor="step",
                                          mode="max", save_top_k=cfg.checkpoint.keep_last,
@@ -45,7 +54,11 @@ def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
         return None
     path = run_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume)
     if not path.is_file():
-        raise ConfigError(f"resume checkpoint not found: {path}")
+        hint = " (resume=last needs the same hydra.run.dir as the interrupted run)" if resume == "last" else ""
+        raise ConfigError(f"resume checkpoint not found: {path}{hint}")
+    data = read_checkpoint(path)  # refuses truncated files and pickles that would run code, in one line
+    if "optimizer_states" not in data:
+        raise ConfigError(f"{path} holds weights only (an export such as model.pt): resume needs a training .ckpt")
     return str(path)
 
 
@@ -60,7 +73,7 @@ def train(cfg: DictConfig) -> Path:
             "tgt_langs": list(cfg.data.tgt_langs), "config": OmegaConf.to_container(cfg, resolve=True)}
     module = Seq2SeqModule(model_config=model_config, tokenizer=tokenizer, optim=instantiate(cfg.optim),
                            decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing,
-                           attention_examples=cfg.attention_examples)
+                           attention_examples=cfg.attention_examples, max_nonfinite_steps=cfg.max_nonfinite_steps)
     if cfg.embedding.pretrained:
         embeddings = [module.model.encoder.embedding.tokens, module.model.decoder.embedding.tokens]
         coverage = init_from_vectors(embeddings, tokenizer, cfg.embedding.pretrained, freeze=cfg.embedding.freeze)
@@ -69,9 +82,14 @@ def train(cfg: DictConfig) -> Path:
     if logger:
         logger.log_hyperparams(info["config"])
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=build_callbacks(cfg, run_dir),
-                                      default_root_dir=str(run_dir))
+                                      default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()])
     console.print(f"[bold]run directory[/] {run_dir}  ·  model {module.model.num_parameters() / 1e6:.1f}M parameters")
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_resume(cfg.resume, run_dir))
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_resume(cfg.resume, run_dir), weights_only=True)
+    except NonFiniteLossError as error:
+        last = trainer.checkpoint_callback.last_model_path
+        raise NonFiniteLossError(f"{error}. Checkpoints were not touched; resume from the last good one: "
+                                 f"{last or 'none was saved yet'}") from None
     if not trainer.is_global_zero:
         return run_dir
     best = trainer.checkpoint_callback.best_model_path or trainer.checkpoint_callback.last_model_path

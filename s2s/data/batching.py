@@ -50,17 +50,22 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
     A batch costs ``size * max(longest source, longest target)`` slots. Examples are sorted by
     length (with a little per-epoch noise when shuffling, so batches vary between epochs),
     cut into batches greedily, and the batch order is shuffled. With ``num_replicas`` > 1 each
-    rank takes every ``num_replicas``-th batch of the same permutation, after dropping the last
-    few so that every rank gets the same number of batches (DDP needs equal step counts).
+    rank takes every ``num_replicas``-th batch of the same permutation, so ranks never share a
+    batch, and every rank gets the same number of batches (DDP needs equal step counts): the last
+    few are dropped, or with ``pad=True`` (evaluation, where every example must be seen) the
+    permutation is topped up with its first batches again.
     """
 
     def __init__(self, lengths: Sequence[tuple[int, int]], *, max_tokens: int, shuffle: bool, seed: int = 0,
-                 num_replicas: int = 1, rank: int = 0, max_sentences: int | None = None) -> None:
+                 num_replicas: int = 1, rank: int = 0, max_sentences: int | None = None, pad: bool = False) -> None:
         if max_tokens < max(max(pair) for pair in lengths):
             raise ValueError(f"max_tokens={max_tokens} is smaller than the longest example; raise it")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank={rank} must be in [0, num_replicas={num_replicas})")
         self.lengths, self.max_tokens, self.shuffle, self.seed = list(lengths), max_tokens, shuffle, seed
-        self.num_replicas, self.rank, self.max_sentences = num_replicas, rank, max_sentences
+        self.num_replicas, self.rank, self.max_sentences, self.pad = num_replicas, rank, max_sentences, pad
         self.epoch = 0
+        self.resume_point: tuple[int, int] | None = None  # (epoch, batches of it already trained)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -84,14 +89,32 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
             rng.shuffle(batches)
         return batches
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def skip_on_resume(self, epoch: int, batches_done: int) -> None:
+        """Resume mid-epoch: the next pass, if it is over ``epoch``, starts after its first ``batches_done``."""
+        self.resume_point = (epoch, batches_done)
+
+    def per_rank(self, total: int) -> int:
+        return -(-total // self.num_replicas) if self.pad else total // self.num_replicas
+
+    def rank_batches(self) -> list[list[int]]:
+        """This rank's batches for the current epoch, in order."""
         batches = self.all_batches()
-        per_rank = len(batches) // self.num_replicas if self.num_replicas > 1 else len(batches)
-        yield from batches[self.rank :: self.num_replicas][:per_rank]
+        count = self.per_rank(len(batches))
+        if self.pad and batches:
+            batches = (batches * (count * self.num_replicas // len(batches) + 1))[: count * self.num_replicas]
+        return batches[self.rank :: self.num_replicas][:count]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self.rank_batches()
+        if self.resume_point is not None:  # used once, by the first pass after loading a checkpoint
+            epoch, done = self.resume_point
+            self.resume_point = None
+            if epoch == self.epoch:
+                batches = batches[done:]
+        yield from batches
 
     def __len__(self) -> int:
-        total = len(self.all_batches())
-        return total // self.num_replicas if self.num_replicas > 1 else total
+        return self.per_rank(len(self.all_batches()))
 
     def padding_efficiency(self) -> float:
         """Real tokens / padded slots over one epoch's batches (both sides)."""

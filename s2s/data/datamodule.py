@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 
 import lightning.pytorch as pl
+import torch
 from torch.utils.data import DataLoader
 
 from s2s.data.batching import TokenBudgetBatchSampler, collate
@@ -31,6 +32,7 @@ class TranslationDataModule(pl.LightningDataModule):
         self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
         self.num_workers = num_workers
         self.train_dataset = self.valid_dataset = None
+        self.resume_point: tuple[int, int] | None = None  # set when a checkpoint is loaded
 
     @functools.cached_property
     def tokenizer(self) -> Tokenizer:
@@ -60,17 +62,39 @@ class TranslationDataModule(pl.LightningDataModule):
     def loader(self, dataset: TranslationDataset, *, shuffle: bool) -> DataLoader:
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        # Training drops the few batches that would make rank step counts unequal; evaluation pads
+        # instead, so every validation sentence is translated by some rank.
         sampler = TokenBudgetBatchSampler(dataset.lengths(), max_tokens=self.max_tokens, shuffle=shuffle,
-                                          seed=self.seed, num_replicas=replicas, rank=rank)
+                                          seed=self.seed, num_replicas=replicas, rank=rank, pad=not shuffle)
         # The loader yields dataset positions; collating looks the examples up, so every batch
         # knows which references it holds.
         collate_fn = functools.partial(collate_indices, dataset, pad_id=self.tokenizer.pad_id,
                                        eos_id=self.tokenizer.eos_id)
+        # Its own generator: creating an iterator draws a worker seed, which must not advance the
+        # global RNG (dropout), or a resumed run would draw different masks than an uninterrupted one.
         return DataLoader(range(len(dataset)), batch_sampler=sampler, num_workers=self.num_workers,
-                          collate_fn=collate_fn)
+                          collate_fn=collate_fn, generator=torch.Generator().manual_seed(self.seed))
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_dataset, shuffle=True)
+        loader = self.loader(self.train_dataset, shuffle=True)
+        if self.resume_point is not None:
+            loader.batch_sampler.skip_on_resume(*self.resume_point)
+            self.resume_point = None
+        return loader
+
+    # ----- exact resume: Lightning stores this dict in every training checkpoint ------------------
+    def state_dict(self) -> dict:
+        """The epoch and how many of its batches were trained, so a resumed run goes on with the next one."""
+        trainer = self.trainer
+        if trainer is None:
+            return {}
+        loop = trainer.fit_loop
+        return {"epoch": loop.epoch_progress.current.processed,
+                "batches_done": loop.epoch_loop.batch_progress.current.processed}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if "epoch" in state_dict:
+            self.resume_point = (int(state_dict["epoch"]), int(state_dict["batches_done"]))
 
     def val_dataloader(self) -> DataLoader:
         return self.loader(self.valid_dataset, shuffle=False)

@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,9 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"checkpoint is not a file: {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         unsafe = re.search(r"unsupported GLOBAL ([\w.]+)|Unsupported global: GLOBAL ([\w.]+)", str(error))
         if unsafe:
@@ -58,7 +61,10 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path} is not a readable checkpoint (not a torch file, or not plain data)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file): {message[:200]}") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file): "
+                              f"{message.split('. ')[0][:160]}") from None
+    except Exception as error:  # hostile bytes can trip the unpickler in other ways; never show a traceback
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(error).__name__})") from None
     if not isinstance(data, dict) or "s2s" not in data and "model_config" not in data:
         raise CheckpointError(f"{path} is a torch file but not an s2s checkpoint (no model config inside)")
     return data

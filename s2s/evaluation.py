@@ -7,6 +7,7 @@ from pathlib import Path
 from s2s.checkpoint import LoadedModel
 from s2s.data.text import read_parallel
 from s2s.decoding import DecodingOptions
+from s2s.errors import DataError
 from s2s.metrics import translation_scores
 from s2s.translator import Translator
 
@@ -15,7 +16,11 @@ def evaluate_translation(loaded: LoadedModel, source: Path, reference: Path, *, 
                          target_lang: str | None = None, lowercase: bool = False, tokenize: str = "13a",
                          max_tokens: int = 4096, device: str = "cpu", hypotheses_out: Path | None = None) -> dict:
     """BLEU, chrF and TER (with signatures) of the model's translations of ``source`` against ``reference``."""
+    if hypotheses_out is not None and not hypotheses_out.parent.is_dir():  # fail before the long part
+        raise DataError(f"cannot write the translations to {hypotheses_out}: no folder {hypotheses_out.parent}")
     sources, references = read_parallel(source, reference)
+    if not sources:
+        raise DataError(f"{source} and {reference} hold no sentences: nothing to evaluate")
     translator = Translator(loaded, options=options, target_lang=target_lang, max_tokens=max_tokens, device=device)
     hypotheses = [t.text for t in translator.translate(sources)]
     if hypotheses_out is not None:

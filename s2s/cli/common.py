@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import io
-import sys
-from collections.abc import Iterator
 
 import torch
 
+from s2s.data.text import utf8_lines  # noqa: F401  (re-exported for the commands)
 from s2s.decoding import DecodingOptions
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -36,12 +34,3 @@ def check_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device is available here")
     return device
-
-
-def utf8_lines(stream: io.BufferedIOBase, name: str) -> Iterator[str]:
-    """Lines of a byte stream, newline stripped; invalid UTF-8 is replaced with a warning per line."""
-    for number, raw in enumerate(stream, start=1):
-        text = raw.decode("utf-8", errors="replace")
-        if "\ufffd" in text and b"\xef\xbf\xbd" not in raw:
-            print(f"warning: {name} line {number}: invalid UTF-8 replaced with U+FFFD", file=sys.stderr)
-        yield text.rstrip("\r\n")

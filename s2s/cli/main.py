@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`): not an error of ours
         raise SystemExit(0)
+    except OSError as error:  # a file the user named cannot be opened, read or written
+        where = f"{error.filename}: " if error.filename else ""
+        fail(f"{where}{error.strerror or error}", 1)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ With ``--nbest N`` each output line holds N tab-separated ``text<TAB>score`` pai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options, utf8_lines
+from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options
+from s2s.data.text import utf8_lines
 from s2s.errors import DataError
 from s2s.translator import Translator
 
@@ -40,16 +42,16 @@ def run(args: list[str]) -> None:
     translator = Translator(loaded, options=decoding, target_lang=options.tgt_lang, max_tokens=options.max_tokens,
                             device=check_device(options.device), dtype=DTYPES[options.dtype])
     if options.input is not None and not options.input.is_file():
-        raise DataError(f"input file not found: {options.input}")
-    source = open(options.input, "rb") if options.input else sys.stdin.buffer
+        raise DataError(f"input {'is not a file' if options.input.exists() else 'file not found'}: {options.input}")
     interactive = options.input is None and sys.stdin.isatty()
     if interactive:
         print(f"s2s translate: type a sentence and press Enter (Ctrl-D to quit)", file=sys.stderr)
-    out = open(options.output, "w", encoding="utf-8") if options.output else sys.stdout
-    lines = utf8_lines(source, str(options.input or "stdin"))
-    translations = (t for line in lines for t in translator.translate([line])) if interactive \
-        else translator.translate(lines)
-    with source, out:
+    with contextlib.ExitStack() as files:  # closes the files we open, never stdin/stdout
+        source = files.enter_context(open(options.input, "rb")) if options.input else sys.stdin.buffer
+        out = files.enter_context(open(options.output, "w", encoding="utf-8")) if options.output else sys.stdout
+        lines = utf8_lines(source, str(options.input or "stdin"))
+        translations = (t for line in lines for t in translator.translate([line])) if interactive \
+            else translator.translate(lines)
         for translation in translations:
             out.write(format_line(translation, decoding.nbest))
             if interactive:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
 import urllib.request
 from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from s2s.data.text import utf8_lines
 from s2s.errors import DataError
 
 
@@ -38,5 +40,10 @@ def fetch(name: str, *, url: str, local_dir: Path | None, dest: Path) -> Path:
 
 
 def gunzip_lines(path: Path) -> list[str]:
-    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
-        return f.read().splitlines()
+    """The lines of a gzip text file, split as :func:`s2s.data.text.utf8_lines` does."""
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as error:  # not gzip, or cut short
+        raise DataError(f"{path.name} is not a readable gzip file: {error}") from None
+    return list(utf8_lines(io.BytesIO(data), path.name))

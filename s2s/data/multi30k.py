@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from s2s.data.download import fetch, gunzip_lines
+from s2s.data.text import read_lines
 from s2s.data.tokenizer import Tokenizer
 from s2s.errors import DataError
 
@@ -28,22 +29,33 @@ def prepare_multi30k(*, langs: list[str], out: Path, local: Path | None, vocab_s
     counts = {}
     with tempfile.TemporaryDirectory() as tmp:
         for split, upstream in SPLITS.items():
+            texts = {}
             for lang in langs:
                 name = f"{upstream}.{lang}.gz"
                 gz = fetch(name, url=URL.format(name=name), local_dir=local, dest=Path(tmp) / name)
-                lines = [line.strip() for line in gunzip_lines(gz)]
+                texts[name] = [line.strip() for line in gunzip_lines(gz)]
+            check_aligned(texts)  # before anything of this split is written
+            for lang, lines in zip(langs, texts.values()):
                 (out / f"{split}.{lang}").write_text("\n".join(lines) + "\n", encoding="utf-8")
-                counts.setdefault(split, set()).add(len(lines))
-    for split, sizes in counts.items():
-        if len(sizes) != 1:
-            raise DataError(f"Multi30k {split} files disagree on line counts: {sorted(sizes)}")
+            counts[split] = len(lines)
     console.print(f"[green]copied[/] Multi30k {', '.join(langs)}: " +
-                  ", ".join(f"{split} {next(iter(n)):,}" for split, n in counts.items()))
-    sentences = [line for lang in langs for line in (out / f"train.{lang}").read_text(encoding="utf-8").splitlines()]
+                  ", ".join(f"{split} {n:,}" for split, n in counts.items()))
+    sentences = [line for lang in langs for line in read_lines(out / f"train.{lang}")]
     with console.status(f"training a joint SentencePiece model ({vocab_size} pieces) on {len(sentences):,} sentences"):
         tokenizer = Tokenizer.train(sentences, out / "spm", vocab_size=vocab_size, languages=LANGS)
     meta = {"corpus": "multi30k", "languages": langs, "vocab_size": tokenizer.vocab_size,
-            "sentences": {split: next(iter(n)) for split, n in counts.items()}}
+            "sentences": counts}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     console.print(f"[green]wrote[/] {out}/spm.model ({tokenizer.vocab_size} pieces) and the split files")
     return out
+
+
+def check_aligned(texts: dict[str, list[str]]) -> None:
+    """Refuse parallel files that are empty or whose line counts differ, naming the files and counts."""
+    (first, first_lines), *others = texts.items()
+    if not first_lines:
+        raise DataError(f"{first} is empty")
+    for name, lines in others:
+        if len(lines) != len(first_lines):
+            raise DataError(f"{first} has {len(first_lines):,} lines but {name} has {len(lines):,}: "
+                            "a parallel corpus must align line by line")

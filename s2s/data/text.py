@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,12 +12,40 @@ from s2s.data.tokenizer import Tokenizer
 from s2s.errors import DataError
 
 
+MAX_ENCODING_WARNINGS = 5  # per file; more would drown the output
+
+
+def utf8_lines(stream: io.BufferedIOBase, name: str) -> Iterator[str]:
+    """Lines of a byte stream split on ``\n`` only, newline stripped; invalid UTF-8 is replaced, with a warning.
+
+    ``str.splitlines`` would also split on form feeds, U+0085 and U+2028, which may sit inside a
+    sentence: the line count would then differ from ``wc -l`` and parallel files would misalign.
+    """
+    bad = 0
+    for number, raw in enumerate(stream, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", errors="replace")
+            bad += 1
+            if bad <= MAX_ENCODING_WARNINGS:
+                more = "; further such lines are not reported" if bad == MAX_ENCODING_WARNINGS else ""
+                print(f"warning: {name} line {number}: invalid UTF-8 replaced with U+FFFD{more}", file=sys.stderr)
+        yield text.rstrip("\r\n")
+
+
 def read_lines(path: str | Path) -> list[str]:
-    """One sentence per line; invalid UTF-8 is replaced rather than fatal."""
+    """One sentence per line (see :func:`utf8_lines`)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"no such file: {path}")
-    return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not path.is_file():
+        raise DataError(f"not a file: {path}")
+    try:
+        with open(path, "rb") as f:
+            return list(utf8_lines(f, str(path)))
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def read_parallel(source_path: str | Path, target_path: str | Path) -> tuple[list[str], list[str]]:

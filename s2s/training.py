@@ -87,9 +87,9 @@ def train(cfg: DictConfig) -> Path:
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_resume(cfg.resume, run_dir), weights_only=True)
     except NonFiniteLossError as error:
-        last = trainer.checkpoint_callback.last_model_path
-        raise NonFiniteLossError(f"{error}. Checkpoints were not touched; resume from the last good one: "
-                                 f"{last or 'none was saved yet'}") from None
+        last = run_dir / "checkpoints" / "last.ckpt"
+        raise NonFiniteLossError(f"{error}. Checkpoints were not touched; the last good one is "
+                                 f"{last if last.is_file() else 'not there: none was saved yet'}") from None
     if not trainer.is_global_zero:
         return run_dir
     best = trainer.checkpoint_callback.best_model_path or trainer.checkpoint_callback.last_model_path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -22,6 +23,9 @@ from s2s.nn.word_vectors import init_from_vectors
 from s2s.resume import RNGStateCallback
 
 console = Console(stderr=True)
+# Lightning warns that a mid-epoch resume repeats data unless the DataLoader is stateful; ours resumes
+# exactly through TranslationDataModule.state_dict (position in the epoch) and RNGStateCallback.
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:

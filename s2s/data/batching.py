@@ -70,6 +70,12 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def sampler(self) -> "TokenBudgetBatchSampler":
+        """Lightning calls ``set_epoch`` on ``loader.batch_sampler.sampler`` (torch's ``BatchSampler``
+        layout), never on the batch sampler itself: without this every epoch had epoch 0's order."""
+        return self
+
     def all_batches(self) -> list[list[int]]:
         rng = random.Random(self.seed + self.epoch)
         noise = (lambda: rng.random()) if self.shuffle else (lambda: 0.0)

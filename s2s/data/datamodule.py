@@ -78,7 +78,10 @@ class TranslationDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         loader = self.loader(self.train_dataset, shuffle=True)
         if self.resume_point is not None:
-            loader.batch_sampler.skip_on_resume(*self.resume_point)
+            # Lightning draws the first batch of a resumed run before it calls set_epoch: set it here.
+            epoch, batches_done = self.resume_point
+            loader.batch_sampler.set_epoch(epoch)
+            loader.batch_sampler.skip_on_resume(epoch, batches_done)
             self.resume_point = None
         return loader
 

@@ -54,8 +54,14 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
 
 
 def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
+    """``last``: this run directory's last.ckpt; ``auto``: the same if it exists, else a fresh start
+    (for jobs a cluster may requeue); anything else: a checkpoint path."""
     if resume is None:
         return None
+    if resume == "auto":
+        resume = "last" if (run_dir / "checkpoints" / "last.ckpt").is_file() else None
+        if resume is None:
+            return None
     path = run_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume)
     if not path.is_file():
         hint = " (resume=last needs the same hydra.run.dir as the interrupted run)" if resume == "last" else ""

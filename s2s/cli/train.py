@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import hydra
@@ -23,5 +24,19 @@ def hydra_entry(cfg: DictConfig) -> None:
 
 
 def run(args: list[str]) -> None:
+    # Lightning's DDP launcher starts ranks 1.. by re-running this process as
+    # `python -m <__main__.__spec__.name> <sys.argv[1:]> hydra.run.dir=...`. Started as `s2s train`,
+    # that would be the console script's spec (none) or s2s.cli.main without "train": point it here.
+    import __main__
+
+    spec = getattr(__main__, "__spec__", None)
+    __main__.__spec__ = importlib.util.find_spec(__name__)
     sys.argv = ["s2s train", *args]
+    try:
+        hydra_entry()
+    finally:
+        __main__.__spec__ = spec
+
+
+if __name__ == "__main__":  # how DDP's other ranks (and torchrun) start: python -m s2s.cli.train OVERRIDES
     hydra_entry()

@@ -1,11 +1,9 @@
-"""Fixtures for the reliability tests: a small prepared corpus, a tiny checkpoint, and the CLI in a subprocess."""
+"""Fixtures for the reliability tests: a small prepared corpus and a tiny checkpoint."""
 
 from __future__ import annotations
 
 import gzip
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,28 +13,10 @@ from s2s.checkpoint import export_checkpoint
 from s2s.config import ModelConfig
 from s2s.data.tokenizer import Tokenizer
 from s2s.model import Seq2Seq
+from tests.reliability.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 MULTI30K = Path(os.environ.get("S2S_SHARED_DATA", ROOT.parent / "shared" / "data")) / "multi30k"
 SPLITS = {"train": ("train", 300), "valid": ("val", 24), "test": ("test_2016_flickr", 12)}
-
-
-def cli_env() -> dict[str, str]:
-    """The environment for a subprocess that must import this checkout of s2s."""
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    return env
-
-
-def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 300, cwd: Path | None = None
-            ) -> subprocess.CompletedProcess:
-    """``s2s ARGS...`` in a fresh interpreter; stdout and stderr are bytes."""
-    return subprocess.run([sys.executable, "-m", "s2s.cli.main", *args], input=stdin, capture_output=True,
-                          env=cli_env(), timeout=timeout, cwd=cwd or ROOT)
-
-
-def error_lines(result: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in result.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")

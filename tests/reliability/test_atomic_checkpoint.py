@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import cli_env
+from tests.reliability.helpers import cli_env
 
 from s2s.checkpoint import atomic_save
 from s2s.checkpoint_io import AtomicCheckpointIO

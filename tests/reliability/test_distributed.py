@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, cli_env
+from tests.reliability.helpers import ROOT, cli_env
 
 from s2s.checkpoint import load_checkpoint
 from s2s.data.tokenizer import Tokenizer

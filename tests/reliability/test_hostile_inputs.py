@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import error_lines, run_cli  # tests/reliability/conftest.py
+from tests.reliability.helpers import error_lines, run_cli
 
 from s2s.cli.main import main
 

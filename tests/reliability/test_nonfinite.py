@@ -7,7 +7,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from conftest import error_lines, run_cli
+from tests.reliability.helpers import error_lines, run_cli
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from s2s.checkpoint import load_checkpoint

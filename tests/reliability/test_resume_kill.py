@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, cli_env
+from tests.reliability.helpers import ROOT, cli_env
 
 MAX_STEPS = 30
 

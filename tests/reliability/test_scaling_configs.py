@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from lightning.pytorch.strategies import FSDPStrategy
 
-import s2s
 from s2s.checkpoint import atomic_save
 from s2s.errors import CheckpointError, ConfigError
 from s2s.nn.layers import DecoderLayer, EncoderLayer
 from s2s.training import resolve_resume
 
-CONF = str(Path(s2s.__file__).parent / "conf")
-
 
 def config(*overrides: str, hydra: bool = False):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+    with initialize_config_module(config_module="s2s.conf", version_base="1.3"):
         return compose("train", overrides=list(overrides), return_hydra_config=hydra)
 
 

@@ -69,12 +69,15 @@ def main() -> None:
             source.write_text("".join(line + "\n" for line in itertools.islice(itertools.cycle(sentences), size)),
                               encoding="utf-8")
             rss, seconds = translate_peak_rss(checkpoint, source, output)
-            with open(output, "rb") as f:
-                out_lines = sum(1 for _ in f)
-            rows.append((size, source.stat().st_size / 2**20, rss, seconds, out_lines))
-    print(f"{'input lines':>12} {'input MiB':>10} {'peak RSS MiB':>13} {'seconds':>8} {'output lines':>13}")
-    for size, mib, rss, seconds, out_lines in rows:
-        print(f"{size:>12,} {mib:>10.1f} {rss:>13.1f} {seconds:>8.1f} {out_lines:>13,}")
+            outputs = output.read_text(encoding="utf-8").split("\n")[:-1]
+            # The input cycles through the sentences, so line i and line i + period must translate
+            # alike: a reordered (or shifted) output breaks this.
+            period = len(sentences)
+            in_order = len(outputs) == size and all(outputs[i] == outputs[i - period] for i in range(period, size))
+            rows.append((size, source.stat().st_size / 2**20, rss, seconds, len(outputs), in_order))
+    print(f"{'input lines':>12} {'input MiB':>10} {'peak RSS MiB':>13} {'seconds':>8} {'output lines':>13} {'in order':>9}")
+    for size, mib, rss, seconds, out_lines, in_order in rows:
+        print(f"{size:>12,} {mib:>10.1f} {rss:>13.1f} {seconds:>8.1f} {out_lines:>13,} {str(in_order):>9}")
     small, large = rows[0], rows[-1]
     print(f"peak RSS {large[0]:,} vs {small[0]:,} lines: {large[2] / small[2]:.2f}x, for {large[0] / small[0]:.0f}x the input")
 

@@ -82,7 +82,7 @@ class Seq2SeqModule(pl.LightningModule):
         Under DDP the gradients are already averaged over ranks here, so every rank decides alike.
         Under fp16 the grad scaler skips overflowing steps itself and is left to do so.
         """
-        if self.trainer.precision in ("16-mixed", "16-true"):
+        if self.uses_grad_scaler:
             return
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         if not grads:  # training_step skipped this batch

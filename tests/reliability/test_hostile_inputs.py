@@ -132,7 +132,7 @@ def test_checkpoint_whose_pickle_runs_code_is_refused_without_running_it(tmp_pat
     err = error_lines(result)
     assert result.returncode == 2 and result.stdout == b""
     only_error(err, str(path))
-    assert "its pickle would call posix.system" in err[0]
+    assert "refusing to load" in err[0] and "posix.system" in err[0]
     assert not marker.exists(), "loading the checkpoint ran its code"
 
 

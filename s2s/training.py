@@ -59,9 +59,9 @@ def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
     if resume is None:
         return None
     if resume == "auto":
-        resume = "last" if (run_dir / "checkpoints" / "last.ckpt").is_file() else None
-        if resume is None:
+        if not (run_dir / "checkpoints" / "last.ckpt").is_file():
             return None
+        resume = "last"
     path = run_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume)
     if not path.is_file():
         hint = " (resume=last needs the same hydra.run.dir as the interrupted run)" if resume == "last" else ""

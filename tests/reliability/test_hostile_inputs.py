@@ -1,4 +1,4 @@
-"""Hostile input for translate, evaluate, prepare and train: one clear line, the right exit, nothing lost.
+"""Hostile input for translate, evaluate, analyze, prepare and train: one clear line, the right exit, nothing lost.
 
 Each test here backs a row of the table in docs/reliability.md. Most run the CLI's ``main`` in
 this process (same code path, no interpreter start-up); a few run it as a subprocess to check
@@ -99,10 +99,11 @@ def bad_checkpoints(tmp: Path, good: Path) -> dict[str, tuple[Path, str]]:
     return paths
 
 
-@pytest.mark.parametrize("command", ["translate", "evaluate"])
+@pytest.mark.parametrize("command", ["translate", "evaluate", "analyze"])
 def test_damaged_checkpoints_are_refused_in_one_line(capsys, monkeypatch, tmp_path, tiny_checkpoint, corpus_dir,
                                                      command):
-    extra = ["--src", str(corpus_dir / "test.en"), "--ref", str(corpus_dir / "test.de")] if command == "evaluate" else []
+    extra = {"translate": [], "evaluate": ["--src", str(corpus_dir / "test.en"), "--ref", str(corpus_dir / "test.de")],
+             "analyze": ["-i", str(corpus_dir / "test.en"), "--out", str(tmp_path / "report")]}[command]
     for name, (path, message) in bad_checkpoints(tmp_path, tiny_checkpoint).items():
         code, out, err = cli(capsys, monkeypatch, command, str(path), *extra, *FAST, stdin=b"a dog\n")
         assert code == 2 and out == "", name
@@ -226,6 +227,27 @@ def test_evaluate_checks_the_hypothesis_folder_before_translating(capsys, monkey
                        "--ref", str(corpus_dir / "test.de"), "--hyp-out", str(tmp_path / "no" / "h.txt"), *FAST)
     assert code == 2
     only_error(err, "no folder")
+
+
+# ----- analyze -----------------------------------------------------------------------------------------
+
+def test_analyze_empty_input_long_line_and_misaligned_targets(capsys, monkeypatch, tmp_path, tiny_checkpoint):
+    ckpt = str(tiny_checkpoint)
+    (tmp_path / "empty.txt").write_text("\n  \n")
+    code, _, err = cli(capsys, monkeypatch, "analyze", ckpt, "-i", str(tmp_path / "empty.txt"), "--out",
+                       str(tmp_path / "r1"))
+    assert code == 2
+    only_error(err, "no input sentences")
+    (tmp_path / "long.txt").write_text("a dog runs\n" + ("a dog runs " * 10_000)[:100_000] + "\n")
+    code, _, err = cli(capsys, monkeypatch, "analyze", ckpt, "-i", str(tmp_path / "long.txt"), "--out",
+                       str(tmp_path / "r2"), "--max-len-b", "2", "--max-len-a", "0")
+    assert code == 0 and (tmp_path / "r2" / "analysis.md").is_file()
+    assert any("line 2:" in line and "truncated to the model's limit" in line for line in err)
+    (tmp_path / "targets.txt").write_text("ein Hund\n")
+    code, _, err = cli(capsys, monkeypatch, "analyze", ckpt, "-i", str(tmp_path / "long.txt"), "--targets",
+                       str(tmp_path / "targets.txt"), "--out", str(tmp_path / "r3"))
+    assert code == 2
+    only_error(err, "2 inputs but", "targets.txt has 1 lines")
 
 
 # ----- prepare -----------------------------------------------------------------------------------------

@@ -5,6 +5,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 
+TYPE_CHECKS = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def check_field_types(config) -> None:
+    """Refuse a value of the wrong type (``d_model=abc``) with the option's name, before it breaks a layer."""
+    for f in fields(config):
+        value, kinds = getattr(config, f.name), str(f.type).replace(" ", "").split("|")
+        if value is None and "None" in kinds:
+            continue
+        allowed = tuple(t for kind in kinds for t in TYPE_CHECKS.get(kind, (object,)))
+        if not isinstance(value, allowed) or (isinstance(value, bool) and "bool" not in kinds):
+            raise ValueError(f"model option {f.name}={value!r} must be of type {f.type}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Every architecture choice of a :class:`s2s.model.Seq2Seq`.
@@ -34,6 +48,7 @@ class ModelConfig:
     final_logits_bias: bool = False  # a learned (V,) bias after Wu (Marian has one)
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by num_heads={self.num_heads}")
         if self.share_embeddings and self.source_vocab_size not in (None, self.vocab_size):

@@ -100,3 +100,14 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
     result = s2s("translate", str(bad), input=b"hello\n", check=False)
     assert result.returncode == 2 and "not a readable checkpoint" in result.stderr.decode()
     assert "Traceback" not in result.stderr.decode()
+
+
+@pytest.mark.parametrize("override,message", [
+    ("model.d_modle=3", "Key 'd_modle' is not in struct"),
+    ("model=huge", "available options in 'model': base, small, tiny"),
+    ("model.d_model=abc", "d_model='abc' must be of type int"),
+])
+def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path):
+    result = s2s("train", override, f"hydra.run.dir={tmp_path}", check=False)
+    lines = [line for line in result.stderr.decode().splitlines() if "error" in line]
+    assert result.returncode == 2 and len(lines) == 1 and message in lines[0]

@@ -29,7 +29,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from s2s.decoding import DecodingOptions, generate  # noqa: E402
+from s2s.decoding import DecodingOptions  # noqa: E402
+from s2s.decoding.parallel import generate_parallel  # noqa: E402
 from s2s.importers.hf_marian import convert_state_dict, model_config  # noqa: E402
 from s2s.model import Seq2Seq  # noqa: E402
 
@@ -62,7 +63,7 @@ class StandInTokenizer:
         return {p: i for i, p in enumerate(pieces)}
 
 
-def build_ct2(hf_model, folder: Path, threads: int):
+def build_ct2(hf_model, folder: Path, inter_threads: int, intra_threads: int):
     import ctranslate2
     from ctranslate2.converters import TransformersConverter
 
@@ -73,9 +74,11 @@ def build_ct2(hf_model, folder: Path, threads: int):
         def load_tokenizer(self, tokenizer_class, model_name_or_path, **kwargs):
             return StandInTokenizer()
 
-    hf_model.save_pretrained(folder / "hf")  # the converter reads config.json from it
-    out = Converter(str(folder / "hf")).convert(str(folder / "ct2"), quantization="float32", force=True)
-    return ctranslate2.Translator(out, device="cpu", inter_threads=1, intra_threads=threads)
+    if not (folder / "ct2" / "model.bin").is_file():
+        hf_model.save_pretrained(folder / "hf")  # the converter reads config.json from it
+        Converter(str(folder / "hf")).convert(str(folder / "ct2"), quantization="float32", force=True)
+    out = str(folder / "ct2")
+    return ctranslate2.Translator(out, device="cpu", inter_threads=inter_threads, intra_threads=intra_threads)
 
 
 def build_ours(hf_model) -> Seq2Seq:
@@ -94,24 +97,30 @@ def sources(batch: int, length: int, seed: int) -> torch.Tensor:
 
 def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, threads: int,
             folder: Path) -> dict[str, Callable[[], list[int]]]:
-    """name -> function that decodes the batch and returns the output lengths."""
+    """name -> function that decodes the batch and returns the output lengths.
+
+    Both ways of spending ``threads`` cores are measured where an engine has both: one decoding
+    loop on ``threads`` intra-op threads, or ``threads`` single-threaded workers each taking a
+    share of the sentences (CTranslate2's ``inter_threads``, s2s's ``--workers``).
+    """
     out: dict[str, Callable[[], list[int]]] = {}
     lengths = torch.full((src.shape[0],), src.shape[1])
-    if "ours" in engines or "ours-bf16" in engines:
+    options = DecodingOptions(beam_size=beam, min_len=n, max_len_a=0, max_len_b=n)
+    prefix = torch.full((src.shape[0], 1), PAD)
+
+    def run_ours(model: Seq2Seq, workers: int) -> Callable[[], list[int]]:
+        def run() -> list[int]:
+            hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD],
+                                     workers=workers)
+            return [len(h[0].tokens) + 1 for h in hyps]  # + EOS
+        return run
+
+    if "ours" in engines:
         ours = build_ours(hf_model)
-        options = DecodingOptions(beam_size=beam, min_len=n, max_len_a=0, max_len_b=n)
-        prefix = torch.full((src.shape[0], 1), PAD)
-
-        def run_ours(model: Seq2Seq) -> Callable[[], list[int]]:
-            def run() -> list[int]:
-                hyps = generate(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD])
-                return [len(h[0].tokens) + 1 for h in hyps]  # + EOS
-            return run
-
-        if "ours" in engines:
-            out["s2s fp32"] = run_ours(ours)
-        if "ours-bf16" in engines:
-            out["s2s bf16"] = run_ours(build_ours(hf_model).to(torch.bfloat16))
+        out["s2s fp32"] = run_ours(ours, threads)
+        out[f"s2s fp32 1x{threads}"] = run_ours(ours, 1)
+    if "ours-bf16" in engines:
+        out["s2s bf16"] = run_ours(build_ours(hf_model).to(torch.bfloat16), threads)
     if "hf" in engines:
         mask = torch.ones_like(src)
 
@@ -121,17 +130,19 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
                                          min_new_tokens=n, max_new_tokens=n, bad_words_ids=[[PAD]])
             return [len(row) - 1 for row in seqs.tolist()]  # - decoder start
 
-        out["Hugging Face"] = run_hf
+        out[f"Hugging Face 1x{threads}"] = run_hf
     if "ct2" in engines:
-        translator = build_ct2(hf_model, folder, threads)
         tokens = [[f"tok{i}" if i > 1 else "</s>" for i in row[:-1]] for row in src.tolist()]  # CT2 adds </s>
+        for inter, intra in ((1, threads), (threads, 1)):
+            translator = build_ct2(hf_model, folder, inter, intra)
+            part = -(-len(tokens) // inter)  # one part of the batch per replica
 
-        def run_ct2() -> list[int]:
-            results = translator.translate_batch(tokens, beam_size=beam, min_decoding_length=n,
-                                                 max_decoding_length=n, max_batch_size=0)
-            return [len(r.hypotheses[0]) for r in results]
+            def run_ct2(translator=translator, part=part) -> list[int]:
+                results = translator.translate_batch(tokens, beam_size=beam, min_decoding_length=n,
+                                                     max_decoding_length=n, max_batch_size=part)
+                return [len(r.hypotheses[0]) for r in results]
 
-        out["CTranslate2"] = run_ct2
+            out[f"CTranslate2 {inter}x{intra}"] = run_ct2
     return out
 
 
@@ -164,19 +175,20 @@ def main() -> None:
     print(f"batch {args.batch}, source length {args.source_length}, {args.new_tokens} new tokens, "
           f"{args.threads} threads, median of {args.runs} runs after a warm-up; torch {torch.__version__}, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
+    print(f"WxT = W workers (inter-op) x T threads each; 's2s fp32' and 's2s bf16' are {args.threads}x1")
     with tempfile.TemporaryDirectory() as tmp:
         for beam in args.beams:
             table = runners(args.engines, hf_model, src, args.new_tokens, beam, args.threads, Path(tmp))
             results = {name: median_time(run, args.runs) for name, run in table.items()}
             print(f"\nbeam {beam}" + (" (greedy)" if beam == 1 else ""))
-            print(f"| {'engine':<14} | {'time (s)':>9} | {'tokens/s':>9} | {'time / s2s fp32':>17} | output lengths |")
-            print(f"|{'-' * 16}|{'-' * 11}|{'-' * 11}|{'-' * 19}|----------------|")
+            print(f"| {'engine':<18} | {'time (s)':>8} | {'tokens/s':>8} | {'time / s2s fp32':>15} | lengths |")
+            print(f"|{'-' * 20}|{'-' * 10}|{'-' * 10}|{'-' * 17}|---------|")
             ours = results.get("s2s fp32", (None,))[0]
             for name, (seconds, lengths) in results.items():
                 ratio = f"{seconds / ours:.2f}x" if ours else "-"
                 tokens = args.batch * args.new_tokens / seconds
                 span = f"{min(lengths)}-{max(lengths)}"
-                print(f"| {name:<14} | {seconds:9.3f} | {tokens:9.0f} | {ratio:>17} | {span:>14} |")
+                print(f"| {name:<18} | {seconds:8.3f} | {tokens:8.0f} | {ratio:>15} | {span:>7} |")
             if args.long and "ours" in args.engines:
                 long_table = runners(["ours"], hf_model, src, args.long, beam, args.threads, Path(tmp))
                 seconds, lengths = median_time(long_table["s2s fp32"], args.runs)

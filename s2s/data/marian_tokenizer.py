@@ -66,6 +66,10 @@ class MarianTokenizer:
         pieces = code + self.source_sp.encode(text[match.end():] if match else text, out_type=str)
         return [self.source_ids.get(p, self.source_unk_id) for p in pieces]
 
+    def encode_target(self, text: str) -> list[int]:
+        """Target text -> target ids (a forced output prefix)."""
+        return [self.target_ids.get(p, self.unk_id) for p in self.target_sp.encode(text, out_type=str)]
+
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [self.encode(t) for t in texts]
 

@@ -38,7 +38,7 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
     inputs = prefix.index_select(0, rows)  # (N, P): the whole prefix is fed in the first step
     while True:
         logits = model.decode_step(inputs, cache)  # (N, V), Wu on the last position only
-        logprobs = logits.float().log_softmax(dim=-1)
+        logprobs = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # fp32 even when the model runs in bf16
         for logit_filter in filters:
             logprobs = logit_filter.apply(logprobs, chooser.generated, chooser.max_new)
         rows, next_tokens = chooser.update(logprobs)

@@ -13,6 +13,7 @@ import torch
 import s2s.decoding.search as search
 from s2s.decoding import DecodingOptions, generate
 from s2s.decoding.beam import BeamChooser
+from s2s.decoding.parallel import generate_parallel
 from s2s.model import Seq2Seq
 from tests.conftest import tiny_config
 
@@ -165,3 +166,17 @@ def test_forced_prefix_conditions_the_output():
     # the prefix is fed, not generated: the outputs hold only new tokens
     teacher = [decode(model, [s], prefix=[BOS, 7], beam_size=3)[0][0].tokens for s in sentences]
     assert teacher == [h[0].tokens for h in with_tag]
+
+
+@pytest.mark.parametrize("options", [dict(beam_size=1), dict(beam_size=4, nbest=2)])
+def test_parallel_workers_give_the_same_outputs(options):
+    model = make_model(40, seed=7)
+    rng = random.Random(7)
+    sentences = [random_sentence(rng, 40) for _ in range(7)]
+    source, lengths, prefix = batch_of(sentences)
+    kwargs = dict(options=DecodingOptions(**options), eos_id=EOS, suppress_ids=[PAD, BOS])
+    threads = torch.get_num_threads()
+    together = generate(model, source, lengths, prefix, **kwargs)
+    split = generate_parallel(model, source, lengths, prefix, workers=3, **kwargs)
+    assert [[h.tokens for h in hyps] for hyps in split] == [[h.tokens for h in hyps] for hyps in together]
+    assert torch.get_num_threads() == threads  # restored

@@ -146,14 +146,20 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
     return out
 
 
-def median_time(run: Callable[[], list[int]], runs: int) -> tuple[float, list[int]]:
-    lengths = run()  # warm-up
-    times = []
+def median_times(table: dict[str, Callable[[], list[int]]], runs: int) -> dict[str, tuple[float, list[int]]]:
+    """One warm-up run each, then ``runs`` rounds that time every engine once, in turn.
+
+    Interleaving the engines, rather than timing one engine's runs and then the next's, spreads
+    any change in the load of a shared machine over all of them alike.
+    """
+    lengths = {name: run() for name, run in table.items()}  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in table}
     for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), lengths
+        for name, run in table.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), lengths[name]) for name in table}
 
 
 def main() -> None:
@@ -179,7 +185,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for beam in args.beams:
             table = runners(args.engines, hf_model, src, args.new_tokens, beam, args.threads, Path(tmp))
-            results = {name: median_time(run, args.runs) for name, run in table.items()}
+            long_name = f"s2s fp32, N={args.long}"
+            if args.long and "ours" in args.engines:
+                table[long_name] = runners(["ours"], hf_model, src, args.long, beam, args.threads, Path(tmp))["s2s fp32"]
+            results = median_times(table, args.runs)
+            long_result = results.pop(long_name, None)
             print(f"\nbeam {beam}" + (" (greedy)" if beam == 1 else ""))
             print(f"| {'engine':<18} | {'time (s)':>8} | {'tokens/s':>8} | {'time / s2s fp32':>15} | lengths |")
             print(f"|{'-' * 20}|{'-' * 10}|{'-' * 10}|{'-' * 17}|---------|")
@@ -189,11 +199,9 @@ def main() -> None:
                 tokens = args.batch * args.new_tokens / seconds
                 span = f"{min(lengths)}-{max(lengths)}"
                 print(f"| {name:<18} | {seconds:8.3f} | {tokens:8.0f} | {ratio:>15} | {span:>7} |")
-            if args.long and "ours" in args.engines:
-                long_table = runners(["ours"], hf_model, src, args.long, beam, args.threads, Path(tmp))
-                seconds, lengths = median_time(long_table["s2s fp32"], args.runs)
-                ratio = seconds / results["s2s fp32"][0]
-                print(f"s2s fp32, {args.long} new tokens: {seconds:.3f} s = {ratio:.2f}x the time of "
+            if long_result is not None:
+                seconds, lengths = long_result
+                print(f"s2s fp32, {args.long} new tokens: {seconds:.3f} s = {seconds / ours:.2f}x the time of "
                       f"{args.new_tokens} (lengths {min(lengths)}-{max(lengths)}; linear would be "
                       f"{args.long / args.new_tokens:.1f}x)")
 

@@ -117,10 +117,10 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
 
     if "ours" in engines:
         ours = build_ours(hf_model)
-        out["s2s fp32"] = run_ours(ours, threads)
-        out[f"s2s fp32 1x{threads}"] = run_ours(ours, 1)
+        out["s2s fp32"] = run_ours(ours, 1)
+        out[f"s2s fp32 {threads}x1"] = run_ours(ours, threads)
     if "ours-bf16" in engines:
-        out["s2s bf16"] = run_ours(build_ours(hf_model).to(torch.bfloat16), threads)
+        out["s2s bf16"] = run_ours(build_ours(hf_model).to(torch.bfloat16), 1)
     if "hf" in engines:
         mask = torch.ones_like(src)
 
@@ -181,7 +181,7 @@ def main() -> None:
     print(f"batch {args.batch}, source length {args.source_length}, {args.new_tokens} new tokens, "
           f"{args.threads} threads, median of {args.runs} runs after a warm-up; torch {torch.__version__}, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
-    print(f"WxT = W workers (inter-op) x T threads each; 's2s fp32' and 's2s bf16' are {args.threads}x1")
+    print(f"WxT = W workers (inter-op) x T threads each; 's2s fp32' and 's2s bf16' are 1x{args.threads}")
     with tempfile.TemporaryDirectory() as tmp:
         for beam in args.beams:
             table = runners(args.engines, hf_model, src, args.new_tokens, beam, args.threads, Path(tmp))

@@ -1,10 +1,10 @@
 """The decoder's key/value cache: an explicit object passed to ``decoder(..., cache=cache)``.
 
 Self-attention keys/values grow by one position per decoding step. They live in a time-major
-buffer ``(capacity, N, H, Dh)`` allocated once: appending writes one slice, and ``reorder``
-(beam search moving rows around) rewrites, in place, only the rows that take another row's
-history, and only their ``L`` decoded positions. Attention reads them through a
-``(N, H, L, Dh)`` strided view, with no copy.
+buffer ``(capacity, N, H, Dh)``: the ``L`` positions decoded so far are its first ``L`` slices,
+one contiguous block, so appending writes one slice and ``reorder`` (beam search moving rows
+around) copies exactly those ``L`` positions into a second buffer, never the empty rest.
+Attention reads them through a ``(N, H, L, Dh)`` strided view, with no copy.
 
 Cross-attention keys/values are computed once per source and never change. With ``beams``
 rows per sentence (beam search), the ``K`` rows of one sentence share one copy of its
@@ -24,17 +24,20 @@ MIN_CAPACITY = 16
 
 @dataclass
 class LayerCache:
-    """One decoder layer's cache. Cross K/V ``(B, H, S, Dh)``; self K/V ``(capacity, N, H, Dh)``.
+    """One decoder layer's cache. Cross K/V ``(B, H, S, Dh)``; self K/V buffers ``(capacity, N, H, Dh)``.
 
-    ``self_k``/``self_v`` are views of the first ``N`` rows of buffers allocated once: rows are
-    reordered in place, and only the rows whose content changes are copied.
+    ``reorder_rows`` writes into a second pair of buffers and keeps the first as the spare for the
+    next call: the two are reused all along a decoding run, because allocating fresh buffers every
+    step costs page faults in proportion to their capacity, not to the positions decoded.
     """
 
     cross_k: Tensor
     cross_v: Tensor
-    self_k: Tensor | None = None  # (capacity, N, H, Dh)
+    self_k: Tensor | None = None  # (capacity, N, H, Dh), a view of the front of `store`
     self_v: Tensor | None = None
     capacity_hint: int = 0  # positions the caller expects to decode (0: unknown, grow by doubling)
+    store: tuple[Tensor, Tensor] | None = None  # flat memory behind self_k, self_v
+    spare: tuple[Tensor, Tensor] | None = None  # flat memory for the next reorder
 
     def append(self, k: Tensor, v: Tensor, start: int) -> tuple[Tensor, Tensor]:
         """Write new ``k, v (N, H, Tn, Dh)`` at ``start``; return the keys/values so far ``(N, H, start+Tn, Dh)``."""
@@ -49,28 +52,26 @@ class LayerCache:
         n, h, _, dh = like.shape
         old = 0 if self.self_k is None else self.self_k.shape[0]
         capacity = max(needed, 2 * old, self.capacity_hint, MIN_CAPACITY)
-        new_k, new_v = like.new_empty(capacity, n, h, dh), like.new_empty(capacity, n, h, dh)
+        store = (like.new_empty(capacity * n * h * dh), like.new_empty(capacity * n * h * dh))
+        new_k, new_v = (flat.view(capacity, n, h, dh) for flat in store)
         if self.self_k is not None and start:
             new_k[:start] = self.self_k[:start]
             new_v[:start] = self.self_v[:start]
-        self.self_k, self.self_v = new_k, new_v
+        self.self_k, self.self_v, self.store, self.spare = new_k, new_v, store, None
 
     def reorder_rows(self, index: Tensor, length: int) -> None:
-        """Row ``i`` of the self-attention cache becomes old row ``index[i]``; only ``length`` positions move.
-
-        A beam that extends itself keeps its row, so only the rows that take another row's
-        history are written: ``x[moved] = x[index[moved]]`` (the right side is gathered first).
-        """
-        if self.self_k is None:
+        """Row ``i`` of the self-attention cache becomes old row ``index[i]``; only ``length`` positions move."""
+        if self.self_k is None or length == 0:
             return
-        n = index.numel()
-        if length:
-            moved = (index != torch.arange(n, device=index.device)).nonzero().squeeze(1)  # (M,)
-            if moved.numel():
-                source = index[moved]
-                self.self_k[:length, moved] = self.self_k[:length, source]
-                self.self_v[:length, moved] = self.self_v[:length, source]
-        self.self_k, self.self_v = self.self_k[:, :n], self.self_v[:, :n]
+        capacity, _, h, dh = self.self_k.shape
+        size = capacity * index.numel() * h * dh
+        if self.spare is None or self.spare[0].numel() < size:
+            self.spare = (self.self_k.new_empty(size), self.self_v.new_empty(size))
+        new_k, new_v = (flat[:size].view(capacity, index.numel(), h, dh) for flat in self.spare)
+        torch.index_select(self.self_k[:length], 1, index, out=new_k[:length])
+        torch.index_select(self.self_v[:length], 1, index, out=new_v[:length])
+        self.store, self.spare = self.spare, self.store
+        self.self_k, self.self_v = new_k, new_v
 
     def select_sentences(self, index: Tensor) -> None:
         self.cross_k = self.cross_k.index_select(0, index)

@@ -5,10 +5,10 @@ is built with Hugging Face, converted to CTranslate2 (its converter wants a toke
 stand-in below) and imported into s2s with ``s2s.importers.hf_marian``: the three engines run
 the very same weights. Each decodes a batch of 32 sources of 12 tokens and generates exactly N
 new tokens (min length = max length), with beam 5 and greedy, on the same number of threads.
-Times are medians of ``--runs`` runs after one warm-up run.
+Times are medians of ``--runs`` rounds (each engine timed once per round, in turn) after one warm-up run.
 
     pip install -e '.[bench]'
-    python bench/decode.py                 # the table in the README
+    python bench/decode.py                 # the table in docs/decoding.md
     python bench/decode.py --runs 3 --new-tokens 16 --engines ours hf    # quicker
 """
 

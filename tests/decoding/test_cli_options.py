@@ -11,6 +11,15 @@ from s2s.model import Seq2Seq
 from tests.conftest import multi30k_lines, tiny_config
 
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from a second thread, and OpenMP barriers stall on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 @pytest.fixture(scope="module")
 def checkpoint(tokenizer, tmp_path_factory):
     torch.manual_seed(0)

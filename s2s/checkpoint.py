@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from s2s.config import ModelConfig
+from s2s.data.marian_tokenizer import MarianTokenizer
 from s2s.data.tokenizer import Tokenizer
 from s2s.errors import CheckpointError
 from s2s.model import Seq2Seq
@@ -30,14 +31,25 @@ FORMAT_VERSION = 1
 @dataclass
 class LoadedModel:
     model: Seq2Seq
-    tokenizer: Tokenizer
+    tokenizer: Tokenizer | MarianTokenizer
     info: dict  # task, languages, decoding defaults, training step
 
 
-def s2s_entry(config: ModelConfig, tokenizer: Tokenizer, info: dict) -> dict:
+def s2s_entry(config: ModelConfig, tokenizer: Tokenizer | MarianTokenizer, info: dict) -> dict:
     """The plain-data part every checkpoint carries."""
     return {"format_version": FORMAT_VERSION, "model_config": config.to_dict(),
-            "tokenizer": tokenizer.model_bytes, "info": info}
+            "tokenizer": tokenizer_state(tokenizer), "info": info}
+
+
+def tokenizer_state(tokenizer: Tokenizer | MarianTokenizer) -> bytes | dict:
+    """Our SentencePiece model's bytes, or an imported model's tokenizer as a dict of plain data."""
+    return tokenizer.state() if isinstance(tokenizer, MarianTokenizer) else tokenizer.model_bytes
+
+
+def tokenizer_from_state(state: bytes | dict) -> Tokenizer | MarianTokenizer:
+    if isinstance(state, dict):
+        return MarianTokenizer.from_state(state)
+    return Tokenizer(state)
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -85,7 +97,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
         raise CheckpointError(f"{path} was written by a newer s2s (format {entry['format_version']})")
     try:
         config = ModelConfig.from_dict(dict(entry["model_config"]))
-        tokenizer = Tokenizer(entry["tokenizer"])
+        tokenizer = tokenizer_from_state(entry["tokenizer"])
         model = Seq2Seq(config)
         model.load_state_dict(state)
     except (KeyError, ValueError, RuntimeError, TypeError) as error:

@@ -59,7 +59,7 @@ class Decoder(nn.Module):
         start = cache.length if use_cache else 0
         x = self.embedding(tokens, start)  # (B, Tn, D)
         for layer, layer_cache in zip(self.layers, cache.layers):
-            x = layer(x, layer_cache, cache.memory_mask, start, use_cache)
+            x = layer(x, layer_cache, cache.memory_mask, start, use_cache, cache.beams)
         if use_cache:
             cache.length = start + tokens.shape[1]
         return self.final_norm(x)

@@ -10,7 +10,8 @@ import torch
 
 from s2s.checkpoint import LoadedModel
 from s2s.data.batching import TokenBudgetBatchSampler
-from s2s.decoding import DecodingOptions, Hypothesis, generate
+from s2s.decoding import DecodingOptions, Hypothesis
+from s2s.decoding.parallel import generate_parallel
 
 CHUNK_LINES = 1000  # lines read ahead and sorted by length; bounds memory on endless input
 
@@ -23,7 +24,10 @@ class Translation:
 
 class Translator:
     def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
-                 max_tokens: int = 4096, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+                 max_tokens: int = 4096, device: str = "cpu", dtype: torch.dtype = torch.float32,
+                 forced_prefix: str | None = None, workers: int = 1) -> None:
+        """``forced_prefix``: text every output must start with (fed to the decoder after the tags).
+        ``workers``: decode each batch with this many single-threaded workers (see ``s2s.decoding.parallel``)."""
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device = loaded.tokenizer, options, device
         info = loaded.info
@@ -34,7 +38,11 @@ class Translator:
         if target_lang not in langs:
             raise ValueError(f"this model translates into {langs}, not {target_lang!r}")
         self.prefix = self.tokenizer.prefix(target_lang, info.get("task_tag"))
-        self.max_tokens = max_tokens
+        # target-side pieces: an imported Marian model has its own target vocabulary
+        encode_target = getattr(self.tokenizer, "encode_target", self.tokenizer.encode)
+        self.forced = encode_target(forced_prefix) if forced_prefix else []
+        self.prefix = self.prefix + self.forced
+        self.max_tokens, self.workers = max_tokens, workers
         self.max_source = self.model.config.max_positions - 1  # room for EOS
         self.warn = lambda message: print(f"warning: {message}", file=sys.stderr)
 
@@ -70,7 +78,7 @@ class Translator:
         for batch in sampler:
             rows = [todo[j] for j in batch]
             for row, hyps in zip(rows, self.decode([sources[r] for r in rows])):
-                texts = [(self.tokenizer.decode(h.tokens), h.score) for h in hyps]
+                texts = [(self.tokenizer.decode(self.forced + list(h.tokens)), h.score) for h in hyps]
                 results[row] = Translation(texts[0][0], texts)
         return results
 
@@ -83,5 +91,6 @@ class Translator:
         lengths = torch.tensor([len(s) for s in sources])
         prefix = torch.tensor([self.prefix] * len(sources))
         suppress = [pad, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
-        return generate(self.model, source.to(self.device), lengths.to(self.device), prefix.to(self.device),
-                        options=self.options, eos_id=self.tokenizer.eos_id, suppress_ids=suppress)
+        return generate_parallel(self.model, source.to(self.device), lengths.to(self.device), prefix.to(self.device),
+                                 options=self.options, eos_id=self.tokenizer.eos_id, suppress_ids=suppress,
+                                 workers=self.workers if self.device == "cpu" else 1)

@@ -14,20 +14,38 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 def add_decoding_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("decoding")
-    g.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default 5)")
+    g.add_argument("--beam", type=int, default=None, help="beam size; 1 = greedy (default 5; 1 with --sample)")
     g.add_argument("--nbest", type=int, default=1, help="hypotheses per input (<= beam)")
-    g.add_argument("--length-penalty", type=float, default=1.0, help="alpha: score / len**alpha (default 1.0)")
+    g.add_argument("--length-penalty", type=float, default=1.0,
+                   help="alpha: hypotheses are ranked by logprob / lp(len), len counting EOS (default 1.0)")
+    g.add_argument("--length-penalty-style", choices=["plain", "gnmt"], default="plain",
+                   help="lp(len) = len**alpha (plain: fairseq, Hugging Face) or ((5+len)/6)**alpha (gnmt)")
     g.add_argument("--max-len-a", type=float, default=1.5, help="max output tokens = a * source tokens + b")
     g.add_argument("--max-len-b", type=int, default=10)
+    g.add_argument("--min-len", type=int, default=0, help="no EOS before this many tokens (EOS included)")
+    g.add_argument("--no-repeat-ngram", type=int, default=0, help="never repeat an n-gram of this size (0: off)")
+    g.add_argument("--sample", action="store_true", help="sample instead of searching (beam 1)")
+    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens (0: all)")
+    g.add_argument("--top-p", type=float, default=1.0, help="sample within this probability mass (1: all)")
+    g.add_argument("--seed", type=int, default=None, help="random seed for --sample (reproducible output)")
+    g.add_argument("--prefix", default=None, help="force the output to start with this text")
     g.add_argument("--max-tokens", type=int, default=4096, help="padded source tokens per batch (default 4096)")
     g.add_argument("--tgt-lang", default=None, help="target language of a multilingual model")
     g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
-    g.add_argument("--dtype", choices=sorted(DTYPES), default="fp32", help="inference precision (default fp32)")
+    g.add_argument("--dtype", choices=sorted(DTYPES), default="fp32",
+                   help="inference precision: bf16 is faster on CPUs with AMX/AVX512-BF16 (default fp32)")
+    g.add_argument("--workers", type=int, default=1,
+                   help="CPU: decode each batch with this many single-threaded workers (default 1)")
 
 
 def decoding_options(args: argparse.Namespace) -> DecodingOptions:
-    return DecodingOptions(beam_size=args.beam, nbest=args.nbest, length_penalty=args.length_penalty,
-                           max_len_a=args.max_len_a, max_len_b=args.max_len_b)
+    beam = args.beam if args.beam is not None else (1 if args.sample else 5)
+    return DecodingOptions(beam_size=beam, nbest=args.nbest, length_penalty=args.length_penalty,
+                           length_penalty_style=args.length_penalty_style, max_len_a=args.max_len_a,
+                           max_len_b=args.max_len_b, min_len=args.min_len, no_repeat_ngram=args.no_repeat_ngram,
+                           sampling=args.sample, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                           seed=args.seed)
 
 
 def check_device(device: str) -> str:

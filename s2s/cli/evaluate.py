@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import add_decoding_arguments, check_device, decoding_options
+from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options
 from s2s.evaluation import evaluate_translation
 
 
@@ -30,7 +30,8 @@ def run(args: list[str]) -> None:
     scores = evaluate_translation(
         loaded, options.src, options.ref, options=decoding_options(options), target_lang=options.tgt_lang,
         lowercase=options.lowercase, tokenize=options.tokenize, max_tokens=options.max_tokens,
-        device=check_device(options.device), hypotheses_out=options.hyp_out,
+        device=check_device(options.device), hypotheses_out=options.hyp_out, dtype=DTYPES[options.dtype],
+        forced_prefix=options.prefix, workers=options.workers,
     )
     if options.json:
         print(json.dumps(scores, indent=2))

@@ -40,7 +40,8 @@ def run(args: list[str]) -> None:
     decoding = decoding_options(options)
     loaded = load_checkpoint(options.checkpoint)
     translator = Translator(loaded, options=decoding, target_lang=options.tgt_lang, max_tokens=options.max_tokens,
-                            device=check_device(options.device), dtype=DTYPES[options.dtype])
+                            device=check_device(options.device), dtype=DTYPES[options.dtype],
+                            forced_prefix=options.prefix, workers=options.workers)
     if options.input is not None and not options.input.is_file():
         raise DataError(f"input {'is not a file' if options.input.exists() else 'file not found'}: {options.input}")
     interactive = options.input is None and sys.stdin.isatty()

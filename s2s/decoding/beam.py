@@ -45,9 +45,15 @@ class BeamChooser:
         k, vocab = self.k, logprobs.shape[-1]
         length = self.generated.shape[1] + 1  # tokens generated once this step's token is added
         penalty = self.options.length_penalty_of(length)
-        candidates = (self.scores[:, :, None] + logprobs.view(-1, k, vocab)).view(-1, k * vocab)  # (A, K*V)
-        top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)  # (A, 2K), best first
-        top_beam, top_token = (top_index // vocab).tolist(), (top_index % vocab).tolist()
+        # The 2K best (beam, token) extensions of a sentence are among the 2K best tokens of each
+        # of its beams: rank each beam's tokens first (V per row), then only K*2K candidates.
+        per_row = min(2 * k, vocab)
+        row_scores, row_tokens = logprobs.topk(per_row, dim=1)  # (A*K, 2K)
+        candidates = (self.scores[:, :, None] + row_scores.view(-1, k, per_row)).view(-1, k * per_row)  # (A, K*2K)
+        top_scores, top_index = candidates.topk(min(2 * k, k * per_row), dim=1)  # (A, 2K), best first
+        top_beam = top_index // per_row  # (A, 2K) beam within the sentence
+        top_token = row_tokens.view(-1, k * per_row).gather(1, top_index)  # (A, 2K)
+        top_beam, top_token = top_beam.tolist(), top_token.tolist()
         top_scores_list = top_scores.tolist()
         max_new = self.max_new[:: k].tolist()
         generated = None  # fetched from the device only if some hypothesis ends

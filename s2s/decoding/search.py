@@ -33,12 +33,12 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
         filters.append(NoRepeatNGram(options.no_repeat_ngram))
     filters.append(MaxLength(eos_id))
 
-    rows = chooser.initial_rows()  # (N,) beam expansion of the batch
-    cache.reorder(rows)
+    rows = chooser.initial_rows()  # (N,) beam expansion of the batch: K rows per sentence
+    cache.set_beams(rows.numel() // batch, capacity=prefix_len + int(max_new.max()))
     inputs = prefix.index_select(0, rows)  # (N, P): the whole prefix is fed in the first step
     while True:
         logits = model.decode_step(inputs, cache)  # (N, V), Wu on the last position only
-        logprobs = logits.float().log_softmax(dim=-1)
+        logprobs = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # fp32 even when the model runs in bf16
         for logit_filter in filters:
             logprobs = logit_filter.apply(logprobs, chooser.generated, chooser.max_new)
         rows, next_tokens = chooser.update(logprobs)

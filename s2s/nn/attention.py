@@ -77,19 +77,29 @@ class MultiHeadAttention(nn.Module):
         *,
         mask: Tensor | None = None,
         is_causal: bool = False,
+        group: int = 1,
     ) -> Tensor:
-        """``query (B, Tq, D)`` against projected ``k, v (B, H, Tk, Dh)`` -> ``(B, Tq, D)``.
+        """``query (B, Tq, D)`` against projected ``k, v (B / group, H, Tk, Dh)`` -> ``(B, Tq, D)``.
 
-        ``mask`` is boolean, broadcastable to ``(B, H, Tq, Tk)``, True = may attend.
+        ``mask`` is boolean, broadcastable to ``(B / group, H, Tq, Tk)``, True = may attend.
+        ``group``: each key/value row serves that many consecutive query rows (the beams of one
+        sentence share its cross-attention keys/values); their queries are stacked along the
+        query axis, ``(B / group, H, group * Tq, Dh)``, which is the same attention, done once.
         """
         q = self.split_heads(self.q_proj(query))  # (B, H, Tq, Dh)
+        b, h, tq, dh = q.shape
+        if group > 1:
+            if is_causal:
+                raise ValueError("grouped queries are for cross-attention, which is not causal")
+            q = q.view(b // group, group, h, tq, dh).transpose(1, 2).reshape(b // group, h, group * tq, dh)
         dropout = self.dropout if self.training else 0.0
         if self.record_weights:
             out = self.attend_with_weights(q, k, v, mask, is_causal)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal)
-        b, _, tq, _ = out.shape
-        out = out.transpose(1, 2).reshape(b, tq, self.num_heads * self.head_dim)  # (B, Tq, D)
+        if group > 1:  # (B / group, H, group * Tq, Dh) -> (B, H, Tq, Dh)
+            out = out.view(b // group, h, group, tq, dh).transpose(1, 2).reshape(b, h, tq, dh)
+        out = out.transpose(1, 2).reshape(b, tq, h * dh)  # (B, Tq, D)
         return self.out_proj(out)
 
     def attend_with_weights(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:

@@ -81,8 +81,11 @@ class DecoderLayer(nn.Module):
         self.cross_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
         self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
 
-    def forward(self, x: Tensor, cache: LayerCache, memory_mask: Tensor, start: int, use_cache: bool) -> Tensor:
+    def forward(self, x: Tensor, cache: LayerCache, memory_mask: Tensor, start: int, use_cache: bool,
+                beams: int = 1) -> Tensor:
         """``x (B, Tn, D)`` new target positions starting at ``start`` -> ``(B, Tn, D)``.
+
+        ``beams`` rows of ``x`` share one sentence's cross-attention keys/values and ``memory_mask`` row.
 
         ``use_cache`` False (training): ``x`` is the whole prefix, attention is causal within it.
         ``use_cache`` True (decoding): keys/values of ``x`` are appended to ``cache`` and the new
@@ -102,7 +105,7 @@ class DecoderLayer(nn.Module):
             return self.self_attn(h, k, v, mask=causal_mask(h.shape[1], k.shape[2], h.device))
 
         def cross_attend(h: Tensor) -> Tensor:
-            return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=key_mask(memory_mask))
+            return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=key_mask(memory_mask), group=beams)
 
         x = self.self_block(x, self_attend)
         x = self.cross_block(x, cross_attend)

@@ -1,0 +1,1 @@
+"""Importers: other toolkits' checkpoints -> self-contained s2s checkpoints."""

@@ -25,7 +25,7 @@ $(DATA)/spm.model: | $(STAMP)
 		$(if $(wildcard $(SHARED_DATA)/multi30k),--from $(SHARED_DATA)/multi30k)
 
 demo: $(STAMP) $(DATA)/spm.model
-	$(BIN)/s2s train experiment=demo hydra.run.dir=runs/demo
+	$(BIN)/s2s train experiment=demo hydra.run.dir=runs/demo test_after_training=false
 	printf 'A man is riding a bicycle down the street.\nTwo dogs are playing in the snow.\n' \
 		| $(BIN)/s2s translate runs/demo/model.pt
 	$(BIN)/s2s evaluate runs/demo/model.pt --src $(DATA)/test.en --ref $(DATA)/test.de --beam 5
@@ -34,6 +34,9 @@ demo: $(STAMP) $(DATA)/spm.model
 system-packages:
 	@command -v espeak-ng >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& (apt-get update -qq && apt-get install -y -qq espeak-ng sox >/dev/null) || true; }
+
+# Idle OpenMP threads sleep instead of spinning: tests start many short 2-thread processes.
+test test-all: export OMP_WAIT_POLICY = PASSIVE
 
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q

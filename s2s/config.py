@@ -54,6 +54,12 @@ class ModelConfig:
         if self.share_embeddings and self.source_vocab_size not in (None, self.vocab_size):
             raise ValueError("share_embeddings needs one vocabulary: source_vocab_size must equal vocab_size")
 
+    def layer_options(self) -> dict:
+        """Keyword arguments shared by every encoder and decoder layer."""
+        return dict(d_model=self.d_model, num_heads=self.num_heads, ffn_dim=self.ffn_dim, dropout=self.dropout,
+                    attention_dropout=self.attention_dropout, activation_dropout=self.activation_dropout,
+                    activation=self.activation, norm_first=self.norm_first)
+
     @property
     def src_vocab_size(self) -> int:
         return self.source_vocab_size or self.vocab_size

@@ -35,12 +35,7 @@ class Decoder(nn.Module):
         super().__init__()
         self.embedding = embedding
         self.layers = nn.ModuleList(
-            DecoderLayer(
-                config.d_model, config.num_heads, config.ffn_dim, dropout=config.dropout,
-                attention_dropout=config.attention_dropout, activation_dropout=config.activation_dropout,
-                activation=config.activation, norm_first=config.norm_first,
-            )
-            for _ in range(config.decoder_layers)
+            DecoderLayer(**config.layer_options()) for _ in range(config.decoder_layers)
         )
         self.final_norm = nn.LayerNorm(config.d_model) if config.norm_first else nn.Identity()
         self.unembed = Unembedding(config, embedding.tokens)  # Wu

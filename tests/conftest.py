@@ -53,3 +53,12 @@ def tiny_config(vocab_size: int = 500, **overrides) -> ModelConfig:
 def tiny_model() -> Seq2Seq:
     torch.manual_seed(0)
     return Seq2Seq(tiny_config()).eval()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models gain nothing from a second thread, and OpenMP barriers stall on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -18,4 +18,4 @@ def test_every_cited_line_holds_its_quote():
         lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
         actual = [i + 1 for i, line in enumerate(lines) if quote in line]
         assert number <= len(lines) and quote in lines[number - 1], (
-            f"docs/concepts.md cites {path}:{number} for {quote!r}; that text is now on line(s) {actual}")
+            f"docs/concepts.md cites {path}:{number} for {quote!r}; that text is now on line(s) {actual} (python tools/cite_lines.py refreshes the numbers)")

@@ -14,12 +14,7 @@ class EncoderStack(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            EncoderLayer(
-                config.d_model, config.num_heads, config.ffn_dim, dropout=config.dropout,
-                attention_dropout=config.attention_dropout, activation_dropout=config.activation_dropout,
-                activation=config.activation, norm_first=config.norm_first,
-            )
-            for _ in range(config.encoder_layers)
+            EncoderLayer(**config.layer_options()) for _ in range(config.encoder_layers)
         )
         self.final_norm = nn.LayerNorm(config.d_model) if config.norm_first else nn.Identity()
 

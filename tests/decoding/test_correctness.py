@@ -21,13 +21,7 @@ PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from a second thread, and OpenMP barriers stall on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 def make_model(vocab: int, seed: int, eos_boost: float = 3.0) -> Seq2Seq:
     torch.manual_seed(seed)

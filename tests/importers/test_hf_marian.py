@@ -28,13 +28,7 @@ LIMIT = 40  # max new tokens, EOS included
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from a second thread, and OpenMP barriers stall on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 def train_spm(lines: list[str], vocab_size: int) -> bytes:
     model = io.BytesIO()

@@ -32,6 +32,17 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--vocab-size", type=int, default=40, help="SentencePiece pieces (default 40)")
     f.add_argument("--valid-count", type=int, default=5, help="first indices of each speaker/digit for validation")
     f.add_argument("--test-count", type=int, default=5, help="next indices for test (default 5)")
+    y = sub.add_parser("synth", help="speech synthesized with espeak-ng for a parallel text corpus (default Multi30k)")
+    y.add_argument("--out", type=Path, default=Path("data/synth_ende"), help="output folder (default data/synth_ende)")
+    y.add_argument("--from", dest="local", type=Path, default=None,
+                   help="folder with {train,valid,test}.{lang} text or the Multi30k .gz files (else download Multi30k)")
+    y.add_argument("--src", default="en", help="language of the text spoken (default en)")
+    y.add_argument("--tgt", default="de", help="language of the target text (default de)")
+    y.add_argument("--train-limit", type=int, default=None, help="first N training sentences only (default all)")
+    y.add_argument("--eval-limit", type=int, default=None, help="first N valid/test sentences only (default all)")
+    y.add_argument("--workers", type=int, default=2, help="parallel espeak-ng processes (default 2)")
+    y.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece pieces (default 8000)")
+    y.add_argument("--seed", type=int, default=1, help="seed of the voice, speed and pitch draws (default 1)")
     return p
 
 
@@ -52,3 +63,9 @@ def run(args: list[str]) -> None:
 
         prepare_fsdd(out=options.out, local=options.local, vocab_size=options.vocab_size,
                      valid_count=options.valid_count, test_count=options.test_count)
+    elif options.corpus == "synth":
+        from s2s.data.synth import prepare_synth
+
+        limits = {"train": options.train_limit, "valid": options.eval_limit, "test": options.eval_limit}
+        prepare_synth(out=options.out, local=options.local, src_lang=options.src, tgt_lang=options.tgt, limits=limits,
+                      workers=options.workers, vocab_size=options.vocab_size, seed=options.seed)

@@ -85,7 +85,8 @@ def run(args: list[str]) -> None:
             progress.advance(task)
             if transcript.error:
                 failed += 1
-                progress.console.print(f"s2s transcribe: error: {transcript.error}", markup=False, highlight=False)
+                progress.console.print(f"s2s transcribe: error: {transcript.error}", markup=False, highlight=False,
+                                       soft_wrap=True)
                 continue
             text = render(transcript, options.format, several and options.output_dir is None)
             if options.output_dir is not None:

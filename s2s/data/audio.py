@@ -43,8 +43,10 @@ def load_audio(path: str | Path) -> Tensor:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (N, C)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise AudioError(f"{path}: not a readable audio file ({reason[:120]})") from None
+        reason = reason_of(error)
+        if "does not exist" in reason:  # libsndfile's words when no decoder recognizes the bytes
+            reason = "unrecognized or damaged audio data"
+        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
     wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))  # (N,) mono
@@ -177,5 +179,11 @@ def duration_of(path: Path) -> float:
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: not a readable audio file ({str(error).splitlines()[0][:120]})") from None
+        raise AudioError(f"{path}: not a readable audio file ({reason_of(error)})") from None
     return info.frames / info.samplerate if info.samplerate else math.nan
+
+
+def reason_of(error: Exception) -> str:
+    """libsndfile's own one-line reason, without the file name it repeats."""
+    reason = getattr(error, "error_string", None) or str(error) or type(error).__name__
+    return " ".join(reason.split())[:120]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import SHARED_DATA, require_shared
+from tests.conftest import SHARED_DATA, require_shared
 
 AN4 = SHARED_DATA / "an4"
 FSDD = SHARED_DATA / "fsdd" / "recordings"

@@ -9,14 +9,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import tiny_config
+from tests.conftest import tiny_config
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.cli.main import main
 from s2s.data.audio import SAMPLE_RATE
 from s2s.decoding import DecodingOptions
 from s2s.model import Seq2Seq
 from s2s.transcriber import Transcriber, merge_texts, windows
-from speech_helpers import FSDD, write_odd_files
+from tests.speech_helpers import FSDD, write_odd_files
 
 
 def test_windows_cover_the_audio_with_overlap():

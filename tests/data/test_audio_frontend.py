@@ -12,7 +12,7 @@ import torch
 from s2s.data.audio import (HOP_LENGTH, N_MELS, SAMPLE_RATE, FeatureStats, SpecAugment, load_audio, log_mel,
                             num_frames, speed_perturb)
 from s2s.errors import AudioError
-from speech_helpers import sine, write_odd_files
+from tests.speech_helpers import sine, write_odd_files
 
 
 @pytest.fixture(scope="module")

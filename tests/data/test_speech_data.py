@@ -13,7 +13,7 @@ from s2s.data.fsdd import prepare_fsdd
 from s2s.data.manifest import Utterance, read_manifest, write_manifest
 from s2s.data.speech_datamodule import SpeechDataModule
 from s2s.errors import DataError
-from speech_helpers import an4_subset, fsdd_subset
+from tests.speech_helpers import an4_subset, fsdd_subset
 
 
 def test_manifest_roundtrip(tmp_path):

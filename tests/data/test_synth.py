@@ -7,7 +7,7 @@ import soundfile as sf
 from s2s.cli.main import main
 from s2s.data.manifest import read_manifest
 from s2s.data.synth import voice_for
-from speech_helpers import skip_without
+from tests.speech_helpers import skip_without
 
 
 def test_prepare_synth_on_a_few_multi30k_sentences(tmp_path):

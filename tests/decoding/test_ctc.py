@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from conftest import tiny_config
+from tests.conftest import tiny_config
 from s2s.data.audio import load_audio, log_mel
 from s2s.data.batching import Batch
 from s2s.data.speech import pad_features
@@ -15,7 +15,7 @@ from s2s.decoding import DecodingOptions, generate
 from s2s.decoding.ctc import CTCPrefixScorer
 from s2s.lit_module import ctc_loss
 from s2s.model import Seq2Seq
-from speech_helpers import FSDD
+from tests.speech_helpers import FSDD
 
 BLANK, EOS = 0, 3
 

@@ -9,7 +9,7 @@ import sys
 
 from s2s.cli.main import main
 from s2s.data.manifest import read_manifest
-from speech_helpers import an4_subset
+from tests.speech_helpers import an4_subset
 
 
 def test_prepare_train_transcribe_evaluate_an4(tmp_path, capsys):

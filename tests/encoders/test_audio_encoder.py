@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import tiny_config
+from tests.conftest import tiny_config
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.model import Seq2Seq
 

@@ -43,6 +43,9 @@ def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOpt
     rows = read_manifest(manifest)
     if not rows:
         raise DataError(f"{manifest} lists no utterances")
+    langs = {r.lang for r in rows if r.lang}
+    if target_lang is None and len(langs) == 1:
+        target_lang = langs.pop()  # the language the manifest asks for (a multi-task model writes several)
     transcriber = Transcriber(loaded, options=options, target_lang=target_lang, device=device)
     transcripts = list(transcriber.transcribe_files([r.audio for r in rows]))
     failed = [t for t in transcripts if t.error]
@@ -51,6 +54,8 @@ def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOpt
     hypotheses = [t.text for t in transcripts]
     if hypotheses_out is not None:
         hypotheses_out.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
-    scores = task_scores(loaded.info.get("task", "asr"), hypotheses, [r.target for r in rows])
+    same_language = target_lang is not None and target_lang == loaded.info.get("src_lang")
+    task = "asr" if same_language else loaded.info.get("task", "asr")  # transcripts are scored by WER
+    scores = task_scores(task, hypotheses, [r.target for r in rows])
     scores["utterances"] = len(rows)
     return scores

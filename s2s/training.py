@@ -74,13 +74,13 @@ def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
 
 
 def train(cfg: DictConfig) -> Path:
-    """Train, export ``model.pt`` (the best checkpoint by validation BLEU) and report test scores."""
+    """Train, export ``model.pt`` (the best checkpoint by the task's validation metric) and report test scores."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     tokenizer = datamodule.tokenizer
     model_config = instantiate(cfg.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id)
-    info = {"task": cfg.task.name, "task_tag": cfg.task.tag, "src_lang": cfg.data.src_lang,
+    info = {"task": cfg.task.name, "task_tag": cfg.data.get("task", cfg.task.tag), "src_lang": cfg.data.src_lang,
             "tgt_langs": list(cfg.data.tgt_langs), "config": OmegaConf.to_container(cfg, resolve=True)}
     module = Seq2SeqModule(model_config=model_config, tokenizer=tokenizer, optim=instantiate(cfg.optim),
                            decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing,

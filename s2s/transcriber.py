@@ -18,7 +18,7 @@ from torch import Tensor
 from s2s.checkpoint import LoadedModel
 from s2s.data.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
 from s2s.data.batching import TokenBudgetBatchSampler
-from s2s.data.speech import pad_features
+from s2s.data.speech import pad_features, task_tag
 from s2s.decoding import DecodingOptions, generate
 from s2s.errors import AudioError
 
@@ -86,7 +86,8 @@ class Transcriber:
         target_lang = target_lang or langs[0]
         if target_lang not in langs:
             raise ValueError(f"this model writes {langs}, not {target_lang!r}")
-        self.prefix = self.tokenizer.prefix(target_lang, task or info.get("task_tag"))
+        tag = task_tag(task or info.get("task_tag"), target_lang, info.get("src_lang") or "en")
+        self.prefix = self.tokenizer.prefix(target_lang, tag)
         # A window must fit the encoder's positions after subsampling.
         capacity = self.model.encoder.subsample.frames_needed(self.model.config.max_positions) / FRAMES_PER_SECOND
         if not 0 <= overlap < window:

@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     y.add_argument("--workers", type=int, default=2, help="parallel espeak-ng processes (default 2)")
     y.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece pieces (default 8000)")
     y.add_argument("--seed", type=int, default=1, help="seed of the voice, speed and pitch draws (default 1)")
+    y.add_argument("--transcripts", action="store_true",
+                   help="also train on transcribing the same audio (multi-task; train with data.task=auto)")
     return p
 
 
@@ -68,4 +70,5 @@ def run(args: list[str]) -> None:
 
         limits = {"train": options.train_limit, "valid": options.eval_limit, "test": options.eval_limit}
         prepare_synth(out=options.out, local=options.local, src_lang=options.src, tgt_lang=options.tgt, limits=limits,
-                      workers=options.workers, vocab_size=options.vocab_size, seed=options.seed)
+                      workers=options.workers, vocab_size=options.vocab_size, seed=options.seed,
+                      transcripts=options.transcripts)

@@ -90,9 +90,19 @@ def synthesize_split(split: str, sources: list[str], targets: list[str], *, tgt_
     return rows
 
 
+def with_transcripts(rows: list[Utterance], src_lang: str) -> list[Utterance]:
+    """The same audio a second time with its transcript as the target (multi-task: transcribe and translate)."""
+    return [Utterance(f"{r.id}-{src_lang}", r.audio, r.duration, r.source, r.source, src_lang) for r in rows]
+
+
 def prepare_synth(*, out: Path, local: Path | None, src_lang: str, tgt_lang: str, limits: dict[str, int | None],
-                  workers: int, vocab_size: int, seed: int = 1, console: Console | None = None) -> Path:
-    """Write ``out/{train,valid,test}.tsv`` (audio from ``src_lang`` text, targets in ``tgt_lang``)."""
+                  workers: int, vocab_size: int, seed: int = 1, transcripts: bool = False,
+                  console: Console | None = None) -> Path:
+    """Write ``out/{train,valid,test}.tsv`` (audio from ``src_lang`` text, targets in ``tgt_lang``).
+
+    With ``transcripts``, train and valid also ask for the transcript of every utterance (train
+    with ``data.task=auto``), and ``test_asr.tsv`` scores transcription apart from translation.
+    """
     console = console or Console(stderr=True)
     espeak()
     splits = {}
@@ -106,6 +116,10 @@ def prepare_synth(*, out: Path, local: Path | None, src_lang: str, tgt_lang: str
             splits[split] = synthesize_split(split, sources, targets, tgt_lang=tgt_lang, out=out, seed=seed,
                                              workers=workers, console=console)
     text = [u.target for u in splits["train"]] + [u.source for u in splits["train"]]
+    if transcripts:
+        for split in ("train", "valid"):
+            splits[split] = splits[split] + with_transcripts(splits[split], src_lang)
+        splits["test_asr"] = with_transcripts(splits["test"], src_lang)
     finish_speech_corpus(out, splits, corpus=f"synth-{src_lang}-{tgt_lang}", vocab_size=vocab_size,
                          tokenizer_text=text, console=console)
     return out

@@ -20,14 +20,17 @@ def test_prepare_synth_on_a_few_multi30k_sentences(tmp_path):
         (text / f"{split}.en").write_text("\n".join(english[:n]) + "\n")
         (text / f"{split}.de").write_text("\n".join(german[:n]) + "\n")
     out = tmp_path / "synth"
-    main(["prepare", "synth", "--from", str(text), "--out", str(out), "--vocab-size", "60", "--workers", "2"])
+    main(["prepare", "synth", "--from", str(text), "--out", str(out), "--vocab-size", "60", "--workers", "2",
+          "--transcripts"])
     rows = read_manifest(out / "train.tsv")
-    assert [r.source for r in rows] == english and [r.target for r in rows] == german
-    assert all(r.lang == "de" for r in rows)
+    assert [r.source for r in rows] == english * 2 and [r.target for r in rows] == german + english
+    assert [r.lang for r in rows] == ["de"] * 4 + ["en"] * 4  # translate, then transcribe the same audio
+    assert [r.audio for r in rows[:4]] == [r.audio for r in rows[4:]]
+    assert [r.target for r in read_manifest(out / "test_asr.tsv")] == english[:1]
     for row in rows:
         info = sf.info(str(row.audio))
         assert info.samplerate == 16_000 and info.channels == 1 and info.format == "FLAC"
         assert info.duration > 0.5 and abs(info.duration - row.duration) < 1e-3
-    assert len(read_manifest(out / "valid.tsv")) == 2 and (out / "cmvn.json").is_file()
+    assert len(read_manifest(out / "valid.tsv")) == 4 and len(read_manifest(out / "test.tsv")) == 1 and (out / "cmvn.json").is_file()
     voices = {voice_for(1, "train", i) for i in range(40)}
     assert len({v for v, _, _ in voices}) > 10 and len({s for _, s, _ in voices}) > 10  # varied voices and speeds

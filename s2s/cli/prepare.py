@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--out", type=Path, default=Path("data/fsdd"), help="output folder (default data/fsdd)")
     f.add_argument("--from", dest="local", type=Path, required=True,
                    help="FSDD folder holding recordings/ (a clone of Jakobovski/free-spoken-digit-dataset)")
-    f.add_argument("--vocab-size", type=int, default=40, help="SentencePiece pieces (default 40)")
+    f.add_argument("--vocab-size", type=int, default=40, help="SentencePiece pieces, at most (default 40; word-level: one piece per digit)")
     f.add_argument("--valid-count", type=int, default=5, help="first indices of each speaker/digit for validation")
     f.add_argument("--test-count", type=int, default=5, help="next indices for test (default 5)")
     y = sub.add_parser("synth", help="speech synthesized with espeak-ng for a parallel text corpus (default Multi30k)")

@@ -2,7 +2,8 @@
 
 Recordings are held out by index, so every speaker and digit appears in every split:
 index ``< valid_below`` is validation, the next ``test_count`` indices are test, the rest train.
-The target text is the digit's English word.
+The target text is the digit's English word, and the SentencePiece model is word-level (one
+piece per digit), so a digit is one decoding step and one CTC label.
 """
 
 from __future__ import annotations
@@ -42,5 +43,6 @@ def prepare_fsdd(*, out: Path, local: Path, vocab_size: int = 40, valid_count: i
         shutil.copyfile(path, dest)
         splits[split].append(Utterance(path.stem, dest, duration_of(dest), WORDS[int(digit)], lang="en"))
     text = [u.target for u in splits["train"]]
-    finish_speech_corpus(out, splits, corpus="fsdd", vocab_size=vocab_size, tokenizer_text=text, console=console)
+    finish_speech_corpus(out, splits, corpus="fsdd", vocab_size=vocab_size, tokenizer_text=text, console=console,
+                         model_type="word")
     return out

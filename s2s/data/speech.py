@@ -39,11 +39,11 @@ class Augmentation:
 
 
 class SpeechDataset:
-    """Utterances with their audio in memory (16 kHz mono float32); features computed on access."""
+    """Utterances and their targets; audio read on first access (and kept with ``cache``), features computed on access."""
 
     def __init__(self, utterances: list[Utterance], tokenizer: Tokenizer, *, src_lang: str, default_lang: str,
-                 task: str | None, seed: int = 1) -> None:
-        self.utterances = utterances
+                 task: str | None, seed: int = 1, cache: bool = True) -> None:
+        self.utterances, self.cache = utterances, cache
         self.waves: list[Tensor | None] = [None] * len(utterances)
         self.prefixes, self.targets = [], []
         for u, ids in zip(utterances, tokenizer.encode_batch([u.target for u in utterances])):
@@ -58,9 +58,12 @@ class SpeechDataset:
         return len(self.utterances)
 
     def wave(self, index: int) -> Tensor:
-        if self.waves[index] is None:
-            self.waves[index] = load_audio(self.utterances[index].audio)
-        return self.waves[index]
+        if self.waves[index] is not None:
+            return self.waves[index]
+        wave = load_audio(self.utterances[index].audio)
+        if self.cache:
+            self.waves[index] = wave
+        return wave
 
     def __getitem__(self, index: int) -> SpeechExample:
         u, wave, aug = self.utterances[index], self.wave(index), self.augmentation

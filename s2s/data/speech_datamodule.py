@@ -21,7 +21,8 @@ class SpeechDataModule(pl.LightningDataModule):
     """Reads ``data_dir/{train,valid,test}.tsv``, ``spm.model`` and ``cmvn.json``.
 
     ``max_frames`` is the batch budget in padded feature frames (100 per second of audio);
-    training utterances longer than ``max_duration`` seconds are dropped. ``spec_augment``
+    training utterances longer than ``max_duration`` seconds are dropped. A split of at most
+    ``cache_hours`` of audio is kept in memory once read; a larger one is read from disk each time. ``spec_augment``
     (a dict of :class:`SpecAugment` fields, or null) and ``speed_perturb`` (factors, e.g.
     ``[0.9, 1.0, 1.1]``, or null) apply to training batches only.
     """
@@ -29,7 +30,8 @@ class SpeechDataModule(pl.LightningDataModule):
     def __init__(self, *, data_dir: str, src_lang: str, tgt_langs: list[str], task: str | None = None,
                  max_frames: int = 20000, max_duration: float = 20.0, spec_augment: dict | None = None,
                  speed_perturb: list[float] | None = None, valid_max_sentences: int | None = None,
-                 train_max_sentences: int | None = None, num_workers: int = 0, seed: int = 1) -> None:
+                 train_max_sentences: int | None = None, cache_hours: float = 2.0, num_workers: int = 0,
+                 seed: int = 1) -> None:
         super().__init__()
         self.data_dir = Path(data_dir)
         self.src_lang, self.tgt_langs, self.task = src_lang, list(tgt_langs), task
@@ -37,7 +39,7 @@ class SpeechDataModule(pl.LightningDataModule):
         self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
         self.speed_factors = tuple(speed_perturb) if speed_perturb else (1.0,)
         self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
-        self.num_workers = num_workers
+        self.num_workers, self.cache_hours = num_workers, cache_hours
         self.train_dataset = self.valid_dataset = None
 
     def require(self, name: str) -> Path:
@@ -65,8 +67,9 @@ class SpeechDataModule(pl.LightningDataModule):
         rows = rows[:limit] if limit is not None else rows
         if not rows:
             raise DataError(f"{self.manifest(split)} has no usable utterances")
+        cache = sum(r.duration for r in rows) <= self.cache_hours * 3600  # 16 kHz float32: 230 MB an hour
         return SpeechDataset(rows, self.tokenizer, src_lang=self.src_lang, default_lang=self.tgt_langs[0],
-                             task=self.task, seed=self.seed)
+                             task=self.task, seed=self.seed, cache=cache)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is None:
@@ -79,7 +82,7 @@ class SpeechDataModule(pl.LightningDataModule):
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         lengths = dataset.lengths()
-        if max(self.speed_factors) > 0 and shuffle:  # slowed-down audio is longer: budget for the worst case
+        if min(self.speed_factors) < 1 and shuffle:  # slowed-down audio is longer: budget for the worst case
             lengths = [(int(f / min(self.speed_factors)) + 1, t) for f, t in lengths]
         budget = max(self.max_frames, max(max(pair) for pair in lengths))
         sampler = TokenBudgetBatchSampler(lengths, max_tokens=budget, shuffle=shuffle, seed=self.seed,

@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 
+import torch
+
+from s2s.checkpoint import load_checkpoint
 from s2s.cli.main import main
+from s2s.data.audio import FeatureStats
 from s2s.data.manifest import read_manifest
 from tests.speech_helpers import an4_subset
 
@@ -20,7 +24,8 @@ def test_prepare_train_transcribe_evaluate_an4(tmp_path, capsys):
     assert {p.name for p in data.iterdir()} >= {"train.tsv", "valid.tsv", "test.tsv", "spm.model", "cmvn.json"}
 
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "s2s.cli.main", "train", "experiment=an4_asr", "model=audio_tiny", "logger=none",
+    command = [sys.executable, "-m", "s2s.cli.main", "train", "experiment=an4_asr", "model=audio_tiny", "model.conv_channels=8",
+               "logger=none",
                f"data.data_dir={data}", f"hydra.run.dir={run}", "trainer.max_steps=4", "trainer.max_epochs=4",
                "trainer.check_val_every_n_epoch=2", "trainer.precision=32-true", "data.max_frames=4000",
                "data.speed_perturb=null", "test_decode.beam_size=2"]
@@ -28,6 +33,10 @@ def test_prepare_train_transcribe_evaluate_an4(tmp_path, capsys):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run / "model.pt").is_file()
+    loaded = load_checkpoint(run / "model.pt")
+    stats = FeatureStats.load(data / "cmvn.json")  # the prepare-time statistics travel in the checkpoint
+    assert torch.allclose(loaded.model.encoder.feature_mean, torch.tensor(stats.mean))
+    assert loaded.info["task"] == "asr" and loaded.info["task_tag"] == "transcribe"
     assert "test test.tsv WER" in result.stderr  # the test speakers were scored after training
 
     files = [str(u.audio) for u in read_manifest(data / "valid.tsv")][:3]

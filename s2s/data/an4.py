@@ -54,6 +54,7 @@ def sphere_utterances(root: Path, part: str, audio_dir: Path, console: Console) 
     """Convert ``an4/wav/an4_{part}/<speaker>/<id>.sph`` listed in ``an4/etc/an4_{part}.transcription`` to FLAC."""
     listing = root / "etc" / f"an4_{part}.transcription"
     lines = listing.read_text(encoding="utf-8").splitlines()
+    audio_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     with progress_bar(console) as progress:
         task = progress.add_task(f"converting AN4 {part}", total=len(lines))

@@ -89,3 +89,27 @@ def test_speech_batches_stay_under_the_frame_budget(an4_prepared):
     valid = next(iter(dm.val_dataloader()))
     example = dm.valid_dataset[valid.indices[0]]
     assert torch.equal(valid.source[0, : example.features.shape[0]], example.features)  # no augmentation
+
+
+def test_an4_sphere_layout_is_converted(tmp_path):
+    """The public tarball's layout: SPHERE files under wav/an4_clstk/<speaker>/ and a transcription list."""
+    import numpy as np
+    import soundfile as sf
+    from rich.console import Console
+
+    from s2s.data.an4 import sphere_utterances
+
+    root = tmp_path / "an4"
+    (root / "etc").mkdir(parents=True)
+    lines = []
+    for uid, text in (("an251-fash-b", "YES"), ("cen1-fash-b", "H E L L O"), ("an10-mblw-b", "ENTER SIX")):
+        folder = root / "wav" / "an4_clstk" / uid.split("-")[1]
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(str(folder / f"{uid}.sph"), (np.random.randn(8000) * 1000).astype(np.int16), 16_000,
+                 format="NIST", subtype="PCM_16")
+        lines.append(f"<s> {text} </s> ({uid})")
+    (root / "etc" / "an4_train.transcription").write_text("\n".join(lines) + "\n")
+    rows = sphere_utterances(root, "train", tmp_path / "audio", Console(quiet=True))
+    assert [(u.id, u.target, speaker) for u, speaker in rows] == [
+        ("an251-fash-b", "YES", "fash"), ("cen1-fash-b", "H E L L O", "fash"), ("an10-mblw-b", "ENTER SIX", "mblw")]
+    assert all(u.duration == 0.5 and sf.info(str(u.audio)).format == "FLAC" for u, _ in rows)

@@ -93,7 +93,9 @@ def train(cfg: DictConfig) -> Path:
     if speech:  # global mean/variance normalization: the statistics become model buffers
         module.model.encoder.set_feature_stats(datamodule.feature_stats.mean, datamodule.feature_stats.std)
     if cfg.embedding.pretrained:
-        embeddings = [module.model.encoder.embedding.tokens, module.model.decoder.embedding.tokens]
+        embeddings = [module.model.decoder.embedding.tokens]
+        if not speech:  # an audio encoder has no token embedding
+            embeddings.insert(0, module.model.encoder.embedding.tokens)
         coverage = init_from_vectors(embeddings, tokenizer, cfg.embedding.pretrained, freeze=cfg.embedding.freeze)
         console.print(coverage.summary() + ("; those rows are frozen" if cfg.embedding.freeze else ""))
     logger = instantiate(cfg.logger) if cfg.logger else False

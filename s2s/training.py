@@ -29,7 +29,7 @@ warnings.filterwarnings("ignore", message="You're resuming from a checkpoint tha
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
-    # The best checkpoints by validation BLEU, and last.ckpt, after every validation round.
+    # The best checkpoints by the task's validation metric (BLEU or WER), and last.ckpt, after every validation round.
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best-{step}", monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode,
         save_top_k=cfg.checkpoint.save_top_k, save_last=True, auto_insert_metric_name=False,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+ENCODERS = ("text", "audio")
+
 
 TYPE_CHECKS = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
 
@@ -46,6 +48,11 @@ class ModelConfig:
     share_embeddings: bool = True  # source and target use one We (joint vocabulary)
     source_vocab_size: int | None = None  # only when share_embeddings is False; None = vocab_size
     final_logits_bias: bool = False  # a learned (V,) bias after Wu (Marian has one)
+    encoder: str = "text"  # "text": token ids; "audio": log-mel frames (s2s.encoders.audio)
+    feature_dim: int = 80  # audio: log-mel bins per input frame
+    subsampling: int = 4  # audio: frames per encoder position (a power of two: one stride-2 conv each)
+    conv_channels: int = 256  # audio: channels of the subsampling convolutions
+    ctc: bool = False  # a CTC head (D -> V, blank = the padding id) on the encoder output
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -53,6 +60,10 @@ class ModelConfig:
             raise ValueError(f"d_model={self.d_model} must be divisible by num_heads={self.num_heads}")
         if self.share_embeddings and self.source_vocab_size not in (None, self.vocab_size):
             raise ValueError("share_embeddings needs one vocabulary: source_vocab_size must equal vocab_size")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        if self.subsampling < 1 or self.subsampling & (self.subsampling - 1):
+            raise ValueError(f"subsampling must be a power of two (1, 2, 4, 8...), got {self.subsampling}")
 
     def layer_options(self) -> dict:
         """Keyword arguments shared by every encoder and decoder layer."""

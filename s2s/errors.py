@@ -19,3 +19,7 @@ class ConfigError(S2SError):
 
 class NonFiniteLossError(S2SError):
     """Training produced a non-finite loss or gradient too many steps in a row."""
+
+
+class AudioError(DataError):
+    """An audio file is missing, empty, corrupt or not audio at all."""

@@ -9,8 +9,10 @@ import torch
 from s2s.checkpoint import LoadedModel
 from s2s.data.text import read_parallel
 from s2s.decoding import DecodingOptions
+from s2s.data.manifest import read_manifest
 from s2s.errors import DataError
-from s2s.metrics import translation_scores
+from s2s.metrics import task_scores, translation_scores
+from s2s.transcriber import Transcriber
 from s2s.translator import Translator
 
 
@@ -32,4 +34,28 @@ def evaluate_translation(loaded: LoadedModel, source: Path, reference: Path, *, 
         hypotheses_out.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     scores = translation_scores(hypotheses, references, lowercase=lowercase, tokenize=tokenize)
     scores["sentences"] = len(hypotheses)
+    return scores
+
+
+def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOptions, target_lang: str | None = None,
+                    device: str = "cpu", hypotheses_out: Path | None = None) -> dict:
+    """WER/CER (speech recognition) or BLEU/chrF (speech translation) on a manifest's utterances."""
+    rows = read_manifest(manifest)
+    if not rows:
+        raise DataError(f"{manifest} lists no utterances")
+    langs = {r.lang for r in rows if r.lang}
+    if target_lang is None and len(langs) == 1:
+        target_lang = langs.pop()  # the language the manifest asks for (a multi-task model writes several)
+    transcriber = Transcriber(loaded, options=options, target_lang=target_lang, device=device)
+    transcripts = list(transcriber.transcribe_files([r.audio for r in rows]))
+    failed = [t for t in transcripts if t.error]
+    if failed:
+        raise DataError(f"{len(failed)} file(s) of {manifest} could not be read, e.g. {failed[0].error}")
+    hypotheses = [t.text for t in transcripts]
+    if hypotheses_out is not None:
+        hypotheses_out.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+    same_language = target_lang is not None and target_lang == loaded.info.get("src_lang")
+    task = "asr" if same_language else loaded.info.get("task", "asr")  # transcripts are scored by WER
+    scores = task_scores(task, hypotheses, [r.target for r in rows])
+    scores["utterances"] = len(rows)
     return scores

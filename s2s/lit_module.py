@@ -18,7 +18,7 @@ from s2s.data.batching import Batch
 from s2s.data.tokenizer import Tokenizer
 from s2s.decoding import DecodingOptions, generate
 from s2s.errors import NonFiniteLossError
-from s2s.metrics import translation_scores
+from s2s.metrics import task_scores
 from s2s.model import Seq2Seq
 from s2s.optim import OptimConfig, build_optimizer
 
@@ -33,22 +33,37 @@ def label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, *, smoothing
     return F.cross_entropy(logits.float(), labels, label_smoothing=smoothing, reduction="sum")
 
 
-def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
+def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float,
+                  encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed loss over every target position that has a label, and the number of those positions.
 
     ``Wu`` is applied to each of those positions (teacher forcing), but not to padding, whose
-    logits would be thrown away.
+    logits would be thrown away. ``encoded``: the source's ``(memory, mask)`` when already computed.
     """
-    hidden = model.decoder_states(batch.source, batch.source_lengths, batch.target_in)  # (B, T, D)
+    memory, mask = encoded if encoded is not None else model.encode(batch.source, batch.source_lengths)
+    hidden = model.memory_decoder_states(memory, mask, batch.target_in)  # (B, T, D)
     trained = batch.target_out != pad_id  # (B, T)
     logits = model.decoder.unembed(hidden[trained])  # (N, V) with N labelled positions
     return label_smoothed_loss(logits, batch.target_out[trained], smoothing=smoothing), trained.sum()
 
 
+def ctc_loss(log_probs: torch.Tensor, input_lengths: torch.Tensor, batch: Batch, *, blank: int):
+    """CTC loss summed over the batch, and the number of target tokens.
+
+    ``log_probs (B, S, V)`` from the CTC head; the targets are the text tokens after the forced
+    prefix (no tags, no EOS). The blank is the padding id, which is never a target.
+    """
+    targets = batch.target_in[:, batch.prefix.shape[1]:]  # (B, T') text ids, padded with the blank
+    target_lengths = (targets != blank).sum(dim=1)
+    total = F.ctc_loss(log_probs.transpose(0, 1), targets, input_lengths, target_lengths, blank=blank,
+                       reduction="sum", zero_infinity=True)
+    return total, target_lengths.sum()
+
+
 class Seq2SeqModule(pl.LightningModule):
     def __init__(self, *, model_config: ModelConfig, tokenizer: Tokenizer, optim: OptimConfig,
                  decoding: DecodingOptions, info: dict, label_smoothing: float = 0.1,
-                 attention_examples: int = 0, max_nonfinite_steps: int = 10) -> None:
+                 attention_examples: int = 0, max_nonfinite_steps: int = 10, ctc_weight: float = 0.0) -> None:
         super().__init__()
         if max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps must be >= 1, got {max_nonfinite_steps}")
@@ -56,18 +71,36 @@ class Seq2SeqModule(pl.LightningModule):
         self.tokenizer, self.optim, self.decoding, self.info = tokenizer, optim, decoding, info
         self.label_smoothing = label_smoothing
         self.attention_examples = attention_examples  # validation examples 0..n-1 get attention heatmaps
+        if ctc_weight and not model_config.ctc:
+            raise ValueError(f"task.ctc_weight={ctc_weight} needs a CTC head: set model.ctc=true")
+        if not 0.0 <= ctc_weight < 1.0:
+            raise ValueError(f"task.ctc_weight must be in [0, 1), got {ctc_weight}")
+        self.ctc_weight = ctc_weight
         self.validation_outputs: list[tuple[int, str]] = []
         self.max_nonfinite_steps = max_nonfinite_steps
         self.nonfinite_skipped = 0  # updates skipped for a non-finite loss or gradient, this run
         self.nonfinite_in_a_row = 0
 
     # ----- training -------------------------------------------------------------------------
-    def loss(self, batch: Batch, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
-        return sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=smoothing)
+    def loss(self, batch: Batch, smoothing: float, *, with_ctc: bool = False):
+        """Attention loss (summed) and its token count; with ``with_ctc`` also the mean CTC loss (else None)."""
+        encoded = self.model.encode(batch.source, batch.source_lengths)  # (B, S, D), (B, S)
+        total, tokens = sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=smoothing,
+                                      encoded=encoded)
+        if not with_ctc:
+            return total, tokens, None
+        memory, mask = encoded
+        ctc_total, ctc_tokens = ctc_loss(self.model.ctc_log_probs(memory), mask.sum(dim=1), batch,
+                                         blank=self.tokenizer.pad_id)
+        return total, tokens, ctc_total / ctc_tokens.clamp(min=1)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
-        total, tokens = self.loss(batch, self.label_smoothing)
+        total, tokens, ctc = self.loss(batch, self.label_smoothing, with_ctc=self.ctc_weight > 0)
         loss = total / tokens.clamp(min=1)  # mean over target tokens
+        if ctc is not None:  # hybrid CTC/attention training
+            self.log("train/ctc_loss", ctc, batch_size=int(tokens))
+            self.log("train/att_loss", loss, batch_size=int(tokens))
+            loss = (1 - self.ctc_weight) * loss + self.ctc_weight * ctc
         # Every rank must agree, or DDP would wait forever for the gradients of the rank that skipped.
         if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
             self.skip_nonfinite(f"loss {loss.item()}")
@@ -140,7 +173,7 @@ class Seq2SeqModule(pl.LightningModule):
         return [self.tokenizer.pad_id, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        total, tokens = self.loss(batch, 0.0)
+        total, tokens, _ = self.loss(batch, 0.0)
         self.log("val/loss", total / tokens, batch_size=int(tokens), sync_dist=True)
         if self.decoding is not None:
             self.validation_outputs += zip(batch.indices, self.translate_batch(batch))
@@ -163,9 +196,9 @@ class Seq2SeqModule(pl.LightningModule):
         indices = sorted(by_index)
         hypotheses = [by_index[i] for i in indices]
         references = [dataset[i].reference for i in indices]
-        scores = translation_scores(hypotheses, references, ter=False)
-        self.log("val/bleu", scores["bleu"], prog_bar=True, rank_zero_only=True, sync_dist=False)
-        self.log("val/chrf", scores["chrf"], rank_zero_only=True, sync_dist=False)
+        scores = task_scores(self.info.get("task", "translation"), hypotheses, references)
+        for i, name in enumerate(name for name in ("bleu", "chrf", "wer", "cer") if name in scores):
+            self.log(f"val/{name}", float(scores[name]), prog_bar=i == 0, rank_zero_only=True, sync_dist=False)
         if self.trainer.is_global_zero:
             rows = [[dataset[i].source_text, dataset[i].reference, by_index[i]] for i in indices[:SAMPLE_ROWS]]
             self.log_samples(rows)

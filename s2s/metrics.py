@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jiwer
 from sacrebleu.metrics import BLEU, CHRF, TER
 
 
@@ -19,3 +20,27 @@ def translation_scores(hypotheses: list[str], references: list[str], *, lowercas
         scores[name] = round(result.score, 2)
         scores[f"{name}_signature"] = str(metric.get_signature())
     return scores
+
+
+def recognition_scores(hypotheses: list[str], references: list[str]) -> dict:
+    """Word and character error rates in percent (jiwer), over the whole corpus.
+
+    Both sides are compared as written except for surrounding and repeated whitespace; an
+    empty reference counts its hypothesis' words as insertions.
+    """
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    hyps = [" ".join(h.split()) for h in hypotheses]
+    refs = [" ".join(r.split()) for r in references]
+    words = jiwer.process_words(refs, hyps)
+    chars = jiwer.process_characters(refs, hyps)
+    return {"wer": round(100 * words.wer, 2), "cer": round(100 * chars.cer, 2),
+            "word_errors": words.substitutions + words.deletions + words.insertions,
+            "reference_words": sum(len(r.split()) for r in refs)}
+
+
+def task_scores(task: str, hypotheses: list[str], references: list[str]) -> dict:
+    """WER/CER for speech recognition, BLEU/chrF (no TER) for every kind of translation."""
+    if task == "asr":
+        return recognition_scores(hypotheses, references)
+    return translation_scores(hypotheses, references, ter=False)

@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from s2s.config import ModelConfig
 from s2s.decoder import Decoder
+from s2s.encoders.audio import AudioEncoder
 from s2s.encoders.text import TextEncoder
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache
@@ -27,12 +28,23 @@ class Seq2Seq(nn.Module):
 
         target_embedding = embedding(config.vocab_size)  # We of the target side
         shared = target_embedding.tokens if config.share_embeddings else None
-        self.encoder = TextEncoder(config, embedding(config.src_vocab_size, shared))
+        if config.encoder == "audio":
+            self.encoder = AudioEncoder(config)
+        else:
+            self.encoder = TextEncoder(config, embedding(config.src_vocab_size, shared))
         self.decoder = Decoder(config, target_embedding)
+        # CTC over the target vocabulary; the padding id doubles as the blank (never a target).
+        self.ctc = nn.Linear(config.d_model, config.vocab_size) if config.ctc else None
 
     def encode(self, source: Tensor, source_lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """``source (B, S)`` -> memory ``(B, S, D)`` and memory mask ``(B, S)``."""
+        """``source (B, S)`` ids or ``(B, F, feature_dim)`` audio -> memory ``(B, S, D)`` and its mask ``(B, S)``."""
         return self.encoder(source, source_lengths)
+
+    def ctc_log_probs(self, memory: Tensor) -> Tensor:
+        """CTC head: memory ``(B, S, D)`` -> per-position log-probabilities ``(B, S, V)`` (fp32)."""
+        if self.ctc is None:
+            raise ValueError("this model has no CTC head (train it with model.ctc=true)")
+        return self.ctc(memory).float().log_softmax(dim=-1)
 
     def start_decoding(self, source: Tensor, source_lengths: Tensor) -> KVCache:
         """Encode and precompute cross-attention keys/values: the cache a decoding loop starts from."""
@@ -50,7 +62,11 @@ class Seq2Seq(nn.Module):
 
     def decoder_states(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
         """Teacher forcing: ``target_in (B, T)`` -> decoder states at every position ``(B, T, D)``."""
-        cache = self.start_decoding(source, source_lengths)
+        return self.memory_decoder_states(*self.encode(source, source_lengths), target_in)
+
+    def memory_decoder_states(self, memory: Tensor, memory_mask: Tensor, target_in: Tensor) -> Tensor:
+        """Decoder states ``(B, T, D)`` for an already encoded source (lets the CTC head share the encoding)."""
+        cache = self.decoder.new_cache(memory, memory_mask)
         return self.decoder(target_in, cache, use_cache=False)
 
     def forward(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:

@@ -17,7 +17,7 @@ from s2s.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint
 from s2s.checkpoint_io import AtomicCheckpointIO
 from s2s.decoding import DecodingOptions
 from s2s.errors import ConfigError, NonFiniteLossError
-from s2s.evaluation import evaluate_translation
+from s2s.evaluation import evaluate_speech, evaluate_translation
 from s2s.lit_module import Seq2SeqModule
 from s2s.nn.word_vectors import init_from_vectors
 from s2s.resume import RNGStateCallback
@@ -29,9 +29,9 @@ warnings.filterwarnings("ignore", message="You're resuming from a checkpoint tha
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
-    # The best checkpoints by validation BLEU, and last.ckpt, after every validation round.
+    # The best checkpoints by the task's validation metric (BLEU or WER), and last.ckpt, after every validation round.
     checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best-{step}", monitor=cfg.checkpoint.monitor, mode="max",
+        dirpath=run_dir / "checkpoints", filename="best-{step}", monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode,
         save_top_k=cfg.checkpoint.save_top_k, save_last=True, auto_insert_metric_name=False,
         enable_version_counter=False,
     )
@@ -49,7 +49,8 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[pl.Callback]:
     if cfg.logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     if cfg.early_stopping_patience:
-        callbacks.append(EarlyStopping(monitor=cfg.checkpoint.monitor, mode="max", patience=cfg.early_stopping_patience))
+        callbacks.append(EarlyStopping(monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode,
+                                       patience=cfg.early_stopping_patience))
     return callbacks
 
 
@@ -73,19 +74,28 @@ def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
 
 
 def train(cfg: DictConfig) -> Path:
-    """Train, export ``model.pt`` (the best checkpoint by validation BLEU) and report test scores."""
+    """Train, export ``model.pt`` (the best checkpoint by the task's validation metric) and report test scores."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     tokenizer = datamodule.tokenizer
     model_config = instantiate(cfg.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id)
-    info = {"task": cfg.task.name, "task_tag": cfg.task.tag, "src_lang": cfg.data.src_lang,
+    info = {"task": cfg.task.name, "task_tag": cfg.data.get("task", cfg.task.tag), "src_lang": cfg.data.src_lang,
             "tgt_langs": list(cfg.data.tgt_langs), "config": OmegaConf.to_container(cfg, resolve=True)}
     module = Seq2SeqModule(model_config=model_config, tokenizer=tokenizer, optim=instantiate(cfg.optim),
                            decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing,
-                           attention_examples=cfg.attention_examples, max_nonfinite_steps=cfg.max_nonfinite_steps)
+                           attention_examples=cfg.attention_examples, max_nonfinite_steps=cfg.max_nonfinite_steps,
+                           ctc_weight=cfg.task.ctc_weight)
+    speech = hasattr(datamodule, "feature_stats")
+    if speech != (model_config.encoder == "audio"):
+        raise ConfigError(f"data {cfg.data._target_.rsplit('.', 1)[-1]} needs model.encoder="
+                          f"{'audio' if speech else 'text'} (got {model_config.encoder!r})")
+    if speech:  # global mean/variance normalization: the statistics become model buffers
+        module.model.encoder.set_feature_stats(datamodule.feature_stats.mean, datamodule.feature_stats.std)
     if cfg.embedding.pretrained:
-        embeddings = [module.model.encoder.embedding.tokens, module.model.decoder.embedding.tokens]
+        embeddings = [module.model.decoder.embedding.tokens]
+        if not speech:  # an audio encoder has no token embedding
+            embeddings.insert(0, module.model.encoder.embedding.tokens)
         coverage = init_from_vectors(embeddings, tokenizer, cfg.embedding.pretrained, freeze=cfg.embedding.freeze)
         console.print(coverage.summary() + ("; those rows are frozen" if cfg.embedding.freeze else ""))
     logger = instantiate(cfg.logger) if cfg.logger else False
@@ -108,6 +118,9 @@ def train(cfg: DictConfig) -> Path:
     console.print(f"[green]exported[/] {run_dir / 'model.pt'} (from {Path(best).name})")
     if cfg.test_after_training:
         options = dataclasses.replace(instantiate(cfg.decode), **cfg.test_decode)
+        if speech:
+            test_speech(loaded, datamodule.manifest("test"), options, cfg, logger)
+            return run_dir
         for source, reference, lang in datamodule.split_files("test"):
             if source.is_file() and reference.is_file():
                 scores = evaluate_translation(loaded, source, reference, options=options, target_lang=lang)
@@ -116,3 +129,15 @@ def train(cfg: DictConfig) -> Path:
                 if logger:
                     logger.log_metrics({f"test/{lang}/bleu": scores["bleu"], f"test/{lang}/chrf": scores["chrf"]})
     return run_dir
+
+
+def test_speech(loaded, manifest: Path, options: DecodingOptions, cfg: DictConfig, logger) -> None:
+    """Score the test manifest (when the corpus has one): WER/CER for asr, BLEU for speech translation."""
+    if not manifest.is_file():
+        return
+    scores = evaluate_speech(loaded, manifest, options=options)
+    summary = "  ".join(f"{k.upper()} {scores[k]:.2f}" for k in ("wer", "cer", "bleu", "chrf") if k in scores)
+    console.print(f"[bold]test {manifest.name}[/] {summary}  ({scores['utterances']} utterances, beam "
+                  f"{options.beam_size}, ctc weight {options.ctc_weight})")
+    if logger:
+        logger.log_metrics({f"test/{k}": scores[k] for k in ("wer", "cer", "bleu", "chrf") if k in scores})

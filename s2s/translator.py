@@ -28,6 +28,8 @@ class Translator:
                  forced_prefix: str | None = None, workers: int = 1) -> None:
         """``forced_prefix``: text every output must start with (fed to the decoder after the tags).
         ``workers``: decode each batch with this many single-threaded workers (see ``s2s.decoding.parallel``)."""
+        if loaded.model.config.encoder != "text":
+            raise ValueError("this checkpoint is a speech model: use `s2s transcribe` (or `s2s evaluate --manifest`)")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device = loaded.tokenizer, options, device
         info = loaded.info

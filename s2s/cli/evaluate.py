@@ -1,21 +1,28 @@
-"""``s2s evaluate CKPT --src F --ref F``: sacrebleu BLEU, chrF and TER with their signatures."""
+"""``s2s evaluate CKPT --src F --ref F``: sacrebleu BLEU, chrF and TER with their signatures.
+
+``s2s evaluate CKPT --manifest test.tsv`` scores a speech checkpoint on a manifest's audio:
+WER and CER for speech recognition, BLEU and chrF for speech translation.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options
-from s2s.evaluation import evaluate_translation
+from s2s.evaluation import evaluate_speech, evaluate_translation
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s2s evaluate", description=__doc__)
     p.add_argument("checkpoint", type=Path)
-    p.add_argument("--src", type=Path, required=True, help="source sentences, one per line")
-    p.add_argument("--ref", type=Path, required=True, help="reference translations, aligned with --src")
+    p.add_argument("--src", type=Path, default=None, help="source sentences, one per line")
+    p.add_argument("--ref", type=Path, default=None, help="reference translations, aligned with --src")
+    p.add_argument("--manifest", type=Path, default=None, help="speech checkpoints: a manifest TSV (audio + target)")
+    p.add_argument("--ctc-weight", type=float, default=0.0, help="speech: joint CTC/attention weight (default 0)")
     p.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU/chrF/TER")
     p.add_argument("--tokenize", default="13a", choices=["13a", "intl", "char", "none"], help="BLEU tokenizer")
     p.add_argument("--hyp-out", type=Path, default=None, help="also write the translations here")
@@ -27,6 +34,10 @@ def parser() -> argparse.ArgumentParser:
 def run(args: list[str]) -> None:
     options = parser().parse_args(args)
     loaded = load_checkpoint(options.checkpoint)
+    if options.manifest is not None:
+        return evaluate_manifest(loaded, options)
+    if options.src is None or options.ref is None:
+        raise ValueError("give --src and --ref (text) or --manifest (speech)")
     scores = evaluate_translation(
         loaded, options.src, options.ref, options=decoding_options(options), target_lang=options.tgt_lang,
         lowercase=options.lowercase, tokenize=options.tokenize, max_tokens=options.max_tokens,
@@ -38,3 +49,16 @@ def run(args: list[str]) -> None:
         return
     for name in ("bleu", "chrf", "ter"):
         print(f"{name.upper():<5} {scores[name]:6.2f}  {scores[name + '_signature']}")
+
+
+def evaluate_manifest(loaded, options: argparse.Namespace) -> None:
+    decoding = dataclasses.replace(decoding_options(options), ctc_weight=options.ctc_weight)
+    scores = evaluate_speech(loaded, options.manifest, options=decoding, target_lang=options.tgt_lang,
+                             device=check_device(options.device), hypotheses_out=options.hyp_out)
+    if options.json:
+        print(json.dumps(scores, indent=2))
+        return
+    for name in ("wer", "cer", "bleu", "chrf"):
+        if name in scores:
+            print(f"{name.upper():<5} {scores[name]:6.2f}" + (f"  {scores[name + '_signature']}" if name + "_signature" in scores else ""))
+    print(f"({scores['utterances']} utterances, beam {decoding.beam_size}, ctc weight {decoding.ctc_weight})")

@@ -16,6 +16,35 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--from", dest="local", type=Path, default=None,
                    help="folder with a local copy of the .gz files (else download from the public source)")
     m.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece pieces (default 8000)")
+    a = sub.add_parser("an4", help="CMU AN4 read speech (validation/test speakers held out)")
+    a.add_argument("--out", type=Path, default=Path("data/an4"), help="output folder (default data/an4)")
+    a.add_argument("--from", dest="local", type=Path, default=None,
+                   help="local copy with train.tsv and FLAC files (else download the SPHERE tarball)")
+    a.add_argument("--vocab-size", type=int, default=100, help="SentencePiece pieces (default 100)")
+    a.add_argument("--valid-speakers", type=int, default=5, help="speakers held out for validation (default 5)")
+    a.add_argument("--test-speakers", type=int, default=5,
+                   help="speakers held out for test, with --from (default 5; the tarball has its own test set)")
+    a.add_argument("--seed", type=int, default=1, help="seed of the speaker split (default 1)")
+    f = sub.add_parser("fsdd", help="Free Spoken Digit Dataset (recordings held out by index)")
+    f.add_argument("--out", type=Path, default=Path("data/fsdd"), help="output folder (default data/fsdd)")
+    f.add_argument("--from", dest="local", type=Path, required=True,
+                   help="FSDD folder holding recordings/ (a clone of Jakobovski/free-spoken-digit-dataset)")
+    f.add_argument("--vocab-size", type=int, default=40, help="SentencePiece pieces, at most (default 40; word-level: one piece per digit)")
+    f.add_argument("--valid-count", type=int, default=5, help="first indices of each speaker/digit for validation")
+    f.add_argument("--test-count", type=int, default=5, help="next indices for test (default 5)")
+    y = sub.add_parser("synth", help="speech synthesized with espeak-ng for a parallel text corpus (default Multi30k)")
+    y.add_argument("--out", type=Path, default=Path("data/synth_ende"), help="output folder (default data/synth_ende)")
+    y.add_argument("--from", dest="local", type=Path, default=None,
+                   help="folder with {train,valid,test}.{lang} text or the Multi30k .gz files (else download Multi30k)")
+    y.add_argument("--src", default="en", help="language of the text spoken (default en)")
+    y.add_argument("--tgt", default="de", help="language of the target text (default de)")
+    y.add_argument("--train-limit", type=int, default=None, help="first N training sentences only (default all)")
+    y.add_argument("--eval-limit", type=int, default=None, help="first N valid/test sentences only (default all)")
+    y.add_argument("--workers", type=int, default=2, help="parallel espeak-ng processes (default 2)")
+    y.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece pieces (default 8000)")
+    y.add_argument("--seed", type=int, default=1, help="seed of the voice, speed and pitch draws (default 1)")
+    y.add_argument("--transcripts", action="store_true",
+                   help="also train on transcribing the same audio (multi-task; train with data.task=auto)")
     return p
 
 
@@ -26,3 +55,20 @@ def run(args: list[str]) -> None:
 
         langs = list(dict.fromkeys([options.src, *options.tgt]))
         prepare_multi30k(langs=langs, out=options.out, local=options.local, vocab_size=options.vocab_size)
+    elif options.corpus == "an4":
+        from s2s.data.an4 import prepare_an4
+
+        prepare_an4(out=options.out, local=options.local, vocab_size=options.vocab_size,
+                    valid_speakers=options.valid_speakers, test_speakers=options.test_speakers, seed=options.seed)
+    elif options.corpus == "fsdd":
+        from s2s.data.fsdd import prepare_fsdd
+
+        prepare_fsdd(out=options.out, local=options.local, vocab_size=options.vocab_size,
+                     valid_count=options.valid_count, test_count=options.test_count)
+    elif options.corpus == "synth":
+        from s2s.data.synth import prepare_synth
+
+        limits = {"train": options.train_limit, "valid": options.eval_limit, "test": options.eval_limit}
+        prepare_synth(out=options.out, local=options.local, src_lang=options.src, tgt_lang=options.tgt, limits=limits,
+                      workers=options.workers, vocab_size=options.vocab_size, seed=options.seed,
+                      transcripts=options.transcripts)

@@ -14,8 +14,8 @@ from s2s.data.text import Example
 
 @dataclass
 class Batch:
-    source: Tensor  # (B, S) padded source ids
-    source_lengths: Tensor  # (B,)
+    source: Tensor  # (B, S) padded source ids, or (B, F, 80) log-mel frames for speech
+    source_lengths: Tensor  # (B,) tokens or frames
     target_in: Tensor  # (B, T) decoder input: prefix + target
     target_out: Tensor  # (B, T) labels: target_in shifted left + EOS; pad where not trained
     prefix: Tensor  # (B, P) the forced prefix, for decoding
@@ -24,30 +24,37 @@ class Batch:
 
 def collate(examples: Sequence[Example], indices: list[int], *, pad_id: int, eos_id: int) -> Batch:
     """Pad a list of examples. Labels ignore the prefix positions (they are given, not predicted)."""
-    batch = len(examples)
     src_len = max(len(e.source) for e in examples)
+    source = torch.full((len(examples), src_len), pad_id, dtype=torch.long)
+    for i, e in enumerate(examples):
+        source[i, : len(e.source)] = torch.tensor(e.source)
+    lengths = torch.tensor([len(e.source) for e in examples])
+    return Batch(source, lengths, *collate_targets(examples, pad_id=pad_id, eos_id=eos_id), list(indices))
+
+
+def collate_targets(examples: Sequence, *, pad_id: int, eos_id: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Decoder inputs ``(B, T)``, labels ``(B, T)`` and forced prefixes ``(B, P)`` of examples with
+    ``.target`` (prefix + target ids) and ``.prefix_len``; shared by text and speech batches."""
     tgt_len = max(len(e.target) for e in examples)
-    source = torch.full((batch, src_len), pad_id, dtype=torch.long)
-    target_in = torch.full((batch, tgt_len), pad_id, dtype=torch.long)
-    target_out = torch.full((batch, tgt_len), pad_id, dtype=torch.long)
+    target_in = torch.full((len(examples), tgt_len), pad_id, dtype=torch.long)
+    target_out = torch.full((len(examples), tgt_len), pad_id, dtype=torch.long)
     prefix_len = examples[0].prefix_len
     for i, e in enumerate(examples):
         if e.prefix_len != prefix_len:
             raise ValueError("examples in one batch must share a prefix length")
-        source[i, : len(e.source)] = torch.tensor(e.source)
         target_in[i, : len(e.target)] = torch.tensor(e.target)
         labels = e.target[1:] + [eos_id]  # the next token at every position
         target_out[i, : len(labels)] = torch.tensor(labels)
         target_out[i, : e.prefix_len - 1] = pad_id  # tags are forced at decoding time
-    lengths = torch.tensor([len(e.source) for e in examples])
-    prefix = target_in[:, :prefix_len].clone()
-    return Batch(source, lengths, target_in, target_out, prefix, list(indices))
+    return target_in, target_out, target_in[:, :prefix_len].clone()
 
 
 class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
     """Batches of similar-length examples whose padded size stays under ``max_tokens``.
 
-    A batch costs ``size * max(longest source, longest target)`` slots. Examples are sorted by
+    A batch costs ``size * max(longest source, longest target)`` slots. Lengths may be in any
+    unit: token counts for text, feature frames for speech (``(frames, target tokens)``, so the
+    budget is a frame budget and sorting by length buckets utterances by duration). Examples are sorted by
     length (with a little per-epoch noise when shuffling, so batches vary between epochs),
     cut into batches greedily, and the batch order is shuffled. With ``num_replicas`` > 1 each
     rank takes every ``num_replicas``-th batch of the same permutation, so ranks never share a

@@ -37,6 +37,7 @@ class DecodingOptions:
     top_k: int = 0  # 0 = no top-k cut
     top_p: float = 1.0  # 1 = no nucleus cut
     seed: int | None = None
+    ctc_weight: float = 0.0  # joint CTC/attention: weight of the CTC prefix score (needs a CTC head)
 
     def __post_init__(self) -> None:
         checks = [
@@ -51,6 +52,7 @@ class DecodingOptions:
             (self.top_k >= 0, f"top_k must be >= 0, got {self.top_k}"),
             (0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}"),
             (not (self.sampling and self.beam_size > 1), "sampling is done with beam_size 1"),
+            (0.0 <= self.ctc_weight < 1.0, f"ctc_weight must be in [0, 1), got {self.ctc_weight}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from s2s.decoding.beam import BeamChooser
+from s2s.decoding.ctc import CTCPrefixScorer
 from s2s.decoding.filters import MaxLength, MinLength, NoRepeatNGram, SuppressTokens
 from s2s.decoding.greedy import GreedyChooser
 from s2s.decoding.hypothesis import Hypothesis
@@ -19,7 +20,14 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
 
     Returns, per sentence, up to ``options.nbest`` hypotheses, best first.
     """
-    cache = model.start_decoding(source, source_lengths)
+    ctc = None
+    if options.ctc_weight > 0:  # joint CTC/attention: the CTC head reads the same encoder output
+        memory, mask = model.encode(source, source_lengths)
+        cache = model.decoder.new_cache(memory, mask)
+        ctc = CTCPrefixScorer(model.ctc_log_probs(memory), mask.sum(dim=1), blank=model.config.pad_id, eos=eos_id,
+                              weight=options.ctc_weight, candidates=max(2 * options.beam_size, 4))
+    else:
+        cache = model.start_decoding(source, source_lengths)
     batch, prefix_len = prefix.shape
     memory_lengths = cache.memory_mask.sum(dim=1)  # (B,) source length as the decoder sees it
     max_new = (options.max_len_a * memory_lengths + options.max_len_b).floor().long()  # (B,)
@@ -35,14 +43,20 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
 
     rows = chooser.initial_rows()  # (N,) beam expansion of the batch: K rows per sentence
     cache.set_beams(rows.numel() // batch, capacity=prefix_len + int(max_new.max()))
+    if ctc is not None:
+        ctc.reorder(rows)
     inputs = prefix.index_select(0, rows)  # (N, P): the whole prefix is fed in the first step
     while True:
         logits = model.decode_step(inputs, cache)  # (N, V), Wu on the last position only
         logprobs = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # fp32 even when the model runs in bf16
         for logit_filter in filters:
             logprobs = logit_filter.apply(logprobs, chooser.generated, chooser.max_new)
+        if ctc is not None:
+            logprobs = ctc.score(logprobs)
         rows, next_tokens = chooser.update(logprobs)
         if chooser.done:
             return chooser.finalize()
         cache.reorder(rows)  # follow surviving beams, drop finished sentences
+        if ctc is not None:
+            ctc.select(rows, next_tokens)
         inputs = next_tokens[:, None]  # (N', 1)

@@ -104,7 +104,7 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
 
 @pytest.mark.parametrize("override,message", [
     ("model.d_modle=3", "Key 'd_modle' is not in struct"),
-    ("model=huge", "available options in 'model': base, small, tiny"),
+    ("model=huge", "available options in 'model': audio_small, audio_tiny, base, small, tiny"),
     ("model.d_model=abc", "d_model='abc' must be of type int"),
 ])
 def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path):

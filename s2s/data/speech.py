@@ -1,0 +1,94 @@
+"""Speech datasets: manifest rows -> (log-mel frames, decoder prefix + target ids), and batches."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from s2s.data.audio import SAMPLE_RATE, SpecAugment, load_audio, log_mel, num_frames, speed_perturb
+from s2s.data.batching import Batch, collate_targets
+from s2s.data.manifest import Utterance
+from s2s.data.tokenizer import Tokenizer
+
+
+@dataclass(frozen=True)
+class SpeechExample:
+    features: Tensor  # (F, 80) raw log-mel
+    target: list[int]  # prefix + target ids (labels are this shifted left + EOS)
+    prefix_len: int
+    reference: str  # the target text, for WER/BLEU
+    source_text: str  # what was said (the transcript when known, else the utterance id)
+
+
+def task_tag(task: str | None, lang: str, src_lang: str) -> str | None:
+    """The task tag of a row: ``"auto"`` picks transcribe when the target is in the spoken language."""
+    if task == "auto":
+        return "transcribe" if lang == src_lang else "translate"
+    return task
+
+
+@dataclass
+class Augmentation:
+    spec_augment: SpecAugment | None
+    speed_factors: tuple[float, ...]  # one is drawn per example; (1.0,) = none
+    fill: Tensor  # (80,) the training mean: masked regions become 0 after normalization
+
+
+class SpeechDataset:
+    """Utterances and their targets; audio read on first access (and kept with ``cache``), features computed on access."""
+
+    def __init__(self, utterances: list[Utterance], tokenizer: Tokenizer, *, src_lang: str, default_lang: str,
+                 task: str | None, seed: int = 1, cache: bool = True) -> None:
+        self.utterances, self.cache = utterances, cache
+        self.waves: list[Tensor | None] = [None] * len(utterances)
+        self.prefixes, self.targets = [], []
+        for u, ids in zip(utterances, tokenizer.encode_batch([u.target for u in utterances])):
+            lang = u.lang or default_lang
+            prefix = tokenizer.prefix(lang, task_tag(task, lang, src_lang))
+            self.prefixes.append(len(prefix))
+            self.targets.append(prefix + ids)
+        self.augmentation: Augmentation | None = None
+        self.rng = random.Random(seed)
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def wave(self, index: int) -> Tensor:
+        if self.waves[index] is not None:
+            return self.waves[index]
+        wave = load_audio(self.utterances[index].audio)
+        if self.cache:
+            self.waves[index] = wave
+        return wave
+
+    def __getitem__(self, index: int) -> SpeechExample:
+        u, wave, aug = self.utterances[index], self.wave(index), self.augmentation
+        if aug is not None and len(aug.speed_factors) > 1:
+            wave = speed_perturb(wave, self.rng.choice(aug.speed_factors))
+        features = log_mel(wave)  # (F, 80)
+        if aug is not None and aug.spec_augment is not None:
+            features = aug.spec_augment(features, aug.fill, self.rng)
+        return SpeechExample(features, self.targets[index], self.prefixes[index], u.target, u.source or u.id)
+
+    def lengths(self) -> list[tuple[int, int]]:
+        """``(feature frames, target tokens)`` per utterance, from the manifest's durations."""
+        return [(num_frames(round(u.duration * SAMPLE_RATE)), len(t)) for u, t in zip(self.utterances, self.targets)]
+
+
+def pad_features(features: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """``(F_i, 80)`` matrices -> ``(B, F, 80)`` zero-padded and lengths ``(B,)``."""
+    lengths = torch.tensor([f.shape[0] for f in features])
+    batch = features[0].new_zeros(len(features), int(lengths.max()), features[0].shape[1])
+    for i, f in enumerate(features):
+        batch[i, : f.shape[0]] = f
+    return batch, lengths
+
+
+def collate_speech(dataset: SpeechDataset, indices: list[int], *, pad_id: int, eos_id: int) -> Batch:
+    examples = [dataset[i] for i in indices]
+    source, lengths = pad_features([e.features for e in examples])
+    return Batch(source, lengths, *collate_targets(examples, pad_id=pad_id, eos_id=eos_id), list(indices))

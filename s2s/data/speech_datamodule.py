@@ -1,0 +1,99 @@
+"""SpeechDataModule: manifests written by ``s2s prepare an4|fsdd|synth``, batched under a frame budget."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+from s2s.data.audio import FeatureStats, SpecAugment
+from s2s.data.batching import TokenBudgetBatchSampler
+from s2s.data.manifest import read_manifest
+from s2s.data.speech import Augmentation, SpeechDataset, collate_speech
+from s2s.data.tokenizer import Tokenizer
+from s2s.errors import DataError
+
+
+class SpeechDataModule(pl.LightningDataModule):
+    """Reads ``data_dir/{train,valid,test}.tsv``, ``spm.model`` and ``cmvn.json``.
+
+    ``max_frames`` is the batch budget in padded feature frames (100 per second of audio);
+    training utterances longer than ``max_duration`` seconds are dropped. A split of at most
+    ``cache_hours`` of audio is kept in memory once read; a larger one is read from disk each time. ``spec_augment``
+    (a dict of :class:`SpecAugment` fields, or null) and ``speed_perturb`` (factors, e.g.
+    ``[0.9, 1.0, 1.1]``, or null) apply to training batches only.
+    """
+
+    def __init__(self, *, data_dir: str, src_lang: str, tgt_langs: list[str], task: str | None = None,
+                 max_frames: int = 20000, max_duration: float = 20.0, spec_augment: dict | None = None,
+                 speed_perturb: list[float] | None = None, valid_max_sentences: int | None = None,
+                 train_max_sentences: int | None = None, cache_hours: float = 2.0, num_workers: int = 0,
+                 seed: int = 1) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.src_lang, self.tgt_langs, self.task = src_lang, list(tgt_langs), task
+        self.max_frames, self.max_duration, self.seed = max_frames, max_duration, seed
+        self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
+        self.speed_factors = tuple(speed_perturb) if speed_perturb else (1.0,)
+        self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
+        self.num_workers, self.cache_hours = num_workers, cache_hours
+        self.train_dataset = self.valid_dataset = None
+
+    def require(self, name: str) -> Path:
+        path = self.data_dir / name
+        if not path.is_file():
+            raise DataError(f"{path} not found: prepare the corpus first (e.g. `s2s prepare an4 --out {self.data_dir}`)")
+        return path
+
+    @functools.cached_property
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer.from_file(self.require("spm.model"))
+
+    @functools.cached_property
+    def feature_stats(self) -> FeatureStats:
+        """Global log-mel mean/std of the training audio, computed by ``s2s prepare``."""
+        return FeatureStats.load(self.require("cmvn.json"))
+
+    def manifest(self, split: str) -> Path:
+        return self.data_dir / f"{split}.tsv"
+
+    def load(self, split: str, limit: int | None, max_duration: float | None) -> SpeechDataset:
+        rows = read_manifest(self.require(f"{split}.tsv"))
+        if max_duration is not None:
+            rows = [r for r in rows if r.duration <= max_duration]
+        rows = rows[:limit] if limit is not None else rows
+        if not rows:
+            raise DataError(f"{self.manifest(split)} has no usable utterances")
+        cache = sum(r.duration for r in rows) <= self.cache_hours * 3600  # 16 kHz float32: 230 MB an hour
+        return SpeechDataset(rows, self.tokenizer, src_lang=self.src_lang, default_lang=self.tgt_langs[0],
+                             task=self.task, seed=self.seed, cache=cache)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is None:
+            self.train_dataset = self.load("train", self.train_max_sentences, self.max_duration)
+            fill = torch.tensor(self.feature_stats.mean)
+            self.train_dataset.augmentation = Augmentation(self.spec_augment, self.speed_factors, fill)
+            self.valid_dataset = self.load("valid", self.valid_max_sentences, None)
+
+    def loader(self, dataset: SpeechDataset, *, shuffle: bool) -> DataLoader:
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        lengths = dataset.lengths()
+        if min(self.speed_factors) < 1 and shuffle:  # slowed-down audio is longer: budget for the worst case
+            lengths = [(int(f / min(self.speed_factors)) + 1, t) for f, t in lengths]
+        budget = max(self.max_frames, max(max(pair) for pair in lengths))
+        sampler = TokenBudgetBatchSampler(lengths, max_tokens=budget, shuffle=shuffle, seed=self.seed,
+                                          num_replicas=replicas, rank=rank)
+        collate_fn = functools.partial(collate_speech, dataset, pad_id=self.tokenizer.pad_id,
+                                       eos_id=self.tokenizer.eos_id)
+        return DataLoader(range(len(dataset)), batch_sampler=sampler, num_workers=self.num_workers,
+                          collate_fn=collate_fn)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader(self.train_dataset, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.valid_dataset, shuffle=False)

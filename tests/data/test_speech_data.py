@@ -1,0 +1,115 @@
+"""Manifests, `s2s prepare an4|fsdd` on slices of the real corpora, and frame-budget batches."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from s2s.data.an4 import prepare_an4
+from s2s.data.audio import FeatureStats
+from s2s.data.fsdd import prepare_fsdd
+from s2s.data.manifest import Utterance, read_manifest, write_manifest
+from s2s.data.speech_datamodule import SpeechDataModule
+from s2s.errors import DataError
+from tests.speech_helpers import an4_subset, fsdd_subset
+
+
+def test_manifest_roundtrip(tmp_path):
+    rows = [Utterance("a", tmp_path / "audio" / "a.wav", 1.25, "hallo\twelt", "hello world", "de"),
+            Utterance("b", tmp_path / "b.flac", 0.5, "zwei", "two", "de")]
+    write_manifest(tmp_path / "m.tsv", rows)
+    header, first = (tmp_path / "m.tsv").read_text().splitlines()[:2]
+    assert header == "id\taudio\tduration\ttarget\tsource\tlang"
+    assert first.split("\t")[1] == "audio/a.wav"  # relative to the manifest's folder
+    back = read_manifest(tmp_path / "m.tsv")
+    assert back[0] == Utterance("a", tmp_path / "audio" / "a.wav", 1.25, "hallo welt", "hello world", "de")
+    assert back[1].source == "two" and back[1].duration == 0.5
+
+
+def test_manifest_errors(tmp_path):
+    (tmp_path / "bad.tsv").write_text("id\tpath\ttext\nx\ty.wav\thi\n")
+    with pytest.raises(DataError, match="lacks column"):
+        read_manifest(tmp_path / "bad.tsv")
+    (tmp_path / "bad2.tsv").write_text("id\taudio\tduration\ttarget\nx\ty.wav\tlong\thi\n")
+    with pytest.raises(DataError, match="line 2: duration 'long'"):
+        read_manifest(tmp_path / "bad2.tsv")
+    with pytest.raises(DataError, match="not found"):
+        read_manifest(tmp_path / "none.tsv")
+
+
+@pytest.fixture(scope="module")
+def an4_prepared(tmp_path_factory):
+    local = an4_subset(tmp_path_factory.mktemp("an4_local"), speakers=8, per_speaker=4)
+    out = tmp_path_factory.mktemp("an4")
+    prepare_an4(out=out, local=local, vocab_size=40, valid_speakers=2, test_speakers=2, seed=3)
+    return out
+
+
+def test_prepare_an4_holds_out_speakers(an4_prepared):
+    splits = {s: read_manifest(an4_prepared / f"{s}.tsv") for s in ("train", "valid", "test")}
+    speakers = {s: {u.id.split("-")[1] for u in rows} for s, rows in splits.items()}
+    assert len(speakers["valid"]) == 2 and len(speakers["test"]) == 2 and len(speakers["train"]) == 4
+    assert not (speakers["train"] & speakers["valid"]) and not (speakers["train"] & speakers["test"])
+    assert sum(len(r) for r in splits.values()) == 32
+    first = splits["train"][0]
+    assert first.audio.is_file() and first.audio.parent == an4_prepared / "audio" and first.target.isupper()
+    stats = FeatureStats.load(an4_prepared / "cmvn.json")
+    assert stats.frames > 1000 and all(s > 0 for s in stats.std)
+    assert json.loads((an4_prepared / "meta.json").read_text())["utterances"]["train"] == len(splits["train"])
+
+
+def test_prepare_fsdd_holds_out_indices(tmp_path):
+    local = fsdd_subset(tmp_path / "recordings", digits=(4, 8), speakers=("theo",), indices=range(5, 14))
+    out = prepare_fsdd(out=tmp_path / "fsdd", local=local, valid_count=2, test_count=2)
+    splits = {s: read_manifest(out / f"{s}.tsv") for s in ("train", "valid", "test")}
+    assert sorted(u.id for u in splits["valid"]) == ["4_theo_5", "4_theo_6", "8_theo_5", "8_theo_6"]
+    assert sorted(u.id for u in splits["test"]) == ["4_theo_7", "4_theo_8", "8_theo_7", "8_theo_8"]
+    assert len(splits["train"]) == 10 and {u.target for u in splits["train"]} == {"four", "eight"}
+    with pytest.raises(DataError, match="no FSDD recordings"):
+        prepare_fsdd(out=tmp_path / "none", local=tmp_path / "fsdd")
+
+
+def test_speech_batches_stay_under_the_frame_budget(an4_prepared):
+    spec = {"freq_masks": 2, "freq_width": 10, "time_masks": 2, "time_width": 20, "time_ratio": 0.2}
+    dm = SpeechDataModule(data_dir=str(an4_prepared), src_lang="en", tgt_langs=["en"], task="transcribe",
+                          max_frames=1500, spec_augment=spec, speed_perturb=[0.9, 1.0, 1.1])
+    dm.setup()
+    seen = []
+    for batch in dm.train_dataloader():
+        b, frames, dims = batch.source.shape
+        assert dims == 80 and b * frames <= 1500 / 0.9 + 2 * b  # the budget allows for slowed-down audio
+        assert torch.equal(batch.source_lengths.max(), torch.tensor(frames))
+        prefix = batch.prefix[0].tolist()
+        assert prefix == dm.tokenizer.prefix("en", "transcribe")
+        assert (batch.target_out[:, : len(prefix) - 1] == dm.tokenizer.pad_id).all()  # tags are not trained
+        seen += batch.indices
+    assert sorted(seen) == list(range(len(dm.train_dataset)))
+    valid = next(iter(dm.val_dataloader()))
+    example = dm.valid_dataset[valid.indices[0]]
+    assert torch.equal(valid.source[0, : example.features.shape[0]], example.features)  # no augmentation
+
+
+def test_an4_sphere_layout_is_converted(tmp_path):
+    """The public tarball's layout: SPHERE files under wav/an4_clstk/<speaker>/ and a transcription list."""
+    import numpy as np
+    import soundfile as sf
+    from rich.console import Console
+
+    from s2s.data.an4 import sphere_utterances
+
+    root = tmp_path / "an4"
+    (root / "etc").mkdir(parents=True)
+    lines = []
+    for uid, text in (("an251-fash-b", "YES"), ("cen1-fash-b", "H E L L O"), ("an10-mblw-b", "ENTER SIX")):
+        folder = root / "wav" / "an4_clstk" / uid.split("-")[1]
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(str(folder / f"{uid}.sph"), (np.random.randn(8000) * 1000).astype(np.int16), 16_000,
+                 format="NIST", subtype="PCM_16")
+        lines.append(f"<s> {text} </s> ({uid})")
+    (root / "etc" / "an4_train.transcription").write_text("\n".join(lines) + "\n")
+    rows = sphere_utterances(root, "train", tmp_path / "audio", Console(quiet=True))
+    assert [(u.id, u.target, speaker) for u, speaker in rows] == [
+        ("an251-fash-b", "YES", "fash"), ("cen1-fash-b", "H E L L O", "fash"), ("an10-mblw-b", "ENTER SIX", "mblw")]
+    assert all(u.duration == 0.5 and sf.info(str(u.audio)).format == "FLAC" for u, _ in rows)

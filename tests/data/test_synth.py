@@ -1,0 +1,36 @@
+"""`s2s prepare synth`: espeak-ng speech for parallel text (this one runs wherever espeak-ng is installed)."""
+
+from __future__ import annotations
+
+import soundfile as sf
+
+from s2s.cli.main import main
+from s2s.data.manifest import read_manifest
+from s2s.data.synth import voice_for
+from tests.speech_helpers import skip_without
+
+
+def test_prepare_synth_on_a_few_multi30k_sentences(tmp_path):
+    skip_without("espeak-ng")
+    text = tmp_path / "text"
+    text.mkdir()
+    english = ["A man rides a bike.", "-Two dogs play in the snow.", "A girl reads a book.", "People walk."]
+    german = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "Ein Mädchen liest ein Buch.", "Leute gehen."]
+    for split, n in (("train", 4), ("valid", 2), ("test", 1)):
+        (text / f"{split}.en").write_text("\n".join(english[:n]) + "\n")
+        (text / f"{split}.de").write_text("\n".join(german[:n]) + "\n")
+    out = tmp_path / "synth"
+    main(["prepare", "synth", "--from", str(text), "--out", str(out), "--vocab-size", "60", "--workers", "2",
+          "--transcripts"])
+    rows = read_manifest(out / "train.tsv")
+    assert [r.source for r in rows] == english * 2 and [r.target for r in rows] == german + english
+    assert [r.lang for r in rows] == ["de"] * 4 + ["en"] * 4  # translate, then transcribe the same audio
+    assert [r.audio for r in rows[:4]] == [r.audio for r in rows[4:]]
+    assert [r.target for r in read_manifest(out / "test_asr.tsv")] == english[:1]
+    for row in rows:
+        info = sf.info(str(row.audio))
+        assert info.samplerate == 16_000 and info.channels == 1 and info.format == "FLAC"
+        assert info.duration > 0.5 and abs(info.duration - row.duration) < 1e-3
+    assert len(read_manifest(out / "valid.tsv")) == 4 and len(read_manifest(out / "test.tsv")) == 1 and (out / "cmvn.json").is_file()
+    voices = {voice_for(1, "train", i) for i in range(40)}
+    assert len({v for v, _, _ in voices}) > 10 and len({s for _, s, _ in voices}) > 10  # varied voices and speeds

@@ -47,7 +47,8 @@ def write_manifest(path: Path, rows: list[Utterance]) -> None:
             f.write("\t".join(values[c] for c in columns) + "\n")
 
 
-def read_manifest(path: str | Path) -> list[Utterance]:
+def read_manifest(path: str | Path, *, check_audio: bool = True) -> list[Utterance]:
+    """Rows of a manifest; with ``check_audio``, refuses one whose audio files are missing, before any work."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"manifest not found: {path}")
@@ -65,4 +66,10 @@ def read_manifest(path: str | Path) -> list[Utterance]:
             audio = Path(row["audio"] or "")
             rows.append(Utterance(row["id"], audio if audio.is_absolute() else path.parent / audio, duration,
                                   row["target"] or "", row.get("source") or "", row.get("lang") or ""))
+    if check_audio:
+        missing = [(line, r.audio) for line, r in enumerate(rows, start=2) if not r.audio.is_file()]
+        if missing:
+            line, audio = missing[0]
+            raise DataError(f"{path} line {line}: audio file {audio} not found"
+                            + (f" (and {len(missing) - 1} more rows)" if len(missing) > 1 else ""))
     return rows

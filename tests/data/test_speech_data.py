@@ -23,7 +23,7 @@ def test_manifest_roundtrip(tmp_path):
     header, first = (tmp_path / "m.tsv").read_text().splitlines()[:2]
     assert header == "id\taudio\tduration\ttarget\tsource\tlang"
     assert first.split("\t")[1] == "audio/a.wav"  # relative to the manifest's folder
-    back = read_manifest(tmp_path / "m.tsv")
+    back = read_manifest(tmp_path / "m.tsv", check_audio=False)
     assert back[0] == Utterance("a", tmp_path / "audio" / "a.wav", 1.25, "hallo welt", "hello world", "de")
     assert back[1].source == "two" and back[1].duration == 0.5
 
@@ -37,6 +37,10 @@ def test_manifest_errors(tmp_path):
         read_manifest(tmp_path / "bad2.tsv")
     with pytest.raises(DataError, match="not found"):
         read_manifest(tmp_path / "none.tsv")
+    (tmp_path / "here.wav").write_bytes(b"")
+    (tmp_path / "gone.tsv").write_text("id\taudio\tduration\ttarget\nx\there.wav\t1\thi\ny\tgone.wav\t1\tho\n")
+    with pytest.raises(DataError, match="gone.tsv line 3: audio file .*gone.wav not found"):
+        read_manifest(tmp_path / "gone.tsv")
 
 
 @pytest.fixture(scope="module")

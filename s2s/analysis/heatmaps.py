@@ -34,6 +34,10 @@ def save_heatmap(weights: np.ndarray, path: Path, *, queries: Sequence[str] | No
     _axes(ax, weights, queries, keys, title)
     ax.set_xlabel(xlabel, fontsize=7)
     ax.set_ylabel(ylabel, fontsize=7)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -54,8 +58,4 @@ def save_grid(maps: Sequence[np.ndarray], path: Path, *, queries: Sequence[str] 
             show_x = keys if layer == layers - 1 else None
             _axes(axes[layer][head], weights[head], show_y, show_x, f"L{layer + 1} H{head + 1}")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

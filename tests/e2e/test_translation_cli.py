@@ -107,7 +107,8 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
     ("model=huge", "available options in 'model': audio_small, audio_tiny, base, small, tiny"),
     ("model.d_model=abc", "d_model='abc' must be of type int"),
 ])
-def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path):
-    result = s2s("train", override, f"hydra.run.dir={tmp_path}", check=False)
+def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path, trained):
+    data, _ = trained  # a value's type is checked once the data (and so the vocabulary) is there
+    result = s2s("train", override, f"data.data_dir={data}", f"hydra.run.dir={tmp_path}", check=False)
     lines = [line for line in result.stderr.decode().splitlines() if "error" in line]
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0]

@@ -6,21 +6,24 @@ import argparse
 from pathlib import Path
 
 
+def corpus_parser(sub, name: str, summary: str, *, vocab_size: int, source: str) -> argparse.ArgumentParser:
+    """A corpus's subcommand with the options every corpus has: --out, --from, --vocab-size."""
+    p = sub.add_parser(name, help=summary)
+    p.add_argument("--out", type=Path, default=Path(f"data/{name}"), help=f"output folder (default data/{name})")
+    p.add_argument("--from", dest="local", type=Path, default=None, help=source)
+    p.add_argument("--vocab-size", type=int, default=vocab_size, help=f"SentencePiece pieces (default {vocab_size})")
+    return p
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s2s prepare", description=__doc__)
     sub = p.add_subparsers(dest="corpus", required=True)
-    m = sub.add_parser("multi30k", help="Multi30k task 1 (en, de, fr, cs image captions)")
+    m = corpus_parser(sub, "multi30k", "Multi30k task 1 (en, de, fr, cs image captions)", vocab_size=8000,
+                      source="folder with a local copy of the .gz files (else download from the public source)")
     m.add_argument("--src", default="en", help="source language (default en)")
     m.add_argument("--tgt", nargs="+", default=["de"], help="target language(s) (default de)")
-    m.add_argument("--out", type=Path, default=Path("data/multi30k"), help="output folder (default data/multi30k)")
-    m.add_argument("--from", dest="local", type=Path, default=None,
-                   help="folder with a local copy of the .gz files (else download from the public source)")
-    m.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece pieces (default 8000)")
-    a = sub.add_parser("an4", help="CMU AN4 read speech (validation/test speakers held out)")
-    a.add_argument("--out", type=Path, default=Path("data/an4"), help="output folder (default data/an4)")
-    a.add_argument("--from", dest="local", type=Path, default=None,
-                   help="local copy with train.tsv and FLAC files (else download the SPHERE tarball)")
-    a.add_argument("--vocab-size", type=int, default=100, help="SentencePiece pieces (default 100)")
+    a = corpus_parser(sub, "an4", "CMU AN4 read speech (validation/test speakers held out)", vocab_size=100,
+                      source="local copy with train.tsv and FLAC files (else download the SPHERE tarball)")
     a.add_argument("--valid-speakers", type=int, default=5, help="speakers held out for validation (default 5)")
     a.add_argument("--test-speakers", type=int, default=5,
                    help="speakers held out for test, with --from (default 5; the tarball has its own test set)")

@@ -6,7 +6,6 @@ import argparse
 
 import torch
 
-from s2s.data.text import utf8_lines  # noqa: F401  (re-exported for the commands)
 from s2s.decoding import DecodingOptions
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}

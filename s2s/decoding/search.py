@@ -20,14 +20,12 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
 
     Returns, per sentence, up to ``options.nbest`` hypotheses, best first.
     """
+    memory, mask = model.encode(source, source_lengths)
+    cache = model.decoder.new_cache(memory, mask)
     ctc = None
     if options.ctc_weight > 0:  # joint CTC/attention: the CTC head reads the same encoder output
-        memory, mask = model.encode(source, source_lengths)
-        cache = model.decoder.new_cache(memory, mask)
         ctc = CTCPrefixScorer(model.ctc_log_probs(memory), mask.sum(dim=1), blank=model.config.pad_id, eos=eos_id,
                               weight=options.ctc_weight, candidates=max(2 * options.beam_size, 4))
-    else:
-        cache = model.start_decoding(source, source_lengths)
     batch, prefix_len = prefix.shape
     memory_lengths = cache.memory_mask.sum(dim=1)  # (B,) source length as the decoder sees it
     max_new = (options.max_len_a * memory_lengths + options.max_len_b).floor().long()  # (B,)

@@ -53,8 +53,9 @@ class Decoder(nn.Module):
         """
         start = cache.length if use_cache else 0
         x = self.embedding(tokens, start)  # (B, Tn, D)
+        self_mask = cache.self_attention_mask(tokens.shape[1], x.dtype) if use_cache else None  # one mask for all layers
         for layer, layer_cache in zip(self.layers, cache.layers):
-            x = layer(x, layer_cache, cache.memory_mask, start, use_cache, cache.beams)
+            x = layer(x, layer_cache, cache.memory_mask, start, use_cache, cache.beams, self_mask)
         if use_cache:
             cache.length = start + tokens.shape[1]
         return self.final_norm(x)

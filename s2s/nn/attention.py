@@ -5,7 +5,9 @@ Shape legend used across the package:
     Dh = D / H head dim, V vocabulary, F feature frames.
 
 Mask convention everywhere: boolean, ``True`` = may attend. Masks are converted to the
-kernel's form only at the ``scaled_dot_product_attention`` call.
+kernel's form only at the ``scaled_dot_product_attention`` call, except the decoder's
+self-attention mask during beam search, which all layers share: ``additive_mask`` converts it
+once per step (the kernel's own conversion of a boolean mask costs more than the attention).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ def padding_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
 def key_mask(mask: Tensor) -> Tensor:
     """``(B, L)`` key-padding mask -> ``(B, 1, 1, L)``, broadcastable over heads and queries."""
     return mask[:, None, None, :]
+
+
+def additive_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """Boolean mask -> the same mask as ``0`` (may attend) / ``-inf`` (may not) in ``dtype``, added to the scores."""
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, float("-inf"))
 
 
 def causal_mask(query_len: int, key_len: int, device: torch.device) -> Tensor:

@@ -1,15 +1,17 @@
 """The decoder's key/value cache: an explicit object passed to ``decoder(..., cache=cache)``.
 
-Self-attention keys/values grow by one position per decoding step. They live in a time-major
-buffer ``(capacity, N, H, Dh)``: the ``L`` positions decoded so far are its first ``L`` slices,
-one contiguous block, so appending writes one slice and ``reorder`` (beam search moving rows
-around) copies exactly those ``L`` positions into a second buffer, never the empty rest.
-Attention reads them through a ``(N, H, L, Dh)`` strided view, with no copy.
+Self-attention keys/values grow by one position per decoding step. They live in a buffer
+``(B, capacity, K, H, Dh)``: per sentence, per position, one slot for each of its ``K`` rows
+(beams). A row writes its new position into its own slot and nothing is ever moved when beam
+search reorders rows. Instead each row keeps its *ancestry*: for every past position, the slot
+that holds its own history there. A row then attends to all ``L * K`` cached positions of its
+sentence through a mask that keeps only its ancestry (the sentence's ``K`` queries share those
+keys, like cross-attention below). Physically reordering the cache would copy ``L`` positions
+of every row each step, quadratic in the output length; the mask costs ``K * L`` booleans per row.
 
-Cross-attention keys/values are computed once per source and never change. With ``beams``
-rows per sentence (beam search), the ``K`` rows of one sentence share one copy of its
-cross-attention keys/values ``(B, H, S, Dh)``: nothing is repeated K times nor reordered
-when beams swap, only when whole sentences leave the batch.
+Cross-attention keys/values are computed once per source and never change. The ``K`` rows of
+one sentence share one copy ``(B, H, S, Dh)``: nothing is repeated K times nor reordered when
+beams swap. Only when whole sentences leave the batch are the tensors compacted.
 """
 
 from __future__ import annotations
@@ -19,77 +21,74 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from s2s.nn.attention import additive_mask, causal_mask
+
 MIN_CAPACITY = 16
 
 
 @dataclass
 class LayerCache:
-    """One decoder layer's cache. Cross K/V ``(B, H, S, Dh)``; self K/V buffers ``(capacity, N, H, Dh)``.
-
-    ``reorder_rows`` writes into a second pair of buffers and keeps the first as the spare for the
-    next call: the two are reused all along a decoding run, because allocating fresh buffers every
-    step costs page faults in proportion to their capacity, not to the positions decoded.
-    """
+    """One decoder layer's cache. Cross K/V ``(B, H, S, Dh)``; self K/V buffers ``(B, capacity, K, H, Dh)``."""
 
     cross_k: Tensor
     cross_v: Tensor
-    self_k: Tensor | None = None  # (capacity, N, H, Dh), a view of the front of `store`
+    self_k: Tensor | None = None
     self_v: Tensor | None = None
     capacity_hint: int = 0  # positions the caller expects to decode (0: unknown, grow by doubling)
-    store: tuple[Tensor, Tensor] | None = None  # flat memory behind self_k, self_v
-    spare: tuple[Tensor, Tensor] | None = None  # flat memory for the next reorder
 
-    def append(self, k: Tensor, v: Tensor, start: int) -> tuple[Tensor, Tensor]:
-        """Write new ``k, v (N, H, Tn, Dh)`` at ``start``; return the keys/values so far ``(N, H, start+Tn, Dh)``."""
-        end = start + k.shape[2]
-        if self.self_k is None or end > self.self_k.shape[0]:
-            self.grow(k, start, end)
-        self.self_k[start:end] = k.permute(2, 0, 1, 3)  # (Tn, N, H, Dh)
-        self.self_v[start:end] = v.permute(2, 0, 1, 3)
-        return self.self_k[:end].permute(1, 2, 0, 3), self.self_v[:end].permute(1, 2, 0, 3)  # (N, H, end, Dh)
+    def append(self, k: Tensor, v: Tensor, start: int, beams: int) -> tuple[Tensor, Tensor]:
+        """Write new ``k, v (B*K, H, Tn, Dh)`` at ``start``, each row into its own slot.
 
-    def grow(self, like: Tensor, start: int, needed: int) -> None:
-        n, h, _, dh = like.shape
-        old = 0 if self.self_k is None else self.self_k.shape[0]
+        Returns every cached key/value of each sentence, ``(B, H, (start+Tn) * K, Dh)`` ordered
+        position-major (position ``t`` of slot ``s`` is column ``t * K + s``): a view, no copy.
+        """
+        n, h, tn, dh = k.shape
+        end = start + tn
+        if self.self_k is None or end > self.self_k.shape[1]:
+            self.grow(n // beams, beams, h, dh, like=k, start=start, needed=end)
+        for buffer, new in ((self.self_k, k), (self.self_v, v)):
+            buffer[:, start:end] = new.view(n // beams, beams, h, tn, dh).permute(0, 3, 1, 2, 4)  # (B, Tn, K, H, Dh)
+        return self.sentence_view(self.self_k, end), self.sentence_view(self.self_v, end)
+
+    @staticmethod
+    def sentence_view(buffer: Tensor, end: int) -> Tensor:
+        """``(B, capacity, K, H, Dh)`` -> the first ``end`` positions as ``(B, H, end * K, Dh)`` (a view)."""
+        b, _, beams, h, dh = buffer.shape
+        return buffer[:, :end].permute(0, 3, 1, 2, 4).view(b, h, end * beams, dh)
+
+    def grow(self, batch: int, beams: int, h: int, dh: int, *, like: Tensor, start: int, needed: int) -> None:
+        old = 0 if self.self_k is None else self.self_k.shape[1]
         capacity = max(needed, 2 * old, self.capacity_hint, MIN_CAPACITY)
-        store = (like.new_empty(capacity * n * h * dh), like.new_empty(capacity * n * h * dh))
-        new_k, new_v = (flat.view(capacity, n, h, dh) for flat in store)
+        new_k, new_v = (like.new_empty(batch, capacity, beams, h, dh) for _ in range(2))
         if self.self_k is not None and start:
-            new_k[:start] = self.self_k[:start]
-            new_v[:start] = self.self_v[:start]
-        self.self_k, self.self_v, self.store, self.spare = new_k, new_v, store, None
-
-    def reorder_rows(self, index: Tensor, length: int) -> None:
-        """Row ``i`` of the self-attention cache becomes old row ``index[i]``; only ``length`` positions move."""
-        if self.self_k is None or length == 0:
-            return
-        capacity, _, h, dh = self.self_k.shape
-        size = capacity * index.numel() * h * dh
-        if self.spare is None or self.spare[0].numel() < size:
-            self.spare = (self.self_k.new_empty(size), self.self_v.new_empty(size))
-        new_k, new_v = (flat[:size].view(capacity, index.numel(), h, dh) for flat in self.spare)
-        torch.index_select(self.self_k[:length], 1, index, out=new_k[:length])
-        torch.index_select(self.self_v[:length], 1, index, out=new_v[:length])
-        self.store, self.spare = self.spare, self.store
+            new_k[:, :start] = self.self_k[:, :start]
+            new_v[:, :start] = self.self_v[:, :start]
         self.self_k, self.self_v = new_k, new_v
 
-    def select_sentences(self, index: Tensor) -> None:
+    def select_sentences(self, index: Tensor, length: int) -> None:
+        """Keep the sentences ``index (B',)``; only the ``length`` decoded positions are copied."""
         self.cross_k = self.cross_k.index_select(0, index)
         self.cross_v = self.cross_v.index_select(0, index)
+        if self.self_k is not None:
+            new_k, new_v = (buffer.new_empty(index.numel(), *buffer.shape[1:]) for buffer in (self.self_k, self.self_v))
+            new_k[:, :length] = self.self_k[index, :length]
+            new_v[:, :length] = self.self_v[index, :length]
+            self.self_k, self.self_v = new_k, new_v
 
 
 @dataclass
 class KVCache:
-    """All decoder layers' caches, the source padding mask and the number of decoded positions.
+    """All decoder layers' caches, the source padding mask, the rows' ancestry and the decoded length.
 
-    Decoder row ``r`` belongs to sentence ``r // beams``; ``memory_mask`` and the cross-attention
-    keys/values have one row per sentence.
+    Decoder row ``r`` belongs to sentence ``r // beams`` and writes into slot ``r % beams``;
+    ``memory_mask`` and the cross-attention keys/values have one row per sentence.
     """
 
     layers: list[LayerCache]
     memory_mask: Tensor  # (B, S) True on real source positions
     length: int = 0  # target positions already in the cache
     beams: int = 1  # decoder rows per sentence
+    ancestry: Tensor | None = None  # (B*K, length): the slot holding row r's own position t (beams > 1)
 
     def set_beams(self, beams: int, capacity: int = 0) -> None:
         """Before the first step: each sentence will have ``beams`` rows; ``capacity`` positions expected."""
@@ -99,23 +98,47 @@ class KVCache:
         for layer in self.layers:
             layer.capacity_hint = capacity
 
+    def self_attention_mask(self, new: int, dtype: torch.dtype) -> Tensor | None:
+        """Start ``new`` positions; the mask for their self-attention over the cache.
+
+        ``None`` when nothing needs masking (one row per sentence, one new position); the causal
+        ``(new, end)`` mask for a multi-token prefix; with beams, ``(B, 1, K * new, end * K)``:
+        query ``(slot j, position i)`` sees column ``t * K + s`` iff slot ``s`` holds row j's own
+        position ``t`` and ``t`` is not in its future (additive, in ``dtype``: all layers use it as is).
+        """
+        end = self.length + new
+        device = self.memory_mask.device
+        if self.beams == 1:
+            return None if new == 1 else causal_mask(new, end, device)
+        batch, k = self.batch_size, self.beams
+        own_slot = torch.arange(k, device=device).repeat(batch)  # (N,)
+        history = self.ancestry if self.ancestry is not None else own_slot.new_empty(batch * k, 0)
+        self.ancestry = torch.cat([history, own_slot[:, None].expand(-1, new)], dim=1)  # (N, end)
+        slots = torch.arange(k, device=device)
+        allowed = self.ancestry.view(batch, k, 1, end, 1) == slots  # (B, K, 1, end, K)
+        if new > 1:
+            allowed = allowed & causal_mask(new, end, device)[None, None, :, :, None]  # (B, K, new, end, K)
+        return additive_mask(allowed.reshape(batch, 1, k * new, end * k), dtype)
+
     def reorder(self, index: Tensor) -> None:
         """Keep/duplicate decoder rows: row ``i`` becomes old row ``index[i]``.
 
         Each run of ``beams`` consecutive new rows must come from one sentence (beam search
-        reorders beams within a sentence and drops finished sentences), so the sentence-level
-        tensors only follow ``index[::beams] // beams``, and only when sentences leave.
+        reorders beams within a sentence and drops finished sentences). Rows only take over
+        their new ancestry; the cached keys/values move only when sentences leave.
         """
-        rows = self.memory_mask.shape[0] * self.beams
+        rows = self.batch_size * self.beams
         if index.numel() == rows and torch.equal(index, torch.arange(rows, device=index.device)):
             return  # nothing moved (greedy decoding where no sentence ended this step)
-        for layer in self.layers:
-            layer.reorder_rows(index, self.length)
         sentences = index[:: self.beams] // self.beams  # (B',)
-        if sentences.numel() != self.batch_size or not torch.equal(sentences, torch.arange(
-                self.batch_size, device=sentences.device)):
+        if not torch.equal(index // self.beams, sentences.repeat_interleave(self.beams)):
+            raise ValueError("reorder: each sentence's rows must come from that same sentence")
+        if self.ancestry is not None:
+            self.ancestry = self.ancestry.index_select(0, index)
+        if sentences.numel() != self.batch_size or not torch.equal(
+                sentences, torch.arange(self.batch_size, device=sentences.device)):
             for layer in self.layers:
-                layer.select_sentences(sentences)
+                layer.select_sentences(sentences, self.length)
             self.memory_mask = self.memory_mask.index_select(0, sentences)
 
     @property
@@ -123,12 +146,3 @@ class KVCache:
         """Sentences (not rows)."""
         return self.memory_mask.shape[0]
 
-
-def repeat_rows(x: Tensor, times: int) -> Tensor:
-    """``(B, ...)`` -> ``(B*times, ...)`` with each row repeated ``times`` in a row (beam expansion)."""
-    return x.repeat_interleave(times, dim=0) if times > 1 else x
-
-
-def beam_index(batch: int, beams: int, device: torch.device) -> Tensor:
-    """``(B*K,)`` index that expands each of ``batch`` rows into ``beams`` consecutive rows."""
-    return torch.arange(batch, device=device).repeat_interleave(beams)

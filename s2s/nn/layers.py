@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from s2s.nn.attention import MultiHeadAttention, causal_mask, key_mask
+from s2s.nn.attention import MultiHeadAttention, key_mask
 from s2s.nn.kv_cache import LayerCache
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU}
@@ -82,27 +82,23 @@ class DecoderLayer(nn.Module):
         self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
 
     def forward(self, x: Tensor, cache: LayerCache, memory_mask: Tensor, start: int, use_cache: bool,
-                beams: int = 1) -> Tensor:
-        """``x (B, Tn, D)`` new target positions starting at ``start`` -> ``(B, Tn, D)``.
+                beams: int = 1, self_mask: Tensor | None = None) -> Tensor:
+        """``x (B*K, Tn, D)`` new target positions starting at ``start`` -> ``(B*K, Tn, D)``.
 
-        ``beams`` rows of ``x`` share one sentence's cross-attention keys/values and ``memory_mask`` row.
+        ``beams`` (K) rows of ``x`` share one sentence's cross-attention keys/values and ``memory_mask`` row.
 
         ``use_cache`` False (training): ``x`` is the whole prefix, attention is causal within it.
         ``use_cache`` True (decoding): keys/values of ``x`` are appended to ``cache`` and the new
-        queries see every cached position up to and including their own.
+        queries see the cached positions that ``self_mask`` (from ``KVCache.self_attention_mask``)
+        allows: their own history up to and including themselves.
         """
 
         def self_attend(h: Tensor) -> Tensor:
-            k, v = self.self_attn.project_kv(h)  # (B, H, Tn, Dh)
-            if use_cache:
-                k, v = cache.append(k, v, start)  # (B, H, start+Tn, Dh)
-            # One new query needs no mask: it may see everything cached. Several new queries
-            # (a forced prefix, or training) are causal among themselves.
-            if h.shape[1] == 1:
-                return self.self_attn(h, k, v)
-            if k.shape[2] == h.shape[1]:
-                return self.self_attn(h, k, v, is_causal=True)
-            return self.self_attn(h, k, v, mask=causal_mask(h.shape[1], k.shape[2], h.device))
+            k, v = self.self_attn.project_kv(h)  # (B*K, H, Tn, Dh)
+            if not use_cache:
+                return self.self_attn(h, k, v, is_causal=h.shape[1] > 1)
+            k, v = cache.append(k, v, start, beams)  # (B, H, (start+Tn)*K, Dh): every slot of the sentence
+            return self.self_attn(h, k, v, mask=self_mask, group=beams)
 
         def cross_attend(h: Tensor) -> Tensor:
             return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=key_mask(memory_mask), group=beams)

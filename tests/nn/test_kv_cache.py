@@ -1,0 +1,61 @@
+"""The KV cache under beam search: rows swap ancestries and sentences leave, nothing is copied
+per step, and every row's logits still equal a full recomputation of that row's own history."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from s2s.model import Seq2Seq
+from tests.conftest import tiny_config
+
+BOS = 2
+
+
+def full_recomputation(model: Seq2Seq, source, lengths, sentence_of_row: list[int], histories) -> torch.Tensor:
+    rows = torch.tensor(sentence_of_row)
+    target = torch.tensor(histories)  # (N, t): every row's whole history, no cache
+    return model(source[rows], lengths[rows], target)[:, -1]  # (N, V)
+
+
+@pytest.mark.parametrize("prefix", [[BOS], [BOS, 7, 9]])
+def test_rows_that_swap_ancestries_and_sentences_that_leave_match_recomputation(prefix):
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    model = Seq2Seq(tiny_config(vocab_size=40, max_positions=64)).eval()
+    batch, beams, steps = 3, 4, 12
+    source = torch.randint(4, 40, (batch, 6))
+    lengths = torch.tensor([6, 3, 5])
+    sentence_of_row = [b for b in range(batch) for _ in range(beams)]
+    histories = [list(prefix) for _ in sentence_of_row]
+    with torch.no_grad():
+        cache = model.start_decoding(source, lengths)
+        cache.set_beams(beams)
+        logits = model.decode_step(torch.tensor(histories), cache)
+        for step in range(steps):
+            torch.testing.assert_close(logits, full_recomputation(model, source, lengths, sentence_of_row, histories),
+                                       rtol=1e-5, atol=1e-5)
+            live = sorted(set(sentence_of_row))
+            if step == 5:  # sentence 1 finishes and leaves the batch
+                live.remove(1)
+            index = []  # each new row continues a random row of its own sentence (duplicates allowed)
+            for sentence in live:
+                first = sentence_of_row.index(sentence)
+                index += [first + rng.randrange(beams) for _ in range(beams)]
+            cache.reorder(torch.tensor(index))
+            sentence_of_row = [sentence_of_row[i] for i in index]
+            tokens = [rng.randrange(4, 40) for _ in index]
+            histories = [histories[i] + [t] for i, t in zip(index, tokens)]
+            logits = model.decode_step(torch.tensor(tokens)[:, None], cache)
+
+
+def test_reorder_refuses_rows_from_another_sentence():
+    model = Seq2Seq(tiny_config(vocab_size=40)).eval()
+    with torch.no_grad():
+        cache = model.start_decoding(torch.randint(4, 40, (2, 5)), torch.tensor([5, 5]))
+        cache.set_beams(2)
+        model.decode_step(torch.full((4, 1), BOS), cache)
+        with pytest.raises(ValueError, match="same sentence"):
+            cache.reorder(torch.tensor([0, 2, 2, 3]))  # sentence 0's second row taken from sentence 1

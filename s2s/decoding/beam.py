@@ -14,6 +14,7 @@ from torch import Tensor
 
 from s2s.decoding.hypothesis import Hypothesis, best_first
 from s2s.decoding.options import DecodingOptions
+from s2s.decoding.topk import row_topk
 
 NEG_INF = float("-inf")
 
@@ -48,7 +49,7 @@ class BeamChooser:
         # The 2K best (beam, token) extensions of a sentence are among the 2K best tokens of each
         # of its beams: rank each beam's tokens first (V per row), then only K*2K candidates.
         per_row = min(2 * k, vocab)
-        row_scores, row_tokens = logprobs.topk(per_row, dim=1)  # (A*K, 2K)
+        row_scores, row_tokens = row_topk(logprobs, per_row)  # (A*K, 2K)
         candidates = (self.scores[:, :, None] + row_scores.view(-1, k, per_row)).view(-1, k * per_row)  # (A, K*2K)
         top_scores, top_index = candidates.topk(min(2 * k, k * per_row), dim=1)  # (A, 2K), best first
         top_beam = top_index // per_row  # (A, 2K) beam within the sentence

@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from s2s.decoding.topk import row_topk
+
 LOG_ZERO = -1e10
 
 
@@ -48,7 +50,7 @@ class CTCPrefixScorer:
     def score(self, logprobs: Tensor) -> Tensor:
         """Attention ``logprobs (N, V)`` -> joint scores ``(N, V)``; tokens outside the candidates get -inf."""
         n, vocab = logprobs.shape
-        cand = logprobs.topk(self.candidates, dim=-1).indices  # (N, C)
+        cand = row_topk(logprobs, self.candidates)[1]  # (N, C)
         x = self.x[self.rows]  # (N, T, V)
         length = self.x.shape[1]
         xc = x.gather(2, cand[:, None, :].expand(n, length, cand.shape[1]))  # (N, T, C)

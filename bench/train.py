@@ -7,8 +7,10 @@ pre-LN for ours (post-LN for Marian; the cost is the same). Each step is forward
 loss + backward + AdamW update on one real Multi30k batch (token budget 4096). The engines
 alternate batch by batch in one process; we report the median target tokens per second over
 the timed steps (after warm-up), in fp32 and under bf16 autocast. Both use fused AdamW and
-compute the loss over labelled positions only; s2s also applies Wu to those positions only. Also prints the batch
-sampler's padding efficiency on the whole training set.
+compute the loss over labelled positions only. s2s also applies Wu to those positions only,
+backpropagates the label-smoothed loss in one pass (Marian: PyTorch's ``F.cross_entropy``) and,
+in bf16, runs the attention kernel in fp32 (its bf16 backward is slow on CPUs). Also prints the
+batch sampler's padding efficiency on the whole training set.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from s2s.config import ModelConfig
 from s2s.data.batching import TokenBudgetBatchSampler, collate
 from s2s.data.text import TranslationDataset
 from s2s.data.tokenizer import Tokenizer
-from s2s.lit_module import label_smoothed_loss, sequence_loss
+from s2s.lit_module import sequence_loss
 from s2s.model import Seq2Seq
 from s2s.optim import OptimConfig, build_optimizer
 
@@ -52,11 +55,13 @@ def our_loss(model, batch):
 
 
 def hf_loss(model, batch):
-    """Marian's logits at every position, then the same loss over the labelled ones."""
+    """Marian's logits at every position, then PyTorch's label-smoothed cross-entropy over the labelled ones
+    (what a Hugging Face user runs; s2s computes the same loss with its own backward, s2s.nn.label_smoothing)."""
     logits = model(input_ids=batch.source, attention_mask=batch.source != 0, decoder_input_ids=batch.target_in,
                    decoder_attention_mask=batch.target_in != 0).logits  # (B, T, V)
     trained = batch.target_out != 0
-    return label_smoothed_loss(logits[trained], batch.target_out[trained], smoothing=0.1), trained.sum()
+    loss = F.cross_entropy(logits[trained].float(), batch.target_out[trained], label_smoothing=0.1, reduction="sum")
+    return loss, trained.sum()
 
 
 def step(model, loss_fn, optimizer, batch, dtype) -> float:

@@ -33,12 +33,19 @@ class Translator:
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device = loaded.tokenizer, options, device
         info = loaded.info
+        self.source_code = None  # a multilingual Marian model's >>xx<< id, put in front of each source line
+        codes = getattr(self.tokenizer, "language_codes", None)
+        if codes and target_lang is not None:
+            if target_lang not in codes:
+                raise ValueError(f"this model's language codes are {', '.join(sorted(codes))}; not {target_lang!r}")
+            self.source_code, target_lang = codes[target_lang], None
         langs = info.get("tgt_langs") or [None]
         if target_lang is None and len(langs) > 1:
             raise ValueError(f"this model translates into {langs}: choose one with --tgt-lang")
         target_lang = target_lang or langs[0]
         if target_lang not in langs:
-            raise ValueError(f"this model translates into {langs}, not {target_lang!r}")
+            raise ValueError(f"this model has no target-language tags; drop --tgt-lang {target_lang}" if langs == [None]
+                             else f"this model translates into {langs}, not {target_lang!r}")
         self.prefix = self.tokenizer.prefix(target_lang, info.get("task_tag"))
         # target-side pieces: an imported Marian model has its own target vocabulary
         encode_target = getattr(self.tokenizer, "encode_target", self.tokenizer.encode)
@@ -50,6 +57,8 @@ class Translator:
 
     def encode(self, line: str, number: int) -> list[int]:
         ids = self.tokenizer.encode(line)
+        if self.source_code is not None and not self.tokenizer.starts_with_language_code(line):
+            ids = [self.source_code] + ids  # --tgt-lang xx on a multilingual Marian model: >>xx<< first
         if len(ids) > self.max_source:
             self.warn(f"line {number}: {len(ids)} tokens, truncated to the model's limit of {self.max_source}")
             ids = ids[: self.max_source]

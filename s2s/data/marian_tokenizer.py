@@ -89,6 +89,14 @@ class MarianTokenizer:
         """Target ids of ``>>xx<<`` language codes (source-side prefixes, never output text)."""
         return frozenset(i for i, p in enumerate(self.target_pieces) if LANGUAGE_CODE.fullmatch(p))
 
+    @functools.cached_property
+    def language_codes(self) -> dict[str, int]:
+        """``xx`` -> source id of ``>>xx<<``: a multilingual model's target languages (empty for a bilingual one)."""
+        return {p.strip()[2:-2]: i for i, p in enumerate(self.source_pieces) if LANGUAGE_CODE.fullmatch(p)}
+
+    def starts_with_language_code(self, text: str) -> bool:
+        return LANGUAGE_CODE.match(text) is not None
+
     def prefix(self, target_lang: str | None, task: str | None = None) -> list[int]:
         """Decoding starts from the padding id; Marian puts language codes on the source side."""
         if task is not None:

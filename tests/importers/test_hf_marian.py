@@ -38,18 +38,18 @@ def train_spm(lines: list[str], vocab_size: int) -> bytes:
     return model.getvalue()
 
 
-def marian_vocab(*spm_models: bytes) -> dict[str, int]:
-    """Marian's layout: ``</s>`` 0, ``<unk>`` 1, the pieces, ``<pad>`` last."""
+def marian_vocab(*spm_models: bytes, codes: tuple[str, ...] = ()) -> dict[str, int]:
+    """Marian's layout: ``</s>`` 0, ``<unk>`` 1, the pieces (then language ``codes``), ``<pad>`` last."""
     pieces: dict[str, None] = {}
     for model in spm_models:
         sp = spm.SentencePieceProcessor(model_proto=model)
         pieces.update((sp.id_to_piece(i), None) for i in range(sp.get_piece_size()) if not sp.is_control(i)
                       and not sp.is_unknown(i))
-    vocab = ["</s>", "<unk>", *pieces, "<pad>"]
+    vocab = ["</s>", "<unk>", *pieces, *codes, "<pad>"]
     return {p: i for i, p in enumerate(vocab)}
 
 
-def make_marian(folder: Path, *, separate: bool, seed: int) -> transformers.MarianMTModel:
+def make_marian(folder: Path, *, separate: bool, seed: int, codes: tuple[str, ...] = ()) -> transformers.MarianMTModel:
     """A Marian model folder as ``save_pretrained`` and OPUS-MT lay it out, with random weights."""
     en, de = multi30k_lines("train", "en", 1500), multi30k_lines("train", "de", 1500)
     source_spm, target_spm = train_spm(en, 220), train_spm(de, 260)
@@ -66,7 +66,7 @@ def make_marian(folder: Path, *, separate: bool, seed: int) -> transformers.Mari
         (folder / "target_vocab.json").write_text(json.dumps(target_vocab))
         (folder / "tokenizer_config.json").write_text(json.dumps({"separate_vocabs": True}))
     else:
-        source_vocab = target_vocab = marian_vocab(source_spm, target_spm)
+        source_vocab = target_vocab = marian_vocab(source_spm, target_spm, codes=codes)
         pad = len(source_vocab) - 1
     (folder / "vocab.json").write_text(json.dumps(source_vocab))
     config = transformers.MarianConfig(
@@ -167,3 +167,21 @@ def test_translator_runs_on_an_imported_checkpoint(imported):
     translator = Translator(loaded, options=DecodingOptions(beam_size=2, max_len_b=20))
     out = list(translator.translate(["A man rides a bike.", "", "Two dogs play."]))
     assert len(out) == 3 and out[1].text == "" and isinstance(out[0].text, str)
+
+
+def test_tgt_lang_puts_the_language_code_of_a_multilingual_model_in_front(tmp_path):
+    folder = tmp_path / "en-mul"
+    make_marian(folder, separate=False, seed=3, codes=(">>deu<<", ">>fra<<"))
+    out = tmp_path / "en-mul.pt"
+    cli_main(["import", "hf-marian", str(folder), str(out)])
+    loaded = load_checkpoint(out)
+    tok, options = loaded.tokenizer, DecodingOptions(beam_size=2, max_len_b=12)
+    assert tok.language_codes == {"deu": tok.vocab_size - 3, "fra": tok.vocab_size - 2}
+    to_french = Translator(loaded, options=options, target_lang="fra")
+    assert to_french.encode("Two dogs play.", 1) == [tok.language_codes["fra"]] + tok.encode("Two dogs play.") + [0]
+    assert to_french.encode(">>deu<< Two dogs.", 1) == tok.encode(">>deu<< Two dogs.") + [0]  # its own code wins
+    by_flag = [t.text for t in to_french.translate(["Two dogs play.", "A man rides a bike."])]
+    in_text = Translator(loaded, options=options).translate([">>fra<< Two dogs play.", ">>fra<< A man rides a bike."])
+    assert by_flag == [t.text for t in in_text]
+    with pytest.raises(ValueError, match="deu, fra"):
+        Translator(loaded, options=options, target_lang="ces")

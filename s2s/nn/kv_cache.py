@@ -45,7 +45,7 @@ class LayerCache:
         n, h, tn, dh = k.shape
         end = start + tn
         if self.self_k is None or end > self.self_k.shape[1]:
-            self.grow(n // beams, beams, h, dh, like=k, start=start, needed=end)
+            self.grow(k, beams, start=start, needed=end)
         for buffer, new in ((self.self_k, k), (self.self_v, v)):
             buffer[:, start:end] = new.view(n // beams, beams, h, tn, dh).permute(0, 3, 1, 2, 4)  # (B, Tn, K, H, Dh)
         return self.sentence_view(self.self_k, end), self.sentence_view(self.self_v, end)
@@ -56,7 +56,10 @@ class LayerCache:
         b, _, beams, h, dh = buffer.shape
         return buffer[:, :end].permute(0, 3, 1, 2, 4).view(b, h, end * beams, dh)
 
-    def grow(self, batch: int, beams: int, h: int, dh: int, *, like: Tensor, start: int, needed: int) -> None:
+    def grow(self, like: Tensor, beams: int, *, start: int, needed: int) -> None:
+        """New buffers shaped for ``like (B*K, H, Tn, Dh)``, holding ``needed`` positions or more; keep the first ``start``."""
+        n, h, _, dh = like.shape
+        batch = n // beams
         old = 0 if self.self_k is None else self.self_k.shape[1]
         capacity = max(needed, 2 * old, self.capacity_hint, MIN_CAPACITY)
         new_k, new_v = (like.new_empty(batch, capacity, beams, h, dh) for _ in range(2))

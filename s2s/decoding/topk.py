@@ -15,9 +15,9 @@ def row_topk(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     whose maxima are largest: every entry of any other block is at most its block's maximum,
     which ``k`` blocks' maxima beat, so ``k`` larger entries exist. One pass over the row finds
     the block maxima; the exact top-k then runs over ``k * BLOCK`` candidates instead of ``V``
-    columns. For 80 rows of 8,000 columns on one CPU thread this took 0.64 ms where
-    ``torch.topk`` took 1.08 ms and ``argmax`` 0.87 ms. Equal values may come back in another
-    order than ``torch.topk`` gives them.
+    columns: ``torch.topk``'s per-row selection over a whole vocabulary is slow on a CPU (its
+    effect on decoding: ``bench/decode.py``). Equal values may come back in another order than
+    ``torch.topk`` gives them.
     """
     n, vocab = scores.shape
     blocks = vocab // BLOCK

@@ -103,8 +103,8 @@ class MultiHeadAttention(nn.Module):
         if self.record_weights:
             out = self.attend_with_weights(q, k, v, mask, is_causal)
         elif q.dtype == torch.bfloat16 and q.device.type == "cpu" and torch.is_grad_enabled():
-            # Training in bf16 on a CPU: the fused kernel's bf16 backward is several times slower
-            # than its fp32 one (about 30% of a step), while the casts cost almost nothing.
+            # Training in bf16 on a CPU: the fused kernel's bf16 backward is much slower than its
+            # fp32 one, while the casts cost little (bench/train.py's bf16 row shows the effect).
             with torch.autocast("cpu", enabled=False):  # autocast would cast the inputs back to bf16
                 out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
                                                      dropout_p=dropout, is_causal=is_causal).to(q.dtype)

@@ -57,7 +57,7 @@ class LayerCache:
         return buffer[:, :end].permute(0, 3, 1, 2, 4).view(b, h, end * beams, dh)
 
     def grow(self, like: Tensor, beams: int, *, start: int, needed: int) -> None:
-        """New buffers shaped for ``like (B*K, H, Tn, Dh)``, holding ``needed`` positions or more; keep the first ``start``."""
+        """Buffers for keys like ``like (B*K, H, Tn, Dh)``, ``needed`` positions or more; the first ``start`` kept."""
         n, h, _, dh = like.shape
         batch = n // beams
         old = 0 if self.self_k is None else self.self_k.shape[1]

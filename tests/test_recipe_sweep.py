@@ -1,0 +1,47 @@
+"""tools/recipe_sweep.py: variant parsing, the train command it builds, the comparison table."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import recipe_sweep  # noqa: E402
+
+
+def write_metrics(path: Path, rows: list[tuple[int, float | None, float | None]]) -> None:
+    """rows: (step, val/bleu, val/loss); None leaves the cell empty (a training-loss row)."""
+    path.parent.mkdir(parents=True)
+    lines = ["epoch,step,train/loss,val/bleu,val/loss"]
+    for step, bleu, loss in rows:
+        lines.append(f"0,{step},{'' if bleu else 2.5},{'' if bleu is None else bleu},{'' if loss is None else loss}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_parse_variant_splits_name_and_overrides():
+    assert recipe_sweep.parse_variant("base=") == ("base", [])
+    assert recipe_sweep.parse_variant("postln=model.norm_first=false optim.lr=2e-3") == (
+        "postln", ["model.norm_first=false", "optim.lr=2e-3"])
+    with pytest.raises(SystemExit, match="NAME=OVERRIDES"):
+        recipe_sweep.parse_variant("model.norm_first")
+
+
+def test_train_command_fixes_steps_logger_and_run_dir(tmp_path):
+    command = recipe_sweep.train_command(tmp_path, "lr", ["experiment=demo"], ["optim.lr=1e-3"], 300)
+    assert command[:4] == ["s2s", "train", "experiment=demo", "optim.lr=1e-3"]
+    assert "trainer.max_steps=300" in command and "logger=csv" in command
+    assert command[-1] == f"hydra.run.dir={tmp_path / 'lr'}"
+    assert not any(arg.startswith("trainer.max_steps") for arg in recipe_sweep.train_command(tmp_path, "x", [], [], None))
+
+
+def test_table_compares_only_steps_every_variant_reached(tmp_path):
+    write_metrics(tmp_path / "a" / "csv" / "metrics.csv", [(10, None, None), (100, 20.0, 2.0), (200, 25.0, 1.8), (300, 27.0, 1.7)])
+    write_metrics(tmp_path / "b" / "csv" / "metrics.csv", [(100, 22.5, 1.9), (200, 24.0, 1.85)])  # stopped early
+    table = recipe_sweep.validation_table(tmp_path, ["a", "b"])
+    assert table[0] == "| step | a | b |"
+    assert table[2:] == ["| 100 | 20.00 / 2.000 | **22.50 / 1.900** |", "| 200 | **25.00 / 1.800** | 24.00 / 1.850 |"]
+
+
+def test_table_says_when_a_variant_has_no_validation(tmp_path):
+    write_metrics(tmp_path / "a" / "csv" / "metrics.csv", [(100, 20.0, 2.0)])
+    assert "no validation step" in recipe_sweep.validation_table(tmp_path, ["a", "missing"])[-1]

@@ -1,7 +1,8 @@
-"""AdamW with linear warm-up then inverse-square-root decay."""
+"""AdamW with linear warm-up, then inverse-square-root decay or a cosine decay to zero."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -14,10 +15,23 @@ class OptimConfig:
     eps: float = 1e-8
     weight_decay: float = 0.01
     warmup_steps: int = 1000
+    schedule: str = "inverse_sqrt"  # after warm-up: "inverse_sqrt" or "cosine" (to zero at decay_steps)
+    decay_steps: int | None = None  # cosine: the optimizer step where the learning rate reaches zero
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.warmup_steps < 0:
             raise ValueError(f"lr must be > 0 and warmup_steps >= 0, got lr={self.lr} warmup_steps={self.warmup_steps}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"optim.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.schedule == "cosine" and (self.decay_steps is None or self.decay_steps <= self.warmup_steps):
+            raise ValueError(f"optim.schedule=cosine needs optim.decay_steps > warmup_steps ({self.warmup_steps}), "
+                             f"got {self.decay_steps}: set it to the number of updates the run will make")
+
+    def lr_factor(self, step: int) -> float:
+        """LR multiplier at optimizer ``step`` (1-based)."""
+        if self.schedule == "cosine":
+            return cosine_factor(step, self.warmup_steps, self.decay_steps)
+        return inverse_sqrt_factor(step, self.warmup_steps)
 
 
 def inverse_sqrt_factor(step: int, warmup_steps: int) -> float:
@@ -26,6 +40,18 @@ def inverse_sqrt_factor(step: int, warmup_steps: int) -> float:
     if warmup_steps == 0:
         return 1.0
     return min(step / warmup_steps, (warmup_steps / step) ** 0.5)
+
+
+def cosine_factor(step: int, warmup_steps: int, decay_steps: int) -> float:
+    """LR multiplier: ``step/warmup`` rising, then half a cosine from 1 down to 0 at ``decay_steps`` (0 after)."""
+    step = max(step, 1)
+    if step < warmup_steps:
+        return step / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / (decay_steps - warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+SCHEDULES = ("inverse_sqrt", "cosine")
 
 
 def build_optimizer(module: torch.nn.Module, config: OptimConfig, *, fused: bool = True):
@@ -43,6 +69,5 @@ def build_optimizer(module: torch.nn.Module, config: OptimConfig, *, fused: bool
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr, betas=tuple(config.betas), eps=config.eps, fused=fused,
     )
-    warmup = config.warmup_steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: inverse_sqrt_factor(step + 1, warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: config.lr_factor(step + 1))
     return optimizer, scheduler

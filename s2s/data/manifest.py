@@ -33,14 +33,18 @@ def clean(text: str) -> str:
 
 
 def write_manifest(path: Path, rows: list[Utterance]) -> None:
-    """Write ``rows`` with audio paths relative to ``path``'s folder when they lie below it."""
+    """Write ``rows`` with audio paths relative to ``path``'s folder when they lie below it, else absolute.
+
+    A relative ``Utterance.audio`` is taken relative to the working directory (where the
+    producer wrote the file); readers resolve the written path against the manifest's folder.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = list(REQUIRED) + [c for c in OPTIONAL if any(getattr(r, c) for r in rows)]
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write("\t".join(columns) + "\n")
         for r in rows:
-            audio = Path(r.audio)
-            if audio.is_absolute() and audio.is_relative_to(path.parent.resolve()):
+            audio = Path(r.audio).resolve()
+            if audio.is_relative_to(path.parent.resolve()):
                 audio = audio.relative_to(path.parent.resolve())
             values = {"id": r.id, "audio": str(audio), "duration": f"{r.duration:.3f}", "target": clean(r.target),
                       "source": clean(r.source), "lang": r.lang}

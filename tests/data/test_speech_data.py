@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,6 +27,20 @@ def test_manifest_roundtrip(tmp_path):
     back = read_manifest(tmp_path / "m.tsv", check_audio=False)
     assert back[0] == Utterance("a", tmp_path / "audio" / "a.wav", 1.25, "hallo welt", "hello world", "de")
     assert back[1].source == "two" and back[1].duration == 0.5
+
+
+def test_manifest_written_from_relative_paths_reads_back_the_same_files(tmp_path, monkeypatch):
+    """``s2s prepare ... --out data/x`` (a relative folder): the paths must not be doubled on reading."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "x" / "audio").mkdir(parents=True)
+    (tmp_path / "data" / "x" / "audio" / "a.wav").write_bytes(b"")
+    (tmp_path / "elsewhere.wav").write_bytes(b"")
+    rows = [Utterance("a", Path("data/x/audio/a.wav"), 1.0, "a"), Utterance("b", Path("elsewhere.wav"), 1.0, "b")]
+    write_manifest(Path("data/x/train.tsv"), rows)
+    assert [line.split("\t")[1] for line in Path("data/x/train.tsv").read_text().splitlines()[1:]] == [
+        "audio/a.wav", str(tmp_path / "elsewhere.wav")]
+    back = read_manifest("data/x/train.tsv")  # checks that every audio file exists
+    assert [u.audio.resolve() for u in back] == [tmp_path / "data/x/audio/a.wav", tmp_path / "elsewhere.wav"]
 
 
 def test_manifest_errors(tmp_path):

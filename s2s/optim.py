@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+SCHEDULES = ("inverse_sqrt", "cosine")  # what OptimConfig.schedule may name
+
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -49,9 +51,6 @@ def cosine_factor(step: int, warmup_steps: int, decay_steps: int) -> float:
         return step / warmup_steps
     progress = min(1.0, (step - warmup_steps) / (decay_steps - warmup_steps))
     return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-SCHEDULES = ("inverse_sqrt", "cosine")
 
 
 def build_optimizer(module: torch.nn.Module, config: OptimConfig, *, fused: bool = True):

@@ -66,7 +66,8 @@ def validation_table(out: Path, names: list[str]) -> list[str]:
     for name in names:
         found = sorted((out / name).glob("**/metrics.csv"))
         series = read_series(found[0]) if found else {}
-        curves[name] = {step: (bleu, dict(series.get("val/loss", [])).get(step)) for step, bleu in series.get("val/bleu", [])}
+        losses = dict(series.get("val/loss", []))  # step -> validation loss
+        curves[name] = {step: (bleu, losses.get(step)) for step, bleu in series.get("val/bleu", [])}
     common = sorted(set.intersection(*(set(c) for c in curves.values()))) if curves else []
     lines = ["| step | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for step in common:

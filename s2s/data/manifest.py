@@ -40,12 +40,13 @@ def write_manifest(path: Path, rows: list[Utterance]) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = list(REQUIRED) + [c for c in OPTIONAL if any(getattr(r, c) for r in rows)]
+    folder = path.parent.resolve()
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write("\t".join(columns) + "\n")
         for r in rows:
             audio = Path(r.audio).resolve()
-            if audio.is_relative_to(path.parent.resolve()):
-                audio = audio.relative_to(path.parent.resolve())
+            if audio.is_relative_to(folder):
+                audio = audio.relative_to(folder)
             values = {"id": r.id, "audio": str(audio), "duration": f"{r.duration:.3f}", "target": clean(r.target),
                       "source": clean(r.source), "lang": r.lang}
             f.write("\t".join(values[c] for c in columns) + "\n")

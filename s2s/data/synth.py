@@ -5,10 +5,16 @@ variants, at a drawn speed (words per minute) and pitch, then resampled from esp
 22.05 kHz to 16 kHz and stored as FLAC. Draws are seeded per sentence, so a rerun writes the
 same audio. Workers run espeak-ng processes in parallel. With Multi30k En->De this builds an
 English speech -> German text corpus; the manifests keep the English transcript too.
+
+An interrupted run loses nothing: each split's ``done.tsv`` lists every file written whole
+(file name, a key of its sentence and voice, duration), and a rerun reuses those whose key
+still matches instead of synthesizing them again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 import shutil
 import subprocess
@@ -57,8 +63,26 @@ def synthesize(text: str, dest: Path, voice: str, speed: int, pitch: int) -> flo
             raise DataError(f"espeak-ng failed on {text[:60]!r}: {result.stderr.strip()[:200]}")
         data, rate = sf.read(str(wav), dtype="float32")
     wave = resample(torch.from_numpy(data), rate, SAMPLE_RATE)
-    sf.write(str(dest), wave.numpy(), SAMPLE_RATE, format="FLAC")
+    partial = dest.with_name(dest.name + ".part")  # renamed once whole: a killed run leaves no half file
+    sf.write(str(partial), wave.numpy(), SAMPLE_RATE, format="FLAC")
+    os.replace(partial, dest)
     return wave.numel() / SAMPLE_RATE
+
+
+def job_key(text: str, voice: str, speed: int, pitch: int) -> str:
+    """What a file's audio depends on: a rerun reuses a file only if this is unchanged."""
+    return hashlib.sha1(f"{voice}|{speed}|{pitch}|{text}".encode()).hexdigest()[:16]
+
+
+def finished_files(log: Path) -> dict[str, tuple[str, float]]:
+    """``done.tsv`` of an earlier run: file name -> (key, duration), for files written whole."""
+    done = {}
+    if log.is_file():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3:  # a line cut short by a kill is ignored
+                done[parts[0]] = (parts[1], float(parts[2]))
+    return done
 
 
 def read_corpus(local: Path | None, split: str, lang: str, tmp: Path) -> list[str]:
@@ -74,19 +98,34 @@ def synthesize_split(split: str, sources: list[str], targets: list[str], *, tgt_
     audio_dir = out / "audio" / split
     audio_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(i, s.strip(), t.strip()) for i, (s, t) in enumerate(zip(sources, targets)) if s.strip() and t.strip()]
+    log_path = audio_dir / "done.tsv"
+    done = finished_files(log_path)
 
-    def work(job: tuple[int, str, str]) -> Utterance:
+    def work(job: tuple[int, str, str]) -> tuple[Utterance, str | None]:
+        """The job's row and, when its file was synthesized now, its ``done.tsv`` line."""
         i, source, target = job
         dest = audio_dir / f"{split}_{i:06d}.flac"
-        duration = synthesize(source, dest, *voice_for(seed, split, i))
-        return Utterance(f"{split}_{i:06d}", dest, duration, target, source, tgt_lang)
+        voice = voice_for(seed, split, i)
+        key = job_key(source, *voice)
+        if done.get(dest.name, ("", 0.0))[0] == key and dest.is_file():
+            return Utterance(dest.stem, dest, done[dest.name][1], target, source, tgt_lang), None
+        duration = synthesize(source, dest, *voice)
+        return Utterance(dest.stem, dest, duration, target, source, tgt_lang), f"{dest.name}\t{key}\t{duration}\n"
 
-    rows = []
-    with progress_bar(console) as progress, ThreadPoolExecutor(max_workers=workers) as pool:
+    rows, reused = [], 0
+    with progress_bar(console) as progress, ThreadPoolExecutor(max_workers=workers) as pool, \
+            open(log_path, "a", encoding="utf-8") as log:
         task = progress.add_task(f"synthesizing {split}", total=len(jobs))
-        for row in pool.map(work, jobs):
+        for row, line in pool.map(work, jobs):
             rows.append(row)
+            if line is None:
+                reused += 1
+            else:
+                log.write(line)
+                log.flush()
             progress.advance(task)
+    if reused:
+        console.print(f"{split}: reused {reused:,} files synthesized by an earlier run (listed in {log_path})")
     return rows
 
 

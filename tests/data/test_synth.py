@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import soundfile as sf
 
 from s2s.cli.main import main
@@ -34,3 +36,32 @@ def test_prepare_synth_on_a_few_multi30k_sentences(tmp_path):
     assert len(read_manifest(out / "valid.tsv")) == 4 and len(read_manifest(out / "test.tsv")) == 1 and (out / "cmvn.json").is_file()
     voices = {voice_for(1, "train", i) for i in range(40)}
     assert len({v for v, _, _ in voices}) > 10 and len({s for _, s, _ in voices}) > 10  # varied voices and speeds
+
+
+def test_a_rerun_reuses_the_files_an_interrupted_run_wrote_whole(tmp_path):
+    skip_without("espeak-ng")
+    text = tmp_path / "text"
+    text.mkdir()
+    english = ["A man rides a bike.", "Two dogs play.", "A girl reads.", "People walk."]
+    for split, n in (("train", 4), ("valid", 1), ("test", 1)):
+        (text / f"{split}.en").write_text("\n".join(english[:n]) + "\n")
+        (text / f"{split}.de").write_text("\n".join(["Ein Satz."] * n) + "\n")
+    out = tmp_path / "synth"
+    command = ["prepare", "synth", "--from", str(text), "--out", str(out), "--vocab-size", "40", "--workers", "2"]
+    main(command)
+    audio = out / "audio" / "train"
+    files = sorted(audio.glob("*.flac"))
+    assert len(files) == 4 and len((audio / "done.tsv").read_text().splitlines()) == 4
+    for f in files:
+        os.utime(f, (1_000_000, 1_000_000))  # an old mtime marks a file as not rewritten
+    files[1].unlink()  # lost
+    (text / "train.en").write_text("\n".join([english[0], english[1], "Something else is said.", english[3]]) + "\n")
+    with open(audio / "done.tsv", "a") as log:
+        log.write("train_000003.flac\tdeadbeef")  # a line cut short by a kill: ignored
+    main(command)
+    rewritten = [f.stat().st_mtime != 1_000_000 for f in files]
+    assert rewritten == [False, True, True, False]  # lost and changed sentences only
+    rows = read_manifest(out / "train.tsv")
+    assert [r.source for r in rows][2] == "Something else is said."
+    assert all(abs(sf.info(str(r.audio)).duration - r.duration) < 1e-3 for r in rows)
+    assert not list(audio.glob("*.part"))

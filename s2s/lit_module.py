@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import Timer
 
 from s2s.analysis.dashboard import log_validation_attention
 from s2s.checkpoint import s2s_entry
@@ -24,6 +26,27 @@ from s2s.nn.label_smoothing import label_smoothed_cross_entropy
 from s2s.optim import OptimConfig, build_optimizer
 
 SAMPLE_ROWS = 8  # sample translations shown per validation round
+
+
+def time_budget_spent(trainer: pl.Trainer) -> Callable[[], float] | None:
+    """The fraction of ``trainer.max_time`` used so far (validation included, restored on resume); None without one.
+
+    Each DDP process would read its own clock and give its replica a slightly different learning
+    rate, so the replicas would drift apart: refused there.
+    """
+    timers = [c for c in trainer.callbacks if isinstance(c, Timer) and c.time_remaining() is not None]
+    if not timers:
+        return None
+    if trainer.world_size > 1:
+        raise ValueError("optim.schedule=cosine_time reads each process's own clock: with several processes use "
+                         "optim.schedule=cosine optim.decay_steps=N")
+    timer = timers[0]
+
+    def spent() -> float:
+        elapsed = timer.time_elapsed()
+        return elapsed / (elapsed + timer.time_remaining())
+
+    return spent
 
 
 def label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float) -> torch.Tensor:
@@ -145,7 +168,9 @@ class Seq2SeqModule(pl.LightningModule):
             )
 
     def configure_optimizers(self):
-        optimizer, scheduler = build_optimizer(self.model, self.optim, fused=not self.uses_grad_scaler)
+        time_spent = time_budget_spent(self.trainer) if self.optim.schedule == "cosine_time" else None
+        optimizer, scheduler = build_optimizer(self.model, self.optim, fused=not self.uses_grad_scaler,
+                                               time_spent=time_spent)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     @property

@@ -20,6 +20,7 @@ from s2s.errors import ConfigError, NonFiniteLossError
 from s2s.evaluation import evaluate_speech, evaluate_translation
 from s2s.lit_module import Seq2SeqModule
 from s2s.nn.word_vectors import init_from_vectors
+from s2s.optim import NO_TIME_LIMIT
 from s2s.resume import RNGStateCallback
 
 console = Console(stderr=True)
@@ -76,6 +77,8 @@ def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
 def train(cfg: DictConfig) -> Path:
     """Train, export ``model.pt`` (the best checkpoint by the task's validation metric) and report test scores."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.optim.schedule == "cosine_time" and not cfg.trainer.get("max_time"):
+        raise ConfigError(NO_TIME_LIMIT)  # before the data is read
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     tokenizer = datamodule.tokenizer

@@ -106,6 +106,7 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
     ("model.d_modle=3", "Key 'd_modle' is not in struct"),
     ("model=huge", "available options in 'model': audio_small, audio_tiny, base, small, tiny"),
     ("model.d_model=abc", "d_model='abc' must be of type int"),
+    ("optim.schedule=cosine_time", "anneals to zero at the time limit: set trainer.max_time"),
 ])
 def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path, trained):
     data, _ = trained  # a value's type is checked once the data (and so the vocabulary) is there

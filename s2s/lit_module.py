@@ -28,27 +28,6 @@ from s2s.optim import OptimConfig, build_optimizer
 SAMPLE_ROWS = 8  # sample translations shown per validation round
 
 
-def time_budget_spent(trainer: pl.Trainer) -> Callable[[], float] | None:
-    """The fraction of ``trainer.max_time`` used so far (validation included, restored on resume); None without one.
-
-    Each DDP process would read its own clock and give its replica a slightly different learning
-    rate, so the replicas would drift apart: refused there.
-    """
-    timers = [c for c in trainer.callbacks if isinstance(c, Timer) and c.time_remaining() is not None]
-    if not timers:
-        return None
-    if trainer.world_size > 1:
-        raise ValueError("optim.schedule=cosine_time reads each process's own clock: with several processes use "
-                         "optim.schedule=cosine optim.decay_steps=N")
-    timer = timers[0]
-
-    def spent() -> float:
-        elapsed = timer.time_elapsed()
-        return elapsed / (elapsed + timer.time_remaining())
-
-    return spent
-
-
 def label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float) -> torch.Tensor:
     """Label-smoothed cross-entropy summed over positions: ``logits (N, V)``, ``labels (N,)``.
 
@@ -249,3 +228,24 @@ class Seq2SeqModule(pl.LightningModule):
         """Make every training checkpoint self-contained and loadable with ``weights_only=True``."""
         info = dict(self.info, step=self.global_step, decoding=dataclasses.asdict(self.decoding))
         checkpoint["s2s"] = s2s_entry(self.model.config, self.tokenizer, info)
+
+
+def time_budget_spent(trainer: pl.Trainer) -> Callable[[], float] | None:
+    """The fraction of ``trainer.max_time`` used so far (validation included, restored on resume); None without one.
+
+    Each DDP process would read its own clock and give its replica a slightly different learning
+    rate, so the replicas would drift apart: refused there.
+    """
+    timers = [c for c in trainer.callbacks if isinstance(c, Timer) and c.time_remaining() is not None]
+    if not timers:
+        return None
+    if trainer.world_size > 1:
+        raise ValueError("optim.schedule=cosine_time reads each process's own clock: with several processes use "
+                         "optim.schedule=cosine optim.decay_steps=N")
+    timer = timers[0]
+
+    def spent() -> float:
+        elapsed = timer.time_elapsed()
+        return elapsed / (elapsed + timer.time_remaining())
+
+    return spent

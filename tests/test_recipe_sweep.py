@@ -9,10 +9,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import recipe_sweep  # noqa: E402
 
 
-def write_metrics(path: Path, rows: list[tuple[int, float | None, float | None]]) -> None:
-    """rows: (step, val/bleu, val/loss); None leaves the cell empty (a training-loss row)."""
+def write_metrics(path: Path, rows: list[tuple[int, float | None, float | None]], score: str = "val/bleu") -> None:
+    """rows: (step, score, val/loss); None leaves the cell empty (a training-loss row)."""
     path.parent.mkdir(parents=True)
-    lines = ["epoch,step,train/loss,val/bleu,val/loss"]
+    lines = [f"epoch,step,train/loss,{score},val/loss"]
     for step, bleu, loss in rows:
         lines.append(f"0,{step},{'' if bleu else 2.5},{'' if bleu is None else bleu},{'' if loss is None else loss}")
     path.write_text("\n".join(lines) + "\n")
@@ -38,10 +38,18 @@ def test_table_compares_only_steps_every_variant_reached(tmp_path):
     write_metrics(tmp_path / "a" / "csv" / "metrics.csv", [(10, None, None), (100, 20.0, 2.0), (200, 25.0, 1.8), (300, 27.0, 1.7)])
     write_metrics(tmp_path / "b" / "csv" / "metrics.csv", [(100, 22.5, 1.9), (200, 24.0, 1.85)])  # stopped early
     table = recipe_sweep.validation_table(tmp_path, ["a", "b"])
-    assert table[0] == "| step | a | b |"
-    assert table[2:] == ["| 100 | 20.00 / 2.000 | **22.50 / 1.900** |", "| 200 | **25.00 / 1.800** | 24.00 / 1.850 |"]
+    assert table[0].startswith("validation BLEU / loss") and table[1] == "| step | a | b |"
+    assert table[3:] == ["| 100 | 20.00 / 2.000 | **22.50 / 1.900** |", "| 200 | **25.00 / 1.800** | 24.00 / 1.850 |"]
 
 
 def test_table_says_when_a_variant_has_no_validation(tmp_path):
     write_metrics(tmp_path / "a" / "csv" / "metrics.csv", [(100, 20.0, 2.0)])
     assert "no validation step" in recipe_sweep.validation_table(tmp_path, ["a", "missing"])[-1]
+
+
+def test_speech_recognition_variants_compare_by_wer_lowest_best(tmp_path):
+    write_metrics(tmp_path / "a" / "csv" / "metrics.csv", [(100, 40.0, 1.5)], score="val/wer")
+    write_metrics(tmp_path / "b" / "csv" / "metrics.csv", [(100, 35.0, 1.6)], score="val/wer")
+    table = recipe_sweep.validation_table(tmp_path, ["a", "b"])
+    assert table[0].startswith("validation WER / loss")
+    assert table[3:] == ["| 100 | 40.00 / 1.500 | **35.00 / 1.600** |"]

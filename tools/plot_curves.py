@@ -1,4 +1,4 @@
-"""Plot a run's training curves (train loss, validation loss and BLEU against steps) to a PNG.
+"""Plot a run's training curves (train loss, validation loss and BLEU or WER against steps) to a PNG.
 
     python tools/plot_curves.py runs/<name>/<time>/csv/metrics.csv -o docs/curves.png
 
@@ -16,16 +16,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-PANELS = [("train/loss", "training loss (label-smoothed)"), ("val/loss", "validation loss"), ("val/bleu", "validation BLEU")]
+LOSSES = [("train/loss", "training loss (label-smoothed)"), ("val/loss", "validation loss")]
+SCORES = [("val/bleu", "validation BLEU"), ("val/wer", "validation WER (%)")]  # translation, speech recognition
 
 
 def read_series(path: Path) -> dict[str, list[tuple[int, float]]]:
     series: dict[str, list[tuple[int, float]]] = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            for key, _ in PANELS:
-                if row.get(key):
-                    series.setdefault(key, []).append((int(row["step"]), float(row[key])))
+            for key, value in row.items():
+                if key not in ("epoch", "step") and value:
+                    series.setdefault(key, []).append((int(row["step"]), float(value)))
     return series
 
 
@@ -34,11 +35,12 @@ def main() -> None:
     parser.add_argument("metrics", type=Path, nargs="+")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.6))
-    for path in args.metrics:
-        series = read_series(path)
+    runs = {path: read_series(path) for path in args.metrics}
+    panels = LOSSES + [next((p for p in SCORES if any(p[0] in series for series in runs.values())), SCORES[0])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
+    for path, series in runs.items():
         label = path.parent.parent.name if path.parent.name == "csv" else path.stem
-        for ax, (key, title) in zip(axes, PANELS):
+        for ax, (key, title) in zip(axes, panels):
             if key in series:
                 steps, values = zip(*series[key])
                 ax.plot(steps, values, label=label)

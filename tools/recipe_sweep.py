@@ -1,4 +1,4 @@
-"""Compare recipe variants at equal update counts: train each, then tabulate validation BLEU and loss.
+"""Compare recipe variants at equal update counts: train each, then tabulate validation BLEU (or WER) and loss.
 
     python tools/recipe_sweep.py --out runs/sweep --steps 3000 --parallel 4 \\
         base= postln=model.norm_first=false "lr25=optim.lr=2.5e-3" \\
@@ -25,6 +25,7 @@ from plot_curves import read_series
 
 FIXED = ["logger=csv", "test_after_training=false", "early_stopping_patience=null", "attention_examples=0",
          "trainer.enable_progress_bar=false", "trainer.max_time=null", "trainer.max_epochs=1000"]
+SCORES = {"val/bleu": ("BLEU", max), "val/wer": ("WER", min)}  # a task's validation score: label, which is best
 
 
 def parse_variant(spec: str) -> tuple[str, list[str]]:
@@ -61,22 +62,31 @@ def run_all(commands: dict[str, list[str]], out: Path, parallel: int, limit: flo
 
 
 def validation_table(out: Path, names: list[str]) -> list[str]:
-    """Markdown rows: per validation step reached by every variant, ``BLEU / loss`` (best BLEU in bold)."""
-    curves = {}
+    """Markdown rows: per validation step reached by every variant, ``score / loss`` (the best score in bold).
+
+    The score is the task's validation metric: BLEU for translation (higher is better), WER for
+    speech recognition (lower is better).
+    """
+    series = {}
     for name in names:
         found = sorted((out / name).glob("**/metrics.csv"))
-        series = read_series(found[0]) if found else {}
-        losses = dict(series.get("val/loss", []))  # step -> validation loss
-        curves[name] = {step: (bleu, losses.get(step)) for step, bleu in series.get("val/bleu", [])}
+        series[name] = read_series(found[0]) if found else {}
+    metric = next((m for m in SCORES if any(m in s for s in series.values())), "val/bleu")
+    label, best_of = SCORES[metric]
+    curves = {}
+    for name in names:
+        losses = dict(series[name].get("val/loss", []))  # step -> validation loss
+        curves[name] = {step: (score, losses.get(step)) for step, score in series[name].get(metric, [])}
     common = sorted(set.intersection(*(set(c) for c in curves.values()))) if curves else []
-    lines = ["| step | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines = [f"validation {label} / loss (greedy, the recipe's validation split)",
+             "| step | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for step in common:
-        best = max(curves[name][step][0] for name in names)
+        best = best_of(curves[name][step][0] for name in names)
         cells = []
         for name in names:
-            bleu, loss = curves[name][step]
-            text = f"{bleu:.2f}" + (f" / {loss:.3f}" if loss is not None else "")
-            cells.append(f"**{text}**" if bleu == best else text)
+            score, loss = curves[name][step]
+            text = f"{score:.2f}" + (f" / {loss:.3f}" if loss is not None else "")
+            cells.append(f"**{text}**" if score == best else text)
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     if not common:
         lines.append("| (no validation step reached by every variant) |")
@@ -100,7 +110,6 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         commands = {name: train_command(args.out, name, common, overrides, args.steps) for name, overrides in variants.items()}
         run_all(commands, args.out, max(1, args.parallel), args.limit)
-    print("validation BLEU / loss (greedy, the recipe's validation split)")
     print("\n".join(validation_table(args.out, list(variants))))
 
 

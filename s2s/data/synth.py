@@ -78,9 +78,9 @@ def finished_files(log: Path) -> dict[str, tuple[str, float]]:
     """``done.tsv`` of an earlier run: file name -> (key, duration), for files written whole."""
     done = {}
     if log.is_file():
-        for line in log.read_text(encoding="utf-8").splitlines():
+        for line in log.read_text(encoding="utf-8").split("\n")[:-1]:  # a last line without "\n" was cut short
             parts = line.split("\t")
-            if len(parts) == 3:  # a line cut short by a kill is ignored
+            if len(parts) == 3:
                 done[parts[0]] = (parts[1], float(parts[2]))
     return done
 
@@ -108,9 +108,11 @@ def synthesize_split(split: str, sources: list[str], targets: list[str], *, tgt_
         voice = voice_for(seed, split, i)
         key = job_key(source, *voice)
         if done.get(dest.name, ("", 0.0))[0] == key and dest.is_file():
-            return Utterance(dest.stem, dest, done[dest.name][1], target, source, tgt_lang), None
-        duration = synthesize(source, dest, *voice)
-        return Utterance(dest.stem, dest, duration, target, source, tgt_lang), f"{dest.name}\t{key}\t{duration}\n"
+            duration, line = done[dest.name][1], None
+        else:
+            duration = synthesize(source, dest, *voice)
+            line = f"{dest.name}\t{key}\t{duration}\n"
+        return Utterance(dest.stem, dest, duration, target, source, tgt_lang), line
 
     rows, reused = [], 0
     with progress_bar(console) as progress, ThreadPoolExecutor(max_workers=workers) as pool, \

@@ -8,7 +8,7 @@ import soundfile as sf
 
 from s2s.cli.main import main
 from s2s.data.manifest import read_manifest
-from s2s.data.synth import voice_for
+from s2s.data.synth import job_key, voice_for
 from tests.speech_helpers import skip_without
 
 
@@ -57,7 +57,8 @@ def test_a_rerun_reuses_the_files_an_interrupted_run_wrote_whole(tmp_path):
     files[1].unlink()  # lost
     (text / "train.en").write_text("\n".join([english[0], english[1], "Something else is said.", english[3]]) + "\n")
     with open(audio / "done.tsv", "a") as log:
-        log.write("train_000003.flac\tdeadbeef")  # a line cut short by a kill: ignored
+        # a kill cut this line short inside its duration: it must not override the whole line before it
+        log.write(f"train_000003.flac\t{job_key(english[3], *voice_for(1, 'train', 3))}\t0.")
     main(command)
     rewritten = [f.stat().st_mtime != 1_000_000 for f in files]
     assert rewritten == [False, True, True, False]  # lost and changed sentences only

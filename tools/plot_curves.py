@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 LOSSES = [("train/loss", "training loss (label-smoothed)"), ("val/loss", "validation loss")]
-SCORES = [("val/bleu", "validation BLEU"), ("val/wer", "validation WER (%)")]  # translation, speech recognition
+SCORES = {"val/bleu": "validation BLEU", "val/wer": "validation WER (%)"}  # translation, speech recognition
 
 
 def read_series(path: Path) -> dict[str, list[tuple[int, float]]]:
@@ -30,13 +30,19 @@ def read_series(path: Path) -> dict[str, list[tuple[int, float]]]:
     return series
 
 
+def score_key(runs: list[dict[str, list[tuple[int, float]]]]) -> str:
+    """The validation score these runs logged: ``val/bleu`` (translation) or ``val/wer`` (speech recognition)."""
+    return next((key for key in SCORES if any(key in series for series in runs)), "val/bleu")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("metrics", type=Path, nargs="+")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     runs = {path: read_series(path) for path in args.metrics}
-    panels = LOSSES + [next((p for p in SCORES if any(p[0] in series for series in runs.values())), SCORES[0])]
+    score = score_key(list(runs.values()))
+    panels = LOSSES + [(score, SCORES[score])]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
     for path, series in runs.items():
         label = path.parent.parent.name if path.parent.name == "csv" else path.stem

@@ -21,11 +21,11 @@ import sys
 import time
 from pathlib import Path
 
-from plot_curves import read_series
+from plot_curves import read_series, score_key
 
 FIXED = ["logger=csv", "test_after_training=false", "early_stopping_patience=null", "attention_examples=0",
          "trainer.enable_progress_bar=false", "trainer.max_time=null", "trainer.max_epochs=1000"]
-SCORES = {"val/bleu": ("BLEU", max), "val/wer": ("WER", min)}  # a task's validation score: label, which is best
+BEST = {"val/bleu": ("BLEU", max), "val/wer": ("WER", min)}  # per validation score: its label, which value is best
 
 
 def parse_variant(spec: str) -> tuple[str, list[str]]:
@@ -71,8 +71,8 @@ def validation_table(out: Path, names: list[str]) -> list[str]:
     for name in names:
         found = sorted((out / name).glob("**/metrics.csv"))
         series[name] = read_series(found[0]) if found else {}
-    metric = next((m for m in SCORES if any(m in s for s in series.values())), "val/bleu")
-    label, best_of = SCORES[metric]
+    metric = score_key(list(series.values()))
+    label, best_of = BEST[metric]
     curves = {}
     for name in names:
         losses = dict(series[name].get("val/loss", []))  # step -> validation loss

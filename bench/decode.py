@@ -28,11 +28,13 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
+from machine import describe  # noqa: E402  (bench/machine.py)
 
 from s2s.decoding import DecodingOptions  # noqa: E402
 from s2s.decoding.parallel import generate_parallel  # noqa: E402
 from s2s.importers.hf_marian import convert_state_dict, model_config  # noqa: E402
 from s2s.model import Seq2Seq  # noqa: E402
+from s2s.nn.linear import prepacking  # noqa: E402
 
 VOCAB, D_MODEL, LAYERS, HEADS, FFN = 8000, 256, 3, 4, 1024
 EOS, UNK = 0, 1
@@ -108,10 +110,11 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
     options = DecodingOptions(beam_size=beam, min_len=n, max_len_a=0, max_len_b=n)
     prefix = torch.full((src.shape[0], 1), PAD)
 
-    def run_ours(model: Seq2Seq, workers: int) -> Callable[[], list[int]]:
+    def run_ours(model: Seq2Seq, workers: int, packed: bool = True) -> Callable[[], list[int]]:
         def run() -> list[int]:
-            hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD],
-                                     workers=workers)
+            with prepacking(packed):
+                hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD],
+                                         workers=workers)
             return [len(h[0].tokens) + 1 for h in hyps]  # + EOS
         return run
 
@@ -119,6 +122,8 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
         ours = build_ours(hf_model)
         out["s2s fp32"] = run_ours(ours, 1)
         out[f"s2s fp32 {threads}x1"] = run_ours(ours, threads)
+    if "ours-unpacked" in engines:  # the fp32 weights as stored, multiplied by MKL (s2s/nn/linear.py)
+        out["s2s fp32 unpacked"] = run_ours(build_ours(hf_model), 1, packed=False)
     if "ours-bf16" in engines:
         out["s2s bf16"] = run_ours(build_ours(hf_model).to(torch.bfloat16), 1)
     if "hf" in engines:
@@ -164,8 +169,8 @@ def median_times(table: dict[str, Callable[[], list[int]]], runs: int) -> dict[s
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--engines", nargs="+", default=["ours", "ours-bf16", "hf", "ct2"],
-                   choices=["ours", "ours-bf16", "hf", "ct2"])
+    p.add_argument("--engines", nargs="+", default=["ours", "ours-unpacked", "ours-bf16", "hf", "ct2"],
+                   choices=["ours", "ours-unpacked", "ours-bf16", "hf", "ct2"])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--source-length", type=int, default=12)
     p.add_argument("--new-tokens", type=int, default=32, help="N: exactly this many new tokens (EOS included)")
@@ -178,8 +183,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     hf_model = build_hf(args.seed)
     src = sources(args.batch, args.source_length, args.seed)
+    print(f"machine: {describe()}")
     print(f"batch {args.batch}, source length {args.source_length}, {args.new_tokens} new tokens, "
-          f"{args.threads} threads, median of {args.runs} runs after a warm-up; torch {torch.__version__}, "
+          f"{args.threads} threads, median of {args.runs} runs after a warm-up; "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     print(f"WxT = W workers (inter-op) x T threads each; 's2s fp32' and 's2s bf16' are 1x{args.threads}")
     with tempfile.TemporaryDirectory() as tmp:

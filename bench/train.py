@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import describe  # bench/machine.py
 
 from s2s.config import ModelConfig
 from s2s.data.batching import TokenBudgetBatchSampler, collate
@@ -85,6 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    print(f"machine: {describe()}")
 
     tokenizer = Tokenizer.from_file(args.data / "spm.model")
     dataset = TranslationDataset.from_files(tokenizer, [(args.data / "train.en", args.data / "train.de", "de")],

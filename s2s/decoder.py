@@ -9,6 +9,7 @@ from s2s.config import ModelConfig
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache, LayerCache
 from s2s.nn.layers import DecoderLayer
+from s2s.nn.linear import linear
 
 
 class Unembedding(nn.Module):
@@ -27,7 +28,7 @@ class Unembedding(nn.Module):
         self.bias = nn.Parameter(torch.zeros(config.vocab_size)) if config.final_logits_bias else None
 
     def forward(self, hidden: Tensor) -> Tensor:
-        return nn.functional.linear(hidden, self.weight, self.bias)  # (..., V)
+        return linear(hidden, self.weight, self.bias)  # (..., V), on a packed copy of Wu when decoding on a CPU
 
 
 class Decoder(nn.Module):

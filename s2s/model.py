@@ -10,6 +10,7 @@ from s2s.encoders.audio import AudioEncoder
 from s2s.encoders.text import TextEncoder
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache
+from s2s.nn.linear import Linear
 
 
 class Seq2Seq(nn.Module):
@@ -34,7 +35,7 @@ class Seq2Seq(nn.Module):
             self.encoder = TextEncoder(config, embedding(config.src_vocab_size, shared))
         self.decoder = Decoder(config, target_embedding)
         # CTC over the target vocabulary; the padding id doubles as the blank (never a target).
-        self.ctc = nn.Linear(config.d_model, config.vocab_size) if config.ctc else None
+        self.ctc = Linear(config.d_model, config.vocab_size) if config.ctc else None
 
     def encode(self, source: Tensor, source_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """``source (B, S)`` ids or ``(B, F, feature_dim)`` audio -> memory ``(B, S, D)`` and its mask ``(B, S)``."""

@@ -19,6 +19,7 @@ from s2s.config import ModelConfig
 from s2s.encoders.transformer import EncoderStack
 from s2s.nn.attention import padding_mask
 from s2s.nn.embeddings import PositionEncoding
+from s2s.nn.linear import Linear
 
 KERNEL, STRIDE = 3, 2
 
@@ -40,7 +41,7 @@ class ConvSubsampling(nn.Module):
             layers += [nn.Conv2d(1 if i == 0 else channels, channels, KERNEL, STRIDE), nn.ReLU()]
             freq = conv_length(freq)
         self.conv = nn.Sequential(*layers)
-        self.out = nn.Linear((channels if self.num_layers else 1) * freq, d_model)
+        self.out = Linear((channels if self.num_layers else 1) * freq, d_model)
         self.min_frames = self.frames_needed(1)
 
     def frames_needed(self, positions: int) -> int:

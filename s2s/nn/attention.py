@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from s2s.nn.linear import Linear
+
 
 def padding_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
     """``(B,)`` lengths -> ``(B, L)`` boolean mask, True on real positions."""
@@ -61,10 +63,10 @@ class MultiHeadAttention(nn.Module):
         self.num_heads = num_heads
         self.head_dim = d_model // num_heads
         self.dropout = dropout
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)  # Wq for all heads
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)  # Wk
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)  # Wv ("value down")
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # Wo ("value up")
+        self.q_proj = Linear(d_model, d_model, bias=bias)  # Wq for all heads
+        self.k_proj = Linear(d_model, d_model, bias=bias)  # Wk
+        self.v_proj = Linear(d_model, d_model, bias=bias)  # Wv ("value down")
+        self.out_proj = Linear(d_model, d_model, bias=bias)  # Wo ("value up")
         self.record_weights = False  # set by s2s.analysis to keep the attention board
         self.last_weights: Tensor | None = None
 

@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from s2s.nn.attention import MultiHeadAttention, key_mask
 from s2s.nn.kv_cache import LayerCache
+from s2s.nn.linear import Linear
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU}
 
@@ -17,10 +18,10 @@ class FeedForward(nn.Module):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
-        self.fc1 = nn.Linear(d_model, ffn_dim)
+        self.fc1 = Linear(d_model, ffn_dim)
         self.activation = ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout)
-        self.fc2 = nn.Linear(ffn_dim, d_model)
+        self.fc2 = Linear(ffn_dim, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.dropout(self.activation(self.fc1(x))))  # (B, L, D)

@@ -1,0 +1,73 @@
+"""Packed inference linear layers: the same numbers as ``F.linear``, used only where they apply, never stale."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from s2s.nn import linear as packed
+from s2s.nn.linear import Linear, linear, packs, prepacking
+
+pytestmark = pytest.mark.skipif(not packed.AVAILABLE, reason="this torch has no oneDNN")
+
+
+def test_same_as_f_linear_for_every_input_shape():
+    torch.manual_seed(0)
+    layer = Linear(64, 300)
+    for x in (torch.randn(5, 64), torch.randn(3, 7, 64), torch.randn(7, 3, 64).transpose(0, 1),
+              torch.randn(4, 9, 64)[:, -1], torch.randn(0, 64)):
+        with torch.no_grad():
+            assert packs(x, layer.weight)
+            torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(linear(torch.randn(2, 64), layer.weight, None).shape, torch.Size([2, 300]))
+
+
+def test_training_bf16_autocast_and_opt_out_take_the_ordinary_path():
+    layer = Linear(8, 4)
+    x = torch.randn(2, 8)
+    assert not packs(x, layer.weight)  # gradients on: training
+    out = layer(x)
+    out.sum().backward()
+    assert layer.weight.grad is not None
+    with torch.no_grad():
+        assert not packs(x.bfloat16(), layer.weight.bfloat16())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not packs(x, layer.weight)
+            assert layer(x).dtype == torch.bfloat16
+        with prepacking(False):
+            assert not packs(x, layer.weight)
+        assert packs(x, layer.weight)
+
+
+def test_the_packed_copy_follows_every_change_of_the_weight():
+    torch.manual_seed(0)
+    layer = Linear(16, 8)
+    x = torch.randn(3, 16)
+    optimizer = torch.optim.AdamW(layer.parameters(), lr=0.1)
+    with torch.no_grad():
+        before = layer(x)
+    layer(x).sum().backward()
+    optimizer.step()  # in place
+    with torch.no_grad():
+        after_step = layer(x)
+        assert not torch.allclose(before, after_step)
+        torch.testing.assert_close(after_step, F.linear(x, layer.weight, layer.bias))
+        layer.load_state_dict(Linear(16, 8).state_dict())  # copied in place
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+        layer.weight.mul_(2)
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+
+
+def test_state_dict_and_copies_are_ordinary():
+    import copy
+
+    layer = Linear(16, 8)
+    with torch.no_grad():
+        layer(torch.randn(2, 16))  # packs
+    assert set(layer.state_dict()) == {"weight", "bias"}
+    twin = copy.deepcopy(layer)
+    with torch.no_grad():
+        twin.weight.add_(1)
+        x = torch.randn(2, 16)
+        torch.testing.assert_close(twin(x), F.linear(x, twin.weight, twin.bias))
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))

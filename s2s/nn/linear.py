@@ -32,11 +32,7 @@ _lock = threading.Lock()
 _state = {"enabled": True}
 
 
-def _available() -> bool:
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-
-
-AVAILABLE = _available()
+AVAILABLE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
 @contextmanager

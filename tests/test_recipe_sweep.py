@@ -18,20 +18,50 @@ def write_metrics(path: Path, rows: list[tuple[int, float | None, float | None]]
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_parse_variant_splits_name_and_overrides():
-    assert recipe_sweep.parse_variant("base=") == ("base", [])
-    assert recipe_sweep.parse_variant("postln=model.norm_first=false optim.lr=2e-3") == (
-        "postln", ["model.norm_first=false", "optim.lr=2e-3"])
-    with pytest.raises(SystemExit, match="NAME=OVERRIDES"):
+def test_parse_variant_splits_name_cost_and_overrides():
+    assert recipe_sweep.parse_variant("base=") == recipe_sweep.Variant("base", [], 1.0)
+    assert recipe_sweep.parse_variant("postln=model.norm_first=false optim.lr=2e-3") == recipe_sweep.Variant(
+        "postln", ["model.norm_first=false", "optim.lr=2e-3"], 1.0)
+    assert recipe_sweep.parse_variant("d192@1.36=model.d_model=192").cost == 1.36
+    with pytest.raises(SystemExit, match="NAME"):
         recipe_sweep.parse_variant("model.norm_first")
+    for bad in ("x@=a=1", "x@0=a=1", "x@fast=a=1"):
+        with pytest.raises(SystemExit, match="COST"):
+            recipe_sweep.parse_variant(bad)
 
 
 def test_train_command_fixes_steps_logger_and_run_dir(tmp_path):
-    command = recipe_sweep.train_command(tmp_path, "lr", ["experiment=demo"], ["optim.lr=1e-3"], 300)
-    assert command[:4] == ["s2s", "train", "experiment=demo", "optim.lr=1e-3"]
-    assert "trainer.max_steps=300" in command and "logger=csv" in command
+    variant = recipe_sweep.Variant("lr", ["optim.lr=1e-3"])
+    command = recipe_sweep.train_command(tmp_path, variant, ["experiment=demo"], 300)
+    assert command[:6] == [*recipe_sweep.S2S, "train", "experiment=demo", "optim.lr=1e-3"]
+    assert "trainer.max_steps=300" in command and "logger=csv" in command and "trainer.max_time=null" in command
     assert command[-1] == f"hydra.run.dir={tmp_path / 'lr'}"
-    assert not any(arg.startswith("trainer.max_steps") for arg in recipe_sweep.train_command(tmp_path, "x", [], [], None))
+    assert not any(arg.startswith("trainer.max_steps") for arg in recipe_sweep.train_command(tmp_path, variant, [], None))
+
+
+def test_equal_time_divides_the_minutes_by_each_variants_cost(tmp_path):
+    base = recipe_sweep.train_command(tmp_path, recipe_sweep.Variant("base", []), [], None, minutes=7.5)
+    wide = recipe_sweep.train_command(tmp_path, recipe_sweep.Variant("wide", [], 1.5), [], None, minutes=7.5)
+    assert "optim.schedule=cosine_time" in base and "trainer.max_time=00:00:07:30" in base
+    assert "trainer.max_time=00:00:05:00" in wide
+    assert not any(arg.startswith("trainer.max_steps") for arg in base)
+    assert recipe_sweep.time_limit(125) == "00:02:05:00"
+
+
+def test_final_table_reports_updates_and_scores_of_each_variant(tmp_path):
+    write_metrics(tmp_path / "a" / "csv" / "metrics.csv", [(10, None, None), (100, 20.0, 2.0), (130, None, None)])
+    (tmp_path / "a.eval.json").write_text('{"bleu": 40.24, "chrf": 63.31, "ter": 45.6, "sentences": 1014}')
+    (tmp_path / "b.eval.json").write_text("")  # the evaluation failed: its error is in b.eval.json.err
+    table = recipe_sweep.final_table(tmp_path, [recipe_sweep.Variant("a", []), recipe_sweep.Variant("b", [], 2.0)])
+    assert table[3] == "| a | 1 | 130 | bleu 40.24, chrf 63.31 |"
+    assert table[4].startswith("| b | 2 | 0 | (no scores: see b.eval.json.err)")
+
+
+def test_run_all_keeps_standard_error_apart_when_asked(tmp_path):
+    script = "import sys; print('{}'); print('warning', file=sys.stderr)"
+    recipe_sweep.run_all({"a": [sys.executable, "-c", script]}, {"a": tmp_path / "a.json"}, 1, None, errors_apart=True)
+    assert (tmp_path / "a.json").read_text() == "{}\n"
+    assert (tmp_path / "a.json.err").read_text() == "warning\n"
 
 
 def test_table_compares_only_steps_every_variant_reached(tmp_path):

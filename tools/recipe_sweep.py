@@ -106,6 +106,12 @@ def run_all(commands: dict[str, list[str]], logs: dict[str, Path], parallel: int
                 print(f"finished {name} (exit {process.returncode}, {time.monotonic() - started:.0f} s)", flush=True)
 
 
+def logged_series(out: Path, name: str) -> dict[str, list[tuple[int, float]]]:
+    """The variant's CSV-logged metrics (``OUT/NAME/**/metrics.csv``); empty if it logged none."""
+    found = sorted((out / name).glob("**/metrics.csv"))
+    return read_series(found[0]) if found else {}
+
+
 def final_table(out: Path, variants: list[Variant]) -> list[str]:
     """Markdown rows: per variant its cost, the updates it made and its final checkpoint's scores.
 
@@ -115,8 +121,7 @@ def final_table(out: Path, variants: list[Variant]) -> list[str]:
     lines = ["final checkpoint (last.ckpt), s2s evaluate", "| variant | cost per update | updates | scores |",
              "|---|---|---|---|"]
     for variant in variants:
-        found = sorted((out / variant.name).glob("**/metrics.csv"))
-        steps = [step for points in read_series(found[0]).values() for step, _ in points] if found else []
+        steps = [step for points in logged_series(out, variant.name).values() for step, _ in points]
         try:
             result = json.loads((out / f"{variant.name}.eval.json").read_text())
             scores = ", ".join(f"{key} {result[key]:.2f}" for key in ("bleu", "chrf", "wer", "cer") if key in result)
@@ -134,8 +139,7 @@ def validation_table(out: Path, names: list[str]) -> list[str]:
     """
     series = {}
     for name in names:
-        found = sorted((out / name).glob("**/metrics.csv"))
-        series[name] = read_series(found[0]) if found else {}
+        series[name] = logged_series(out, name)
     metric = score_key(list(series.values()))
     label, best_of = BEST[metric]
     curves = {}

@@ -125,7 +125,9 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
     if "ours-unpacked" in engines:  # the fp32 weights as stored, multiplied by MKL (s2s/nn/linear.py)
         out["s2s fp32 unpacked"] = run_ours(build_ours(hf_model), 1, packed=False)
     if "ours-bf16" in engines:
-        out["s2s bf16"] = run_ours(build_ours(hf_model).to(torch.bfloat16), 1)
+        bf16 = build_ours(hf_model).to(torch.bfloat16)
+        out["s2s bf16"] = run_ours(bf16, 1)
+        out["s2s bf16 unpacked"] = run_ours(bf16, 1, packed=False)
     if "hf" in engines:
         mask = torch.ones_like(src)
 

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from s2s.config import ModelConfig
+from s2s.nn.attention import kernel_dtype
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache, LayerCache
 from s2s.nn.layers import DecoderLayer
@@ -54,7 +55,8 @@ class Decoder(nn.Module):
         """
         start = cache.length if use_cache else 0
         x = self.embedding(tokens, start)  # (B, Tn, D)
-        self_mask = cache.self_attention_mask(tokens.shape[1], x.dtype) if use_cache else None  # one mask for all layers
+        # one self-attention mask for all layers, in the dtype their attention kernel adds it in
+        self_mask = cache.self_attention_mask(tokens.shape[1], kernel_dtype(x.dtype, x.device)) if use_cache else None
         for layer, layer_cache in zip(self.layers, cache.layers):
             x = layer(x, layer_cache, cache.memory_mask, start, use_cache, cache.beams, self_mask)
         if use_cache:

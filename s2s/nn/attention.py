@@ -37,6 +37,16 @@ def additive_mask(mask: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, float("-inf"))
 
 
+def kernel_dtype(dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """The dtype ``MultiHeadAttention`` runs the attention kernel in for inputs of ``dtype`` on ``device``.
+
+    bf16 on a CPU runs in fp32: the fused kernel is much slower in bf16 than in fp32 for these
+    shapes, its backward in training (bench/train.py's bf16 row) and its forward for decoding's
+    few queries per step (bench/decode.py's bf16 row), while the casts cost little.
+    """
+    return torch.float32 if dtype == torch.bfloat16 and device.type == "cpu" else dtype
+
+
 def causal_mask(query_len: int, key_len: int, device: torch.device) -> Tensor:
     """``(Tq, Tk)`` mask where query i (the last ``query_len`` of ``key_len`` positions) sees keys <= i.
 
@@ -104,11 +114,9 @@ class MultiHeadAttention(nn.Module):
         dropout = self.dropout if self.training else 0.0
         if self.record_weights:
             out = self.attend_with_weights(q, k, v, mask, is_causal)
-        elif q.dtype == torch.bfloat16 and q.device.type == "cpu" and torch.is_grad_enabled():
-            # Training in bf16 on a CPU: the fused kernel's bf16 backward is much slower than its
-            # fp32 one, while the casts cost little (bench/train.py's bf16 row shows the effect).
+        elif (dtype := kernel_dtype(q.dtype, q.device)) != q.dtype:
             with torch.autocast("cpu", enabled=False):  # autocast would cast the inputs back to bf16
-                out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
+                out = F.scaled_dot_product_attention(q.to(dtype), k.to(dtype), v.to(dtype), attn_mask=mask,
                                                      dropout_p=dropout, is_causal=is_causal).to(q.dtype)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal)

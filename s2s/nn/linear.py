@@ -10,9 +10,9 @@ decoding and 6-12% off beam search in ``bench/decode.py`` on an AMD EPYC (``s2s 
 The packed copy is made on first use and remade when the weight changes (an optimizer step,
 ``load_state_dict`` or a dtype change), so it is invisible to the rest of the code: training,
 checkpoints and ``state_dict`` see the ordinary ``nn.Linear`` parameters. It applies only where
-it pays and is exact to fp32 rounding: fp32, CPU, gradients off, no autocast. bf16 already runs
-on oneDNN and is left as it is. ``prepacking(False)`` turns packing off (to compare, or to rule
-it out).
+it pays and gives ``F.linear``'s numbers: fp32 or bf16 (a model converted with ``--dtype bf16``,
+whose unpacked weights oneDNN would otherwise reorder at every call), CPU, gradients off, no
+autocast. ``prepacking(False)`` turns packing off (to compare, or to rule it out).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
+PACKED_DTYPES = (torch.float32, torch.bfloat16)
 PACK_ROWS_HINT = 32  # oneDNN picks the packed layout for this many input rows (the benchmark's batch)
 _packed = WeakIdKeyDictionary()  # weight -> (its key when packed, the packed copy)
 _lock = threading.Lock()
@@ -48,8 +49,8 @@ def prepacking(enabled: bool) -> Iterator[None]:
 def packs(x: Tensor, weight: Tensor) -> bool:
     """Whether ``linear(x, weight)`` takes the packed path."""
     return (_state["enabled"] and AVAILABLE and not torch.is_grad_enabled() and x.device.type == "cpu"
-            and x.dtype == torch.float32 and weight.dtype == torch.float32 and not weight.is_inference()
-            and not torch.is_autocast_enabled("cpu"))  # under autocast F.linear runs in bf16: leave it so
+            and x.dtype == weight.dtype and x.dtype in PACKED_DTYPES and not weight.is_inference()
+            and not torch.is_autocast_enabled("cpu"))  # under autocast F.linear casts fp32 to bf16: leave it so
 
 
 def packed_weight(weight: Tensor) -> Tensor:

@@ -22,7 +22,20 @@ def test_same_as_f_linear_for_every_input_shape():
         assert linear(torch.randn(2, 64), layer.weight, None).shape == (2, 300)
 
 
-def test_training_bf16_autocast_and_opt_out_take_the_ordinary_path():
+def test_bf16_packs_too_with_f_linear_numbers():
+    torch.manual_seed(0)
+    layer = Linear(64, 300).bfloat16()
+    with torch.no_grad():
+        for x in (torch.randn(5, 64), torch.randn(3, 7, 64), torch.randn(160, 64)):
+            x = x.bfloat16()
+            assert packs(x, layer.weight)
+            out = layer(x)
+            assert out.dtype == torch.bfloat16
+            torch.testing.assert_close(out, F.linear(x, layer.weight, layer.bias))
+        assert not packs(torch.randn(2, 64), layer.weight)  # fp32 input, bf16 weight: F.linear decides
+
+
+def test_training_mixed_dtypes_autocast_and_opt_out_take_the_ordinary_path():
     layer = Linear(8, 4)
     x = torch.randn(2, 8)
     assert not packs(x, layer.weight)  # gradients on: training
@@ -30,7 +43,7 @@ def test_training_bf16_autocast_and_opt_out_take_the_ordinary_path():
     out.sum().backward()
     assert layer.weight.grad is not None
     with torch.no_grad():
-        assert not packs(x.bfloat16(), layer.weight.bfloat16())
+        assert not packs(x.bfloat16(), layer.weight)  # mixed dtypes
         with torch.autocast("cpu", dtype=torch.bfloat16):
             assert not packs(x, layer.weight)
             assert layer(x).dtype == torch.bfloat16

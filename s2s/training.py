@@ -120,7 +120,7 @@ def train(cfg: DictConfig) -> Path:
     export_checkpoint(loaded.model, loaded.tokenizer, loaded.info, run_dir / "model.pt")
     console.print(f"[green]exported[/] {run_dir / 'model.pt'} (from {Path(best).name})")
     if cfg.test_after_training:
-        options = dataclasses.replace(instantiate(cfg.decode), **cfg.test_decode)
+        options = dataclasses.replace(instantiate(cfg.decode), **(cfg.test_decode or {}))  # null: as validation
         if speech:
             test_speech(loaded, datamodule.manifest("test"), options, cfg, logger)
             return run_dir

@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 # On a machine shared with other jobs, OpenMP threads that spin while they wait for each other
 # lose whole time slices; sleeping waiters cost far less there. It must be set before the
@@ -30,7 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 from machine import describe  # noqa: E402  (bench/machine.py)
 
-from s2s.decoding import DecodingOptions  # noqa: E402
+from s2s.decoding import DecodingOptions, forked  # noqa: E402
 from s2s.decoding.parallel import generate_parallel  # noqa: E402
 from s2s.importers.hf_marian import convert_state_dict, model_config  # noqa: E402
 from s2s.model import Seq2Seq  # noqa: E402
@@ -110,9 +111,9 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
     options = DecodingOptions(beam_size=beam, min_len=n, max_len_a=0, max_len_b=n)
     prefix = torch.full((src.shape[0], 1), PAD)
 
-    def run_ours(model: Seq2Seq, workers: int, packed: bool = True) -> Callable[[], list[int]]:
+    def run_ours(model: Seq2Seq, workers: int, packed: bool = True, forks: bool = True) -> Callable[[], list[int]]:
         def run() -> list[int]:
-            with prepacking(packed):
+            with prepacking(packed), mock.patch.object(forked, "AVAILABLE", forked.AVAILABLE and forks):
                 hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD],
                                          workers=workers)
             return [len(h[0].tokens) + 1 for h in hyps]  # + EOS
@@ -121,12 +122,15 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
     if "ours" in engines:
         ours = build_ours(hf_model)
         out["s2s fp32"] = run_ours(ours, 1)
-        out[f"s2s fp32 {threads}x1"] = run_ours(ours, threads)
+        out[f"s2s fp32 {threads}x1"] = run_ours(ours, threads)  # forked worker processes (s2s/decoding/forked.py)
+    if "ours-threads" in engines:  # the same workers as threads, which queue for the interpreter lock
+        out[f"s2s {threads}x1 threads"] = run_ours(build_ours(hf_model), threads, forks=False)
     if "ours-unpacked" in engines:  # the fp32 weights as stored, multiplied by MKL (s2s/nn/linear.py)
         out["s2s fp32 unpacked"] = run_ours(build_ours(hf_model), 1, packed=False)
     if "ours-bf16" in engines:
         bf16 = build_ours(hf_model).to(torch.bfloat16)
         out["s2s bf16"] = run_ours(bf16, 1)
+        out[f"s2s bf16 {threads}x1"] = run_ours(bf16, threads)
         out["s2s bf16 unpacked"] = run_ours(bf16, 1, packed=False)
     if "hf" in engines:
         mask = torch.ones_like(src)
@@ -171,8 +175,8 @@ def median_times(table: dict[str, Callable[[], list[int]]], runs: int) -> dict[s
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--engines", nargs="+", default=["ours", "ours-unpacked", "ours-bf16", "hf", "ct2"],
-                   choices=["ours", "ours-unpacked", "ours-bf16", "hf", "ct2"])
+    engines = ["ours", "ours-threads", "ours-unpacked", "ours-bf16", "hf", "ct2"]
+    p.add_argument("--engines", nargs="+", default=engines, choices=engines)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--source-length", type=int, default=12)
     p.add_argument("--new-tokens", type=int, default=32, help="N: exactly this many new tokens (EOS included)")

@@ -2,10 +2,11 @@
 
 A decoding step is a few dozen small kernels. Split across T OpenMP threads, every kernel ends
 in a barrier where the threads wait for each other, and on a loaded machine a thread that lost
-its core stalls all of them. ``W`` workers, each decoding ``1/W`` of the sentences on one thread
-(the kernels release the GIL), use the same cores without a single barrier: CTranslate2 calls
-this ``inter_threads``. Outputs are identical to one ``generate`` call over the whole batch,
-because a sentence's output never depends on the other sentences in its batch.
+its core stalls all of them. ``W`` workers, each decoding ``1/W`` of the sentences on one
+thread, use the same cores without a single barrier: CTranslate2 calls this ``inter_threads``.
+The workers are forked processes on Linux (s2s/decoding/forked.py: threads would queue for
+Python's interpreter lock) and threads elsewhere. Outputs are identical to one ``generate`` call
+over the whole batch, because a sentence's output never depends on the other sentences in its batch.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor
 
+from s2s.decoding import forked
 from s2s.decoding.hypothesis import Hypothesis
 from s2s.decoding.options import DecodingOptions
 from s2s.decoding.search import generate
@@ -31,15 +33,27 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
         return _pools[workers]
 
 
+def decode_parts_threaded(model, workers: int, parts: list[slice], source: Tensor, source_lengths: Tensor,
+                          prefix: Tensor, **kwargs) -> list[list[list[Hypothesis]]]:
+    """Each part decoded by one thread. Sets torch's intra-op thread count to 1 while it runs
+    (restored after): ``workers`` threads in all."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        futures = [worker_pool(workers).submit(generate, model, source[p], source_lengths[p], prefix[p], **kwargs)
+                   for p in parts]
+        return [future.result() for future in futures]
+    finally:
+        torch.set_num_threads(previous)
+
+
 def generate_parallel(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
                       eos_id: int, suppress_ids: list[int], workers: int) -> list[list[Hypothesis]]:
-    """:func:`generate` with the sentences dealt round-robin into ``workers`` parts, one thread each.
+    """:func:`generate` with the sentences dealt round-robin into ``workers`` parts, one worker each.
 
     Round-robin, because a caller that sorts sentences by length would otherwise give one
-    worker all the long ones.
-
-    Sets torch's intra-op thread count to 1 while it runs (restored after): ``workers`` threads
-    in all. Sampling draws from one generator per part, so sampled outputs differ from ``generate``.
+    worker all the long ones. Sampling draws from one generator per part, so sampled outputs
+    differ from ``generate``.
     """
     batch = source.shape[0]
     if workers < 1:
@@ -48,16 +62,7 @@ def generate_parallel(model, source: Tensor, source_lengths: Tensor, prefix: Ten
         return generate(model, source, source_lengths, prefix, options=options, eos_id=eos_id,
                         suppress_ids=suppress_ids)
     parts = [slice(i, None, workers) for i in range(min(workers, batch))]  # sentence i goes to part i % W
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        futures = [
-            worker_pool(len(parts)).submit(
-                generate, model, source[part], source_lengths[part], prefix[part], options=options, eos_id=eos_id,
-                suppress_ids=suppress_ids)
-            for part in parts
-        ]
-        results = [future.result() for future in futures]
-        return [results[i % len(parts)][i // len(parts)] for i in range(batch)]
-    finally:
-        torch.set_num_threads(previous)
+    decode_parts = forked.decode_parts if forked.AVAILABLE and source.device.type == "cpu" else decode_parts_threaded
+    results = decode_parts(model, workers, parts, source, source_lengths, prefix, options=options, eos_id=eos_id,
+                           suppress_ids=suppress_ids)
+    return [results[i % len(parts)][i // len(parts)] for i in range(batch)]

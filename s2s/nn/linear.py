@@ -48,10 +48,19 @@ def prepacking(enabled: bool) -> Iterator[None]:
         _state["enabled"] = previous
 
 
+def prepacking_enabled() -> bool:
+    return _state["enabled"]
+
+
+def packable(weight: Tensor) -> bool:
+    """Whether inference with ``weight`` would use a packed copy (packing on, a CPU weight of a packed dtype)."""
+    return (_state["enabled"] and AVAILABLE and weight.device.type == "cpu" and weight.dtype in PACKED_DTYPES
+            and not weight.is_inference())
+
+
 def packs(x: Tensor, weight: Tensor) -> bool:
     """Whether ``linear(x, weight)`` takes the packed path."""
-    return (_state["enabled"] and AVAILABLE and not torch.is_grad_enabled() and x.device.type == "cpu"
-            and x.dtype == weight.dtype and x.dtype in PACKED_DTYPES and not weight.is_inference()
+    return (packable(weight) and not torch.is_grad_enabled() and x.device == weight.device and x.dtype == weight.dtype
             and not torch.is_autocast_enabled("cpu"))  # under autocast F.linear casts fp32 to bf16: leave it so
 
 
@@ -80,3 +89,11 @@ class Linear(nn.Linear):
 
     def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight, self.bias)
+
+
+def prepack(model: nn.Module) -> None:
+    """Pack every ``Linear`` weight of ``model`` now that decoding would pack on first use
+    (before forking decoding workers, which then share the packed copies)."""
+    for module in model.modules():
+        if isinstance(module, Linear) and packable(module.weight):
+            packed_weight(module.weight)

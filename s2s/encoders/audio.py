@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from s2s.config import ModelConfig
 from s2s.encoders.transformer import EncoderStack
 from s2s.nn.attention import padding_mask
+from s2s.nn.dropout import Dropout
 from s2s.nn.embeddings import PositionEncoding
 from s2s.nn.linear import Linear
 
@@ -70,7 +71,7 @@ class AudioEncoder(nn.Module):
         self.subsample = ConvSubsampling(config.feature_dim, config.d_model, config.subsampling, config.conv_channels)
         self.positions = PositionEncoding(config.d_model, config.max_positions, learned=config.learned_positions)
         self.scale = math.sqrt(config.d_model) if config.embed_scale else 1.0
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.stack = EncoderStack(config)
 
     @torch.no_grad()

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from s2s.nn.dropout import Dropout
+
 
 def sinusoid_table(num_positions: int, dim: int) -> Tensor:
     """``(P, D)`` table: sines in the first half of the columns, cosines in the second.
@@ -56,7 +58,7 @@ class Embedding(nn.Module):
                 self.tokens.weight[pad_id].zero_()
         self.positions = PositionEncoding(dim, max_positions, learned=learned_positions)
         self.scale = math.sqrt(dim) if scale else 1.0
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, tokens: Tensor, start: int = 0) -> Tensor:
         """``tokens (B, L)`` -> ``(B, L, D)``; ``start`` is the position of the first token."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from s2s.nn.attention import MultiHeadAttention, key_mask
+from s2s.nn.dropout import Dropout
 from s2s.nn.kv_cache import LayerCache
 from s2s.nn.linear import Linear
 
@@ -20,7 +21,7 @@ class FeedForward(nn.Module):
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
         self.fc1 = Linear(d_model, ffn_dim)
         self.activation = ACTIVATIONS[activation]()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.fc2 = Linear(ffn_dim, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -37,7 +38,7 @@ class Residual(nn.Module):
     def __init__(self, d_model: int, *, dropout: float, norm_first: bool) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm_first = norm_first
 
     def forward(self, x: Tensor, sublayer) -> Tensor:

@@ -47,3 +47,10 @@ def test_prepare_train_transcribe_evaluate_an4(tmp_path, capsys):
     main(["evaluate", str(run / "model.pt"), "--manifest", str(data / "valid.tsv"), "--beam", "2", "--json"])
     scores = json.loads(capsys.readouterr().out)
     assert scores["utterances"] == 4 and scores["wer"] >= 0 and 0 <= scores["cer"]
+
+    # joint CTC/attention search in forked worker processes (audio features pickled to them) == in one loop
+    options = ["evaluate", str(run / "model.pt"), "--manifest", str(data / "valid.tsv"), "--beam", "2",
+               "--ctc-weight", "0.3", "--json", "--hyp-out"]
+    main([*options, str(tmp_path / "one.txt"), "--workers", "1"])
+    main([*options, str(tmp_path / "two.txt"), "--workers", "2"])
+    assert (tmp_path / "two.txt").read_text() == (tmp_path / "one.txt").read_text()

@@ -197,11 +197,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for beam in args.beams:
             table = runners(args.engines, hf_model, src, args.new_tokens, beam, args.threads, Path(tmp))
-            long_name = f"s2s fp32, N={args.long}"
-            if args.long and "ours" in args.engines:
-                table[long_name] = runners(["ours"], hf_model, src, args.long, beam, args.threads, Path(tmp))["s2s fp32"]
+            long_rows = {}  # the s2s rows that are also timed at N = args.long: name -> (engine, its row at N)
+            for engine, row in (("ours", "s2s fp32"), ("ours-bf16", "s2s bf16")):
+                if args.long and engine in args.engines:
+                    long_rows[f"{row}, N={args.long}"] = row
+                    table[f"{row}, N={args.long}"] = runners([engine], hf_model, src, args.long, beam, args.threads,
+                                                             Path(tmp))[row]
             results = median_times(table, args.runs)
-            long_result = results.pop(long_name, None)
+            long_results = {name: results.pop(name) for name in long_rows}
             print(f"\nbeam {beam}" + (" (greedy)" if beam == 1 else ""))
             print(f"| {'engine':<18} | {'time (s)':>8} | {'tokens/s':>8} | {'time / s2s fp32':>15} | lengths |")
             print(f"|{'-' * 20}|{'-' * 10}|{'-' * 10}|{'-' * 17}|---------|")
@@ -211,12 +214,11 @@ def main() -> None:
                 tokens = args.batch * args.new_tokens / seconds
                 span = f"{min(lengths)}-{max(lengths)}"
                 print(f"| {name:<18} | {seconds:8.3f} | {tokens:8.0f} | {ratio:>15} | {span:>7} |")
-            if long_result is not None:
-                seconds, lengths = long_result
-                print(f"s2s fp32, {args.long} new tokens: {seconds:.3f} s = {seconds / ours:.2f}x the time of "
+            for name, (seconds, lengths) in long_results.items():
+                short = results[long_rows[name]][0]
+                print(f"{long_rows[name]}, {args.long} new tokens: {seconds:.3f} s = {seconds / short:.2f}x the time of "
                       f"{args.new_tokens} (lengths {min(lengths)}-{max(lengths)}; linear would be "
                       f"{args.long / args.new_tokens:.1f}x)")
-
 
 if __name__ == "__main__":
     main()

@@ -44,7 +44,8 @@ class Decoder(nn.Module):
 
     def new_cache(self, memory: Tensor, memory_mask: Tensor) -> KVCache:
         """Compute every layer's cross-attention keys/values once for this source ``memory (B, S, D)``."""
-        layers = [LayerCache(*layer.cross_attn.project_kv(memory)) for layer in self.layers]
+        layers = [LayerCache(*(t.to(kernel_dtype(t.dtype, t.device)) for t in layer.cross_attn.project_kv(memory)))
+                  for layer in self.layers]  # in the attention kernel's dtype: cast once here, not at every step
         return KVCache(layers, memory_mask)
 
     def forward(self, tokens: Tensor, cache: KVCache, *, use_cache: bool = True) -> Tensor:

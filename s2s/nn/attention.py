@@ -127,6 +127,7 @@ class MultiHeadAttention(nn.Module):
 
     def attend_with_weights(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:
         """The same attention computed by hand, keeping ``softmax(QK^T/sqrt(Dh))`` in ``last_weights``."""
+        k, v = k.to(q.dtype), v.to(q.dtype)  # a cache may hold them in the kernel dtype (kernel_dtype)
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # (B, H, Tq, Tk)
         if is_causal:
             causal = causal_mask(q.shape[-2], k.shape[-2], q.device)

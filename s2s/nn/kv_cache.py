@@ -12,6 +12,9 @@ of every row each step, quadratic in the output length; the mask costs ``K * L``
 Cross-attention keys/values are computed once per source and never change. The ``K`` rows of
 one sentence share one copy ``(B, H, S, Dh)``: nothing is repeated K times nor reordered when
 beams swap. Only when whole sentences leave the batch are the tensors compacted.
+
+Both are stored in the dtype the attention kernel computes in (``kernel_dtype``): fp32 for a
+bf16 model on a CPU, so that a step casts only its new keys/values, not the whole cache.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from s2s.nn.attention import additive_mask, causal_mask
+from s2s.nn.attention import additive_mask, causal_mask, kernel_dtype
 
 MIN_CAPACITY = 16
 
@@ -62,7 +65,8 @@ class LayerCache:
         batch = n // beams
         old = 0 if self.self_k is None else self.self_k.shape[1]
         capacity = max(needed, 2 * old, self.capacity_hint, MIN_CAPACITY)
-        new_k, new_v = (like.new_empty(batch, capacity, beams, h, dh) for _ in range(2))
+        dtype = kernel_dtype(like.dtype, like.device)  # stored as attention reads them: no cast of the cache per step
+        new_k, new_v = (like.new_empty(batch, capacity, beams, h, dh, dtype=dtype) for _ in range(2))
         if self.self_k is not None and start:
             new_k[:, :start] = self.self_k[:, :start]
             new_v[:, :start] = self.self_v[:, :start]

@@ -48,8 +48,13 @@ def fingerprint(model: nn.Module) -> tuple:
 
 
 def _adopt(model: nn.Module) -> None:
-    """Child initializer: keep the model (inherited through fork, not pickled), one thread, no Ctrl-C."""
+    """Child initializer: keep the model (inherited through fork, not pickled), one thread, no Ctrl-C.
+
+    A warning in a child goes straight to the real stderr: the parent's may be a progress bar's
+    proxy (rich), whose lock a thread of the parent could have held at the moment of the fork.
+    """
     global _child_model
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     _child_model = model

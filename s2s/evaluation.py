@@ -38,7 +38,8 @@ def evaluate_translation(loaded: LoadedModel, source: Path, reference: Path, *, 
 
 
 def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOptions, target_lang: str | None = None,
-                    device: str = "cpu", hypotheses_out: Path | None = None) -> dict:
+                    device: str = "cpu", hypotheses_out: Path | None = None, dtype: torch.dtype = torch.float32,
+                    workers: int = 1, lowercase: bool = False, tokenize: str = "13a") -> dict:
     """WER/CER (speech recognition) or BLEU/chrF (speech translation) on a manifest's utterances."""
     rows = read_manifest(manifest)
     if not rows:
@@ -46,7 +47,8 @@ def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOpt
     langs = {r.lang for r in rows if r.lang}
     if target_lang is None and len(langs) == 1:
         target_lang = langs.pop()  # the language the manifest asks for (a multi-task model writes several)
-    transcriber = Transcriber(loaded, options=options, target_lang=target_lang, device=device)
+    transcriber = Transcriber(loaded, options=options, target_lang=target_lang, device=device, dtype=dtype,
+                              workers=workers)
     transcripts = list(transcriber.transcribe_files([r.audio for r in rows]))
     failed = [t for t in transcripts if t.error]
     if failed:
@@ -56,6 +58,6 @@ def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOpt
         hypotheses_out.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     same_language = target_lang is not None and target_lang == loaded.info.get("src_lang")
     task = "asr" if same_language else loaded.info.get("task", "asr")  # transcripts are scored by WER
-    scores = task_scores(task, hypotheses, [r.target for r in rows])
+    scores = task_scores(task, hypotheses, [r.target for r in rows], lowercase=lowercase, tokenize=tokenize)
     scores["utterances"] = len(rows)
     return scores

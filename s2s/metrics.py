@@ -39,8 +39,12 @@ def recognition_scores(hypotheses: list[str], references: list[str]) -> dict:
             "reference_words": sum(len(r.split()) for r in refs)}
 
 
-def task_scores(task: str, hypotheses: list[str], references: list[str]) -> dict:
-    """WER/CER for speech recognition, BLEU/chrF (no TER) for every kind of translation."""
+def task_scores(task: str, hypotheses: list[str], references: list[str], *, lowercase: bool = False,
+                tokenize: str = "13a") -> dict:
+    """WER/CER for speech recognition, BLEU/chrF (no TER) for every kind of translation; ``lowercase``
+    compares case-insensitively (both), ``tokenize`` is BLEU's tokenizer."""
     if task == "asr":
+        if lowercase:
+            hypotheses, references = [h.lower() for h in hypotheses], [r.lower() for r in references]
         return recognition_scores(hypotheses, references)
-    return translation_scores(hypotheses, references, ter=False)
+    return translation_scores(hypotheses, references, lowercase=lowercase, tokenize=tokenize, ter=False)

@@ -19,7 +19,8 @@ from s2s.checkpoint import LoadedModel
 from s2s.data.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
 from s2s.data.batching import TokenBudgetBatchSampler
 from s2s.data.speech import pad_features, task_tag
-from s2s.decoding import DecodingOptions, generate
+from s2s.decoding import DecodingOptions
+from s2s.decoding.parallel import generate_parallel
 from s2s.errors import AudioError
 
 MAX_MERGE_WORDS = 12  # longest word overlap looked for between consecutive windows
@@ -74,11 +75,14 @@ def merge_texts(texts: list[str]) -> list[str]:
 class Transcriber:
     def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
                  task: str | None = None, window: float = 20.0, overlap: float = 2.0, max_frames: int = 30000,
-                 device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+                 device: str = "cpu", dtype: torch.dtype = torch.float32, workers: int = 1) -> None:
+        """``workers``: on a CPU, decode each batch of windows with this many single-threaded workers
+        (``s2s.decoding.parallel``)."""
         if loaded.model.config.encoder != "audio":
             raise ValueError("this checkpoint is a text model: use `s2s translate`")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device, self.dtype = loaded.tokenizer, options, device, dtype
+        self.workers = workers if device == "cpu" else 1
         info = loaded.info
         langs = info.get("tgt_langs") or ["en"]
         if target_lang is None and len(langs) > 1:
@@ -147,9 +151,10 @@ class Transcriber:
         for batch in TokenBudgetBatchSampler(lengths, max_tokens=budget, shuffle=False):
             source, source_lengths = pad_features([features[i] for i in batch])  # (B, F, 80)
             prefix = torch.tensor([self.prefix] * len(batch))
-            hyps = generate(self.model, source.to(self.device, self.dtype), source_lengths.to(self.device),
-                            prefix.to(self.device), options=self.options, eos_id=self.tokenizer.eos_id,
-                            suppress_ids=[self.tokenizer.pad_id, self.tokenizer.bos_id, *self.tokenizer.tag_ids])
+            hyps = generate_parallel(self.model, source.to(self.device, self.dtype), source_lengths.to(self.device),
+                                     prefix.to(self.device), options=self.options, eos_id=self.tokenizer.eos_id,
+                                     suppress_ids=[self.tokenizer.pad_id, self.tokenizer.bos_id,
+                                                   *self.tokenizer.tag_ids], workers=self.workers)
             for i, h in zip(batch, hyps):
                 texts[i] = self.tokenizer.decode(h[0].tokens) if h else ""
         return texts

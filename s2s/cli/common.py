@@ -28,8 +28,8 @@ def add_decoding_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens (0: all)")
     g.add_argument("--top-p", type=float, default=1.0, help="sample within this probability mass (1: all)")
     g.add_argument("--seed", type=int, default=None, help="random seed for --sample (reproducible output)")
-    g.add_argument("--prefix", default=None, help="force the output to start with this text")
-    g.add_argument("--max-tokens", type=int, default=4096, help="padded source tokens per batch (default 4096)")
+    g.add_argument("--prefix", default=None, help="text models: force the output to start with this text")
+    g.add_argument("--max-tokens", type=int, default=4096, help="text models: padded source tokens per batch (default 4096)")
     g.add_argument("--tgt-lang", default=None, help="target language of a multilingual model")
     g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     g.add_argument("--dtype", choices=sorted(DTYPES), default="fp32",
@@ -51,3 +51,11 @@ def check_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device is available here")
     return device
+
+
+def refuse_text_only_options(options: argparse.Namespace) -> None:
+    """Speech decoding writes one text per input, with no forced text prefix: say so rather than ignore them."""
+    if options.prefix is not None:
+        raise ValueError("--prefix applies to text models only (s2s translate, s2s evaluate --src)")
+    if options.nbest > 1:
+        raise ValueError("--nbest applies to text models only (s2s translate, s2s evaluate --src)")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options
+from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options, refuse_text_only_options
 from s2s.evaluation import evaluate_speech, evaluate_translation
 
 
@@ -52,9 +52,12 @@ def run(args: list[str]) -> None:
 
 
 def evaluate_manifest(loaded, options: argparse.Namespace) -> None:
+    refuse_text_only_options(options)
     decoding = dataclasses.replace(decoding_options(options), ctc_weight=options.ctc_weight)
     scores = evaluate_speech(loaded, options.manifest, options=decoding, target_lang=options.tgt_lang,
-                             device=check_device(options.device), hypotheses_out=options.hyp_out)
+                             device=check_device(options.device), hypotheses_out=options.hyp_out,
+                             dtype=DTYPES[options.dtype], workers=options.workers, lowercase=options.lowercase,
+                             tokenize=options.tokenize)
     if options.json:
         print(json.dumps(scores, indent=2))
         return

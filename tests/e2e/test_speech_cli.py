@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from s2s.checkpoint import load_checkpoint
@@ -54,3 +55,9 @@ def test_prepare_train_transcribe_evaluate_an4(tmp_path, capsys):
     main([*options, str(tmp_path / "one.txt"), "--workers", "1"])
     main([*options, str(tmp_path / "two.txt"), "--workers", "2"])
     assert (tmp_path / "two.txt").read_text() == (tmp_path / "one.txt").read_text()
+
+    # options speech decoding has no use for are refused, not ignored
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["transcribe", str(run / "model.pt"), files[0], "--prefix", "GO"])
+    assert "--prefix applies to text models only" in capsys.readouterr().err

@@ -23,3 +23,7 @@ class NonFiniteLossError(S2SError):
 
 class AudioError(DataError):
     """An audio file is missing, empty, corrupt or not audio at all."""
+
+
+class WorkerError(S2SError):
+    """A decoding worker process died (killed for lack of memory, most likely): fewer workers may fit."""

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from s2s.decoding.hypothesis import Hypothesis
 from s2s.decoding.options import DecodingOptions
 from s2s.decoding.search import generate
+from s2s.errors import WorkerError
 from s2s.nn.linear import prepack, prepacking, prepacking_enabled
 
 AVAILABLE = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
@@ -117,5 +118,5 @@ def decode_parts(model: nn.Module, workers: int, parts: list[slice], source: Ten
             return [future.result() for future in futures]
         except BrokenProcessPool as error:
             _pools.pop(id(model), None)
-            raise RuntimeError("a decoding worker process died (out of memory?); "
-                               "decode with fewer workers or --workers 1") from error
+            raise WorkerError("a decoding worker process died (out of memory?); "
+                              "decode with fewer workers or --workers 1") from error

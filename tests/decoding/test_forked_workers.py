@@ -10,6 +10,7 @@ import torch
 
 from s2s.decoding import DecodingOptions, forked, generate
 from s2s.decoding.parallel import generate_parallel
+from s2s.errors import WorkerError
 from tests.decoding.test_correctness import BOS, EOS, PAD, batch_of, make_model, random_sentence
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -57,4 +58,16 @@ def test_a_worker_error_reaches_the_caller():
 def test_threads_where_fork_is_not_used(monkeypatch):
     monkeypatch.setattr(forked, "AVAILABLE", False)
     together, split = both_ways(make_model(40, seed=7), DecodingOptions(beam_size=2))
+    assert split == together
+
+
+@needs_fork
+def test_a_killed_worker_is_one_clear_error_and_the_next_call_forks_anew():
+    model = make_model(40, seed=7)
+    both_ways(model, DecodingOptions())  # the pool exists
+    for process in forked.pool_for(model, 2).executor._processes.values():
+        process.kill()  # as the kernel's out-of-memory killer would
+    with pytest.raises(WorkerError, match="worker process died"):
+        both_ways(model, DecodingOptions())
+    together, split = both_ways(model, DecodingOptions())
     assert split == together

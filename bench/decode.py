@@ -197,7 +197,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for beam in args.beams:
             table = runners(args.engines, hf_model, src, args.new_tokens, beam, args.threads, Path(tmp))
-            long_rows = {}  # the s2s rows that are also timed at N = args.long: name -> (engine, its row at N)
+            long_rows = {}  # the s2s rows also timed at N = args.long: that row's name -> the row at N = new_tokens
             for engine, row in (("ours", "s2s fp32"), ("ours-bf16", "s2s bf16")):
                 if args.long and engine in args.engines:
                     long_rows[f"{row}, N={args.long}"] = row
@@ -219,6 +219,7 @@ def main() -> None:
                 print(f"{long_rows[name]}, {args.long} new tokens: {seconds:.3f} s = {seconds / short:.2f}x the time of "
                       f"{args.new_tokens} (lengths {min(lengths)}-{max(lengths)}; linear would be "
                       f"{args.long / args.new_tokens:.1f}x)")
+
 
 if __name__ == "__main__":
     main()

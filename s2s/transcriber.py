@@ -82,7 +82,7 @@ class Transcriber:
             raise ValueError("this checkpoint is a text model: use `s2s translate`")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device, self.dtype = loaded.tokenizer, options, device, dtype
-        self.workers = workers if device == "cpu" else 1
+        self.workers = workers
         info = loaded.info
         langs = info.get("tgt_langs") or ["en"]
         if target_lang is None and len(langs) > 1:

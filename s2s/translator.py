@@ -104,4 +104,4 @@ class Translator:
         suppress = [pad, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
         return generate_parallel(self.model, source.to(self.device), lengths.to(self.device), prefix.to(self.device),
                                  options=self.options, eos_id=self.tokenizer.eos_id, suppress_ids=suppress,
-                                 workers=self.workers if self.device == "cpu" else 1)
+                                 workers=self.workers)

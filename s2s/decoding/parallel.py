@@ -53,16 +53,16 @@ def generate_parallel(model, source: Tensor, source_lengths: Tensor, prefix: Ten
 
     Round-robin, because a caller that sorts sentences by length would otherwise give one
     worker all the long ones. Sampling draws from one generator per part, so sampled outputs
-    differ from ``generate``.
+    differ from ``generate``. A source on another device than the CPU is decoded in one loop.
     """
     batch = source.shape[0]
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers == 1 or batch < 2:
+    if workers == 1 or batch < 2 or source.device.type != "cpu":  # workers are for CPU cores
         return generate(model, source, source_lengths, prefix, options=options, eos_id=eos_id,
                         suppress_ids=suppress_ids)
     parts = [slice(i, None, workers) for i in range(min(workers, batch))]  # sentence i goes to part i % W
-    decode_parts = forked.decode_parts if forked.AVAILABLE and source.device.type == "cpu" else decode_parts_threaded
+    decode_parts = forked.decode_parts if forked.AVAILABLE else decode_parts_threaded
     results = decode_parts(model, workers, parts, source, source_lengths, prefix, options=options, eos_id=eos_id,
                            suppress_ids=suppress_ids)
     return [results[i % len(parts)][i // len(parts)] for i in range(batch)]

@@ -104,8 +104,10 @@ def train(cfg: DictConfig) -> Path:
     logger = instantiate(cfg.logger) if cfg.logger else False
     if logger:
         logger.log_hyperparams(info["config"])
+    # Subword sampling segments the training set anew each epoch, in a new loader.
+    reload = {"reload_dataloaders_every_n_epochs": 1} if cfg.data.get("subword_alpha") is not None else {}
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=build_callbacks(cfg, run_dir),
-                                      default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()])
+                                      default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()], **reload)
     console.print(f"[bold]run directory[/] {run_dir}  ·  model {module.model.num_parameters() / 1e6:.1f}M parameters")
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_resume(cfg.resume, run_dir), weights_only=True)

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from s2s.data.batching import TokenBudgetBatchSampler, collate
 from s2s.data.text import TranslationDataset
 from s2s.data.tokenizer import Tokenizer
-from s2s.errors import DataError
+from s2s.errors import ConfigError, DataError
 
 
 def collate_indices(dataset: TranslationDataset, indices: list[int], *, pad_id: int, eos_id: int):
@@ -24,8 +24,12 @@ class TranslationDataModule(pl.LightningDataModule):
 
     def __init__(self, *, data_dir: str, src_lang: str, tgt_langs: list[str], max_tokens: int = 4096,
                  max_length: int = 256, valid_max_sentences: int | None = None, train_max_sentences: int | None = None,
-                 task: str | None = None, num_workers: int = 0, seed: int = 1) -> None:
+                 task: str | None = None, num_workers: int = 0, seed: int = 1,
+                 subword_alpha: float | None = None) -> None:
         super().__init__()
+        if subword_alpha is not None and not subword_alpha > 0:
+            raise ConfigError(f"data.subword_alpha must be above 0 (got {subword_alpha}); null turns sampling off")
+        self.subword_alpha = subword_alpha  # None: every epoch sees the one best segmentation
         self.data_dir = Path(data_dir)
         self.src_lang, self.tgt_langs, self.task = src_lang, list(tgt_langs), task
         self.max_tokens, self.max_length, self.seed = max_tokens, max_length, seed
@@ -45,9 +49,9 @@ class TranslationDataModule(pl.LightningDataModule):
         return [(self.data_dir / f"{split}.{self.src_lang}", self.data_dir / f"{split}.{lang}", lang)
                 for lang in self.tgt_langs]
 
-    def load(self, split: str, limit: int | None) -> TranslationDataset:
+    def load(self, split: str, limit: int | None, encode=None) -> TranslationDataset:
         dataset = TranslationDataset.from_files(self.tokenizer, self.split_files(split), max_length=self.max_length,
-                                                task=self.task)
+                                                task=self.task, encode=encode)
         if limit is not None:
             dataset.examples = dataset.examples[:limit]
         if not len(dataset):
@@ -75,7 +79,25 @@ class TranslationDataModule(pl.LightningDataModule):
         return DataLoader(range(len(dataset)), batch_sampler=sampler, num_workers=self.num_workers,
                           collate_fn=collate_fn, generator=torch.Generator().manual_seed(self.seed))
 
+    def resegmented_train_dataset(self) -> TranslationDataset:
+        """This epoch's training set with every sentence segmented at random (``subword_alpha``).
+
+        The trainer builds a new loader each epoch, and the draw is seeded by (run seed, epoch): a
+        resumed run sees the segmentation the uninterrupted one saw, and every DDP rank the same one.
+        """
+        trainer, epoch = self.trainer, 0
+        if trainer is not None:
+            if trainer.reload_dataloaders_every_n_epochs != 1:
+                raise ConfigError("data.subword_alpha draws a new segmentation every epoch: the trainer needs "
+                                  "reload_dataloaders_every_n_epochs=1 (s2s train sets it)")
+            epoch = trainer.current_epoch
+        self.tokenizer.seed_sampling(self.seed * 100_003 + epoch)
+        sample = functools.partial(self.tokenizer.sample_batch, alpha=self.subword_alpha)
+        return self.load("train", self.train_max_sentences, encode=sample)
+
     def train_dataloader(self) -> DataLoader:
+        if self.subword_alpha is not None:
+            self.train_dataset = self.resegmented_train_dataset()
         loader = self.loader(self.train_dataset, shuffle=True)
         if self.resume_point is not None:
             # Lightning draws the first batch of a resumed run before it calls set_epoch: set it here.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,15 +75,18 @@ class TranslationDataset:
 
     @classmethod
     def from_files(cls, tokenizer: Tokenizer, pairs: list[tuple[Path, Path, str]], *, max_length: int | None,
-                   task: str | None = None) -> "TranslationDataset":
-        """``pairs``: (source file, target file, target language). Pairs longer than ``max_length`` are dropped."""
+                   task: str | None = None,
+                   encode: Callable[[list[str]], list[list[int]]] | None = None) -> "TranslationDataset":
+        """``pairs``: (source file, target file, target language). Pairs longer than ``max_length`` are dropped.
+
+        ``encode`` turns texts into ids (default: the tokenizer's one best segmentation).
+        """
+        encode = encode or tokenizer.encode_batch
         examples = []
         for source_path, target_path, target_lang in pairs:
             sources, targets = read_parallel(source_path, target_path)
             prefix = tokenizer.prefix(target_lang, task)
-            for src_text, tgt_text, src_ids, tgt_ids in zip(
-                sources, targets, tokenizer.encode_batch(sources), tokenizer.encode_batch(targets)
-            ):
+            for src_text, tgt_text, src_ids, tgt_ids in zip(sources, targets, encode(sources), encode(targets)):
                 if max_length is not None and (len(src_ids) + 1 > max_length or len(tgt_ids) + len(prefix) > max_length):
                     continue
                 examples.append(Example(src_ids + [tokenizer.eos_id], prefix + tgt_ids, len(prefix), tgt_text, src_text))

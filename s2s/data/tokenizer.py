@@ -66,6 +66,22 @@ class Tokenizer:
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return self.sp.encode(texts)
 
+    def sample_batch(self, texts: list[str], *, alpha: float) -> list[list[int]]:
+        """One segmentation of each text drawn at random: subword regularization (Kudo, 2018).
+
+        A unigram model samples from all its segmentations with probabilities ``p ** alpha``:
+        smaller ``alpha`` gives more varied (and longer) segmentations. On Multi30k's 8k model,
+        0.5 changes 39% of the sentences and adds 3% tokens; 0.3 changes 78% and adds 13%.
+        (A BPE model reads ``alpha`` as BPE-dropout's merge-dropping probability instead.)
+        Reproducible after :meth:`seed_sampling`: one thread draws in order.
+        """
+        return self.sp.encode(texts, enable_sampling=True, alpha=alpha, nbest_size=-1, num_threads=1)
+
+    @staticmethod
+    def seed_sampling(seed: int) -> None:
+        """Seed SentencePiece's sampler (a process-wide generator) so the next draws repeat."""
+        spm.set_random_generator_seed(seed)
+
     def decode(self, ids: Sequence[int]) -> str:
         """Ids -> text, dropping specials and tags (anything that is not a normal piece)."""
         return self.sp.decode([i for i in ids if not self.is_special(i)])

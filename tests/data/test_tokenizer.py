@@ -24,3 +24,18 @@ def test_round_trip_and_specials_dropped(tokenizer):
 def test_bytes_round_trip(tokenizer):
     again = Tokenizer(tokenizer.model_bytes)
     assert again.encode("A dog runs.") == tokenizer.encode("A dog runs.")
+
+
+def test_sampled_segmentations_decode_to_the_text_and_repeat_under_a_seed(tokenizer):
+    texts = ["Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche.",
+             "Several men in hard hats are operating a giant pulley system."] * 20
+    tokenizer.seed_sampling(7)
+    first = tokenizer.sample_batch(texts, alpha=0.3)
+    tokenizer.seed_sampling(7)
+    assert tokenizer.sample_batch(texts, alpha=0.3) == first
+    tokenizer.seed_sampling(8)
+    assert tokenizer.sample_batch(texts, alpha=0.3) != first
+    assert [tokenizer.decode(ids) for ids in first] == texts  # another segmentation of the same text
+    best = tokenizer.encode_batch(texts)
+    assert any(ids != best[i] for i, ids in enumerate(first))
+    assert len({tuple(ids) for ids in first[0::2]}) > 1  # the same sentence, segmented differently

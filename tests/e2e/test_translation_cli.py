@@ -22,14 +22,16 @@ def s2s(*args: str, input: bytes | None = None, cwd: Path | None = None, check: 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny model trained for 60 steps on 2,000 real Multi30k pairs."""
+    """A tiny model trained for 60 steps (3 epochs) on 2,000 real Multi30k pairs, with subword
+    sampling: `s2s train` must give it a new loader every epoch, or the data module refuses."""
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
     s2s("prepare", "multi30k", "--src", "en", "--tgt", "de", "--out", str(data), "--vocab-size", "1000",
         "--from", str(require_shared(MULTI30K)))
     run_dir = root / "run"
     s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=csv", f"hydra.run.dir={run_dir}",
-        "trainer.max_steps=60", "trainer.val_check_interval=30", "data.valid_max_sentences=40")
+        "trainer.max_steps=60", "trainer.val_check_interval=30", "data.valid_max_sentences=40",
+        "data.subword_alpha=0.5")
     return data, run_dir
 
 
@@ -107,6 +109,7 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
     ("model=huge", "available options in 'model': audio_small, audio_tiny, base, small, tiny"),
     ("model.d_model=abc", "d_model='abc' must be of type int"),
     ("optim.schedule=cosine_time", "anneals to zero at the time limit: set trainer.max_time"),
+    ("data.subword_alpha=0", "data.subword_alpha must be above 0"),
 ])
 def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path, trained):
     data, _ = trained  # a value's type is checked once the data (and so the vocabulary) is there

@@ -22,6 +22,7 @@ from s2s.lit_module import Seq2SeqModule
 from s2s.nn.word_vectors import init_from_vectors
 from s2s.optim import NO_TIME_LIMIT
 from s2s.resume import RNGStateCallback
+from s2s.warm_start import warm_start
 
 console = Console(stderr=True)
 # Lightning warns that a mid-epoch resume repeats data unless the DataLoader is stateful; ours resumes
@@ -95,6 +96,8 @@ def train(cfg: DictConfig) -> Path:
                           f"{'audio' if speech else 'text'} (got {model_config.encoder!r})")
     if speech:  # global mean/variance normalization: the statistics become model buffers
         module.model.encoder.set_feature_stats(datamodule.feature_stats.mean, datamodule.feature_stats.std)
+    if cfg.warm_start.checkpoint:
+        console.print(warm_start(module.model, cfg.warm_start.checkpoint, list(cfg.warm_start.parts)))
     if cfg.embedding.pretrained:
         embeddings = [module.model.decoder.embedding.tokens]
         if not speech:  # an audio encoder has no token embedding
@@ -124,7 +127,8 @@ def train(cfg: DictConfig) -> Path:
     if cfg.test_after_training:
         options = dataclasses.replace(instantiate(cfg.decode), **(cfg.test_decode or {}))  # null: as validation
         if speech:
-            test_speech(loaded, datamodule.manifest("test"), options, cfg, logger)
+            for manifest in datamodule.test_manifests():
+                test_speech(loaded, manifest, options, cfg, logger)
             return run_dir
         for source, reference, lang in datamodule.split_files("test"):
             if source.is_file() and reference.is_file():
@@ -137,9 +141,7 @@ def train(cfg: DictConfig) -> Path:
 
 
 def test_speech(loaded, manifest: Path, options: DecodingOptions, cfg: DictConfig, logger) -> None:
-    """Score the test manifest (when the corpus has one): WER/CER for asr, BLEU for speech translation."""
-    if not manifest.is_file():
-        return
+    """Score a test manifest: WER/CER for transcripts, BLEU for translations."""
     scores = evaluate_speech(loaded, manifest, options=options)
     summary = "  ".join(f"{k.upper()} {scores[k]:.2f}" for k in ("wer", "cer", "bleu", "chrf") if k in scores)
     console.print(f"[bold]test {manifest.name}[/] {summary}  ({scores['utterances']} utterances, beam "

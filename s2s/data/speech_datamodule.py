@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -11,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from s2s.data.audio import FeatureStats, SpecAugment
 from s2s.data.batching import TokenBudgetBatchSampler
-from s2s.data.manifest import read_manifest
+from s2s.data.manifest import Utterance, read_manifest
 from s2s.data.speech import Augmentation, SpeechDataset, collate_speech
 from s2s.data.tokenizer import Tokenizer
 from s2s.errors import DataError
@@ -21,7 +22,10 @@ class SpeechDataModule(pl.LightningDataModule):
     """Reads ``data_dir/{train,valid,test}.tsv``, ``spm.model`` and ``cmvn.json``.
 
     ``max_frames`` is the batch budget in padded feature frames (100 per second of audio);
-    training utterances longer than ``max_duration`` seconds are dropped. A split of at most
+    training utterances longer than ``max_duration`` seconds are dropped, and so are rows whose
+    target language (the ``lang`` column) is not one of ``tgt_langs``: the same manifests with
+    transcripts (``s2s prepare synth --transcripts``) serve a recognition run (``tgt_langs=[en]``),
+    a translation run (``[de]``) or both (``[de, en]``). A split of at most
     ``cache_hours`` of audio is kept in memory once read; a larger one is read from disk each time. ``spec_augment``
     (a dict of :class:`SpecAugment` fields, or null) and ``speed_perturb`` (factors, e.g.
     ``[0.9, 1.0, 1.1]``, or null) apply to training batches only.
@@ -60,8 +64,21 @@ class SpeechDataModule(pl.LightningDataModule):
     def manifest(self, split: str) -> Path:
         return self.data_dir / f"{split}.tsv"
 
+    def in_languages(self, rows: list[Utterance]) -> list[Utterance]:
+        """The rows whose target language this run trains (rows without one are in ``tgt_langs[0]``)."""
+        return [r for r in rows if (r.lang or self.tgt_langs[0]) in self.tgt_langs]
+
+    def test_manifests(self) -> list[Path]:
+        """``test*.tsv`` manifests with targets in this run's languages (``test_asr.tsv`` holds transcripts)."""
+        return [path for path in sorted(self.data_dir.glob("test*.tsv")) if self.in_languages(read_manifest(path))]
+
     def load(self, split: str, limit: int | None, max_duration: float | None) -> SpeechDataset:
-        rows = read_manifest(self.require(f"{split}.tsv"))
+        every = read_manifest(self.require(f"{split}.tsv"))
+        rows = self.in_languages(every)
+        if len(rows) < len(every):
+            others = sorted({r.lang for r in every} - set(self.tgt_langs))
+            print(f"{self.manifest(split)}: {len(every) - len(rows)} of {len(every)} utterances are left out: their "
+                  f"targets are in {', '.join(others)}, not in data.tgt_langs={self.tgt_langs}", file=sys.stderr)
         if max_duration is not None:
             rows = [r for r in rows if r.duration <= max_duration]
         rows = rows[:limit] if limit is not None else rows

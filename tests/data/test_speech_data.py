@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,35 @@ def test_an4_sphere_layout_is_converted(tmp_path):
     assert [(u.id, u.target, speaker) for u, speaker in rows] == [
         ("an251-fash-b", "YES", "fash"), ("cen1-fash-b", "H E L L O", "fash"), ("an10-mblw-b", "ENTER SIX", "mblw")]
     assert all(u.duration == 0.5 and sf.info(str(u.audio)).format == "FLAC" for u, _ in rows)
+
+
+def test_a_run_reads_the_rows_and_test_manifests_of_its_target_languages(an4_prepared, tmp_path, capsys):
+    """Manifests with transcripts (`prepare synth --transcripts`) serve recognition, translation or both."""
+    for name in ("spm.model", "cmvn.json"):
+        shutil.copy(an4_prepared / name, tmp_path / name)
+
+    def both(split):
+        rows = read_manifest(an4_prepared / f"{split}.tsv")
+        spoken = [Utterance(u.id, u.audio, u.duration, u.target, u.target, "en") for u in rows]
+        return spoken, [Utterance(f"{u.id}-de", u.audio, u.duration, "ZWEI", u.target, "de") for u in spoken]
+    for split in ("train", "valid"):
+        write_manifest(tmp_path / f"{split}.tsv", sum(both(split), []))
+    spoken, translated = both("test")
+    write_manifest(tmp_path / "test.tsv", translated)
+    write_manifest(tmp_path / "test_asr.tsv", spoken)
+    count = len(read_manifest(an4_prepared / "train.tsv"))
+
+    def module(langs, task):
+        dm = SpeechDataModule(data_dir=str(tmp_path), src_lang="en", tgt_langs=langs, task=task)
+        dm.setup()
+        return dm
+
+    asr = module(["en"], "transcribe")
+    assert len(asr.train_dataset) == count and {u.lang for u in asr.train_dataset.utterances} == {"en"}
+    assert f"{count} of {2 * count} utterances are left out: their targets are in de" in capsys.readouterr().err
+    assert asr.test_manifests() == [tmp_path / "test_asr.tsv"]
+    assert module(["de"], "translate").test_manifests() == [tmp_path / "test.tsv"]
+    assert "their targets are in en" in capsys.readouterr().err
+    both_tasks = module(["de", "en"], "auto")
+    assert len(both_tasks.train_dataset) == 2 * count and "left out" not in capsys.readouterr().err
+    assert both_tasks.test_manifests() == [tmp_path / "test.tsv", tmp_path / "test_asr.tsv"]

@@ -110,9 +110,18 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
     ("model.d_model=abc", "d_model='abc' must be of type int"),
     ("optim.schedule=cosine_time", "anneals to zero at the time limit: set trainer.max_time"),
     ("data.subword_alpha=0", "data.subword_alpha must be above 0"),
+    ("warm_start.checkpoint=/nonexistent.pt", "checkpoint not found: /nonexistent.pt"),
 ])
 def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path, trained):
     data, _ = trained  # a value's type is checked once the data (and so the vocabulary) is there
     result = s2s("train", override, f"data.data_dir={data}", f"hydra.run.dir={tmp_path}", check=False)
     lines = [line for line in result.stderr.decode().splitlines() if "error" in line]
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0]
+
+
+def test_a_run_can_start_from_another_runs_encoder_and_decoder(trained, tmp_path):
+    data, run_dir = trained
+    result = s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=none", f"hydra.run.dir={tmp_path}",
+                 f"warm_start.checkpoint={run_dir / 'model.pt'}", "warm_start.parts=[encoder,decoder]",
+                 "trainer.max_steps=1", "trainer.limit_val_batches=0", "test_after_training=false")
+    assert "warm start: encoder, decoder (" in result.stderr.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -49,7 +50,8 @@ class TranslationDataModule(pl.LightningDataModule):
         return [(self.data_dir / f"{split}.{self.src_lang}", self.data_dir / f"{split}.{lang}", lang)
                 for lang in self.tgt_langs]
 
-    def load(self, split: str, limit: int | None, encode=None) -> TranslationDataset:
+    def load(self, split: str, limit: int | None,
+             encode: Callable[[list[str]], list[list[int]]] | None = None) -> TranslationDataset:
         dataset = TranslationDataset.from_files(self.tokenizer, self.split_files(split), max_length=self.max_length,
                                                 task=self.task, encode=encode)
         if limit is not None:

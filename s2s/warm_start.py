@@ -47,5 +47,5 @@ def warm_start(model: Seq2Seq, checkpoint: str | Path, parts: list[str]) -> str:
     with torch.no_grad():
         for name in chosen:
             target[name].copy_(source[name])
-    values = sum(target[name].numel() for name in chosen)
-    return f"warm start: {', '.join(parts)} ({len(chosen)} tensors, {values / 1e6:.1f}M values) from {checkpoint}"
+    unique = {target[name].data_ptr(): target[name].numel() for name in chosen}  # tied weights once
+    return f"warm start: {', '.join(parts)} ({sum(unique.values()) / 1e6:.1f}M values) from {checkpoint}"

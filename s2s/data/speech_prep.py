@@ -23,12 +23,15 @@ def finish_speech_corpus(out: Path, splits: dict[str, list[Utterance]], *, corpu
     """Write ``{split}.tsv``, ``cmvn.json`` (from the training audio), ``spm.model`` and ``meta.json``."""
     for split, rows in splits.items():
         write_manifest(out / f"{split}.tsv", rows)
+    # Each recording once: with transcripts every one is listed twice, which would not change the
+    # statistics but would double the time.
+    recordings = list(dict.fromkeys(row.audio for row in splits["train"]))
     with progress_bar(console) as progress:
-        task = progress.add_task("normalization statistics", total=len(splits["train"]))
+        task = progress.add_task("normalization statistics", total=len(recordings))
 
         def features():
-            for row in splits["train"]:
-                yield log_mel(load_audio(row.audio))
+            for audio in recordings:
+                yield log_mel(load_audio(audio))
                 progress.advance(task)
 
         stats = FeatureStats.compute(features())

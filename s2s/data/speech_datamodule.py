@@ -76,7 +76,7 @@ class SpeechDataModule(pl.LightningDataModule):
         every = read_manifest(self.require(f"{split}.tsv"))
         rows = self.in_languages(every)
         if len(rows) < len(every):
-            others = sorted({r.lang for r in every} - set(self.tgt_langs))
+            others = sorted({r.lang for r in every if r.lang and r.lang not in self.tgt_langs})
             print(f"{self.manifest(split)}: {len(every) - len(rows)} of {len(every)} utterances are left out: their "
                   f"targets are in {', '.join(others)}, not in data.tgt_langs={self.tgt_langs}", file=sys.stderr)
         if max_duration is not None:

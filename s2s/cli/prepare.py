@@ -47,7 +47,8 @@ def parser() -> argparse.ArgumentParser:
     y.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece pieces (default 8000)")
     y.add_argument("--seed", type=int, default=1, help="seed of the voice, speed and pitch draws (default 1)")
     y.add_argument("--transcripts", action="store_true",
-                   help="also train on transcribing the same audio (multi-task; train with data.task=auto)")
+                   help="also list every recording with its transcript as the target: train both tasks with "
+                        "data.task=auto data.tgt_langs=[de,en], or recognition alone with data.tgt_langs=[en]")
     return p
 
 

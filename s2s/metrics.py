@@ -22,16 +22,21 @@ def translation_scores(hypotheses: list[str], references: list[str], *, lowercas
     return scores
 
 
-def recognition_scores(hypotheses: list[str], references: list[str]) -> dict:
+def recognition_scores(hypotheses: list[str], references: list[str], *, lowercase: bool = False) -> dict:
     """Word and character error rates in percent (jiwer), over the whole corpus.
 
-    Both sides are compared as written except for surrounding and repeated whitespace; an
-    empty reference counts its hypothesis' words as insertions.
+    Both sides are compared as written except for surrounding and repeated whitespace (and case,
+    with ``lowercase``); an empty reference counts its hypothesis' words as insertions.
     """
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    hyps = [" ".join(h.split()) for h in hypotheses]
-    refs = [" ".join(r.split()) for r in references]
+
+    def normalize(text: str) -> str:
+        text = " ".join(text.split())
+        return text.lower() if lowercase else text
+
+    hyps = [normalize(h) for h in hypotheses]
+    refs = [normalize(r) for r in references]
     words = jiwer.process_words(refs, hyps)
     chars = jiwer.process_characters(refs, hyps)
     return {"wer": round(100 * words.wer, 2), "cer": round(100 * chars.cer, 2),
@@ -44,7 +49,5 @@ def task_scores(task: str, hypotheses: list[str], references: list[str], *, lowe
     """WER/CER for speech recognition, BLEU/chrF (no TER) for every kind of translation; ``lowercase``
     compares case-insensitively (both), ``tokenize`` is BLEU's tokenizer."""
     if task == "asr":
-        if lowercase:
-            hypotheses, references = [h.lower() for h in hypotheses], [r.lower() for r in references]
-        return recognition_scores(hypotheses, references)
+        return recognition_scores(hypotheses, references, lowercase=lowercase)
     return translation_scores(hypotheses, references, lowercase=lowercase, tokenize=tokenize, ter=False)

@@ -23,7 +23,8 @@ def s2s(*args: str, input: bytes | None = None, cwd: Path | None = None, check: 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny model trained for 60 steps (3 epochs) on 2,000 real Multi30k pairs, with subword
-    sampling: `s2s train` must give it a new loader every epoch, or the data module refuses."""
+    sampling: `s2s train` must give it a new loader every epoch, or the data module refuses. It keeps
+    both validation rounds' checkpoints, for averaging."""
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
     s2s("prepare", "multi30k", "--src", "en", "--tgt", "de", "--out", str(data), "--vocab-size", "1000",
@@ -31,7 +32,7 @@ def trained(tmp_path_factory):
     run_dir = root / "run"
     s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=csv", f"hydra.run.dir={run_dir}",
         "trainer.max_steps=60", "trainer.val_check_interval=30", "data.valid_max_sentences=40",
-        "data.subword_alpha=0.5")
+        "data.subword_alpha=0.5", "checkpoint.keep_last=2")
     return data, run_dir
 
 
@@ -125,3 +126,27 @@ def test_a_run_can_start_from_another_runs_encoder_and_decoder(trained, tmp_path
                  f"warm_start.checkpoint={run_dir / 'model.pt'}", "warm_start.parts=[encoder,decoder]",
                  "trainer.max_steps=1", "trainer.limit_val_batches=0", "test_after_training=false")
     assert "warm start: encoder, decoder (" in result.stderr.decode()
+
+
+def test_choose_checkpoint_scores_test_only_with_the_candidate_validation_chose(trained, tmp_path):
+    data, run_dir = trained
+    heads = {}
+    for split in ("valid", "test"):
+        for lang in ("en", "de"):
+            heads[split, lang] = tmp_path / f"{split}.{lang}"
+            heads[split, lang].write_text("\n".join((data / f"{split}.{lang}").read_text().splitlines()[:20]) + "\n")
+    tool = Path(__file__).resolve().parents[2] / "tools" / "choose_checkpoint.py"
+    env = dict(os.environ, WANDB_MODE="offline", PYTHONPATH=str(tool.parents[1]))
+    result = subprocess.run(
+        [sys.executable, str(tool), str(run_dir), "--average", "2", "--decode", "--beam 1", "--lowercase-too",
+         "--valid", f"--src {heads['valid', 'en']} --ref {heads['valid', 'de']}",
+         "--test", f"--src {heads['test', 'en']} --ref {heads['test', 'de']}"],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    choice = json.loads((run_dir / "choice.json").read_text())
+    assert set(choice["means"]) == {"model", "avg2"} and (run_dir / "avg2.pt").is_file()
+    assert choice["chosen"] == max(choice["means"], key=choice["means"].get)
+    [test] = choice["test"]
+    assert test["cased"]["bleu_signature"].startswith("nrefs:1|case:mixed")
+    assert test["lowercased"]["bleu_signature"].startswith("nrefs:1|case:lc")
+    assert "<- chosen" in result.stdout and f"test {choice['chosen']}:" in result.stdout

@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--average", type=int, nargs="*", default=[5, 10], help="average the last N checkpoints (default 5 10)")
     p.add_argument("--valid", action="append", required=True, help="`s2s evaluate` data arguments of a validation set")
     p.add_argument("--test", action="append", default=[], help="`s2s evaluate` data arguments of a test set")
-    p.add_argument("--decode", default="--beam 5", help="decoding arguments for every evaluation (default --beam 5)")
+    p.add_argument("--decode", default="--beam 5",
+                   help="decoding arguments for every evaluation, one quoted string (default \"--beam 5\")")
     p.add_argument("--lowercase-too", action="store_true", help="also score the test sets lower-cased")
     options = p.parse_args(argv)
     if not options.run.is_dir():

@@ -21,6 +21,7 @@ from s2s.evaluation import evaluate_speech, evaluate_translation
 from s2s.lit_module import Seq2SeqModule
 from s2s.nn.word_vectors import init_from_vectors
 from s2s.optim import NO_TIME_LIMIT
+from s2s.precision import training_precision
 from s2s.resume import RNGStateCallback
 from s2s.warm_start import warm_start
 
@@ -109,8 +110,13 @@ def train(cfg: DictConfig) -> Path:
         logger.log_hyperparams(info["config"])
     # Subword sampling segments the training set anew each epoch, in a new loader.
     reload = {"reload_dataloaders_every_n_epochs": 1} if cfg.data.get("subword_alpha") is not None else {}
+    precision, note = training_precision(cfg.trainer.precision, cfg.trainer.accelerator,
+                                         fallback=cfg.cpu_bf16_fallback)
+    if note:
+        console.print(f"[yellow]note[/] {note}", soft_wrap=True)  # one line, whatever the width
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=build_callbacks(cfg, run_dir),
-                                      default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()], **reload)
+                                      default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()], precision=precision,
+                                      **reload)
     console.print(f"[bold]run directory[/] {run_dir}  ·  model {module.model.num_parameters() / 1e6:.1f}M parameters")
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_resume(cfg.resume, run_dir), weights_only=True)

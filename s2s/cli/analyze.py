@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options
+from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options
 from s2s.data.text import read_lines
 from s2s.errors import DataError
 
@@ -71,7 +71,7 @@ def run(args: list[str]) -> None:
     else:
         from s2s.analysis.inputs import TextInputs as Side
     side = Side(loaded, options=decoding_options(options), target_lang=options.tgt_lang,
-                device=check_device(options.device), dtype=DTYPES[options.dtype])
+                device=check_device(options.device), dtype=decoding_dtype(options))
     items = side.read(lines)
     targets = None if target_lines is None else [loaded.tokenizer.encode(t.strip()) for t in target_lines]
     examples = collect_attention(side, side.model, items, targets=targets, batch_size=options.batch_size)

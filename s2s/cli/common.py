@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
 from s2s.decoding import DecodingOptions
+from s2s.precision import cpu_has_fast_bf16, slow_bf16_reason
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -51,6 +53,14 @@ def check_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device is available here")
     return device
+
+
+def decoding_dtype(options: argparse.Namespace) -> torch.dtype:
+    """``--dtype`` as a torch dtype. bf16 on a CPU without native bf16 runs as asked, with a warning."""
+    if options.dtype == "bf16" and options.device == "cpu" and not cpu_has_fast_bf16():
+        print(f"warning: --dtype bf16: {slow_bf16_reason()}; bf16 is emulated here and decodes slower than "
+              f"fp32 (bench/decode.py)", file=sys.stderr)
+    return DTYPES[options.dtype]
 
 
 def refuse_text_only_options(options: argparse.Namespace) -> None:

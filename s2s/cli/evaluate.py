@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options, refuse_text_only_options
+from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
 from s2s.evaluation import evaluate_speech, evaluate_translation
 
 
@@ -41,7 +41,7 @@ def run(args: list[str]) -> None:
     scores = evaluate_translation(
         loaded, options.src, options.ref, options=decoding_options(options), target_lang=options.tgt_lang,
         lowercase=options.lowercase, tokenize=options.tokenize, max_tokens=options.max_tokens,
-        device=check_device(options.device), hypotheses_out=options.hyp_out, dtype=DTYPES[options.dtype],
+        device=check_device(options.device), hypotheses_out=options.hyp_out, dtype=decoding_dtype(options),
         forced_prefix=options.prefix, workers=options.workers,
     )
     if options.json:
@@ -56,7 +56,7 @@ def evaluate_manifest(loaded, options: argparse.Namespace) -> None:
     decoding = dataclasses.replace(decoding_options(options), ctc_weight=options.ctc_weight)
     scores = evaluate_speech(loaded, options.manifest, options=decoding, target_lang=options.tgt_lang,
                              device=check_device(options.device), hypotheses_out=options.hyp_out,
-                             dtype=DTYPES[options.dtype], workers=options.workers, lowercase=options.lowercase,
+                             dtype=decoding_dtype(options), workers=options.workers, lowercase=options.lowercase,
                              tokenize=options.tokenize)
     if options.json:
         print(json.dumps(scores, indent=2))

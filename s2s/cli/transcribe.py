@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options, refuse_text_only_options
+from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
 from s2s.errors import DataError
 from s2s.transcriber import Transcriber, Transcript
 
@@ -74,7 +74,7 @@ def run(args: list[str]) -> None:
         raise ValueError(f"--ctc-weight {ctc_weight}: this model has no CTC head")
     transcriber = Transcriber(loaded, options=decoding, target_lang=options.tgt_lang, task=options.task,
                               window=options.window, overlap=options.overlap, device=check_device(options.device),
-                              dtype=DTYPES[options.dtype], workers=options.workers)
+                              dtype=decoding_dtype(options), workers=options.workers)
     if options.output_dir is not None:
         options.output_dir.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import DTYPES, add_decoding_arguments, check_device, decoding_options
+from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options
 from s2s.data.text import utf8_lines
 from s2s.errors import DataError
 from s2s.translator import Translator
@@ -40,7 +40,7 @@ def run(args: list[str]) -> None:
     decoding = decoding_options(options)
     loaded = load_checkpoint(options.checkpoint)
     translator = Translator(loaded, options=decoding, target_lang=options.tgt_lang, max_tokens=options.max_tokens,
-                            device=check_device(options.device), dtype=DTYPES[options.dtype],
+                            device=check_device(options.device), dtype=decoding_dtype(options),
                             forced_prefix=options.prefix, workers=options.workers)
     if options.input is not None and not options.input.is_file():
         raise DataError(f"input {'is not a file' if options.input.exists() else 'file not found'}: {options.input}")

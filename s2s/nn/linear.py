@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
+from s2s.precision import cpu_has_fast_bf16
+
 PACK_ROWS_HINT = 32  # oneDNN picks the packed layout for this many input rows (the benchmark's batch)
 _packed = WeakIdKeyDictionary()  # weight -> (its key when packed, the packed copy)
 _lock = threading.Lock()
@@ -34,7 +36,7 @@ _state = {"enabled": True}
 
 AVAILABLE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 # oneDNN's bf16 linear refuses CPUs without AVX-512 (where F.linear still runs bf16): pack bf16 only where it can
-BF16_PACKS = AVAILABLE and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+BF16_PACKS = AVAILABLE and cpu_has_fast_bf16()
 PACKED_DTYPES = (torch.float32, torch.bfloat16) if BF16_PACKS else (torch.float32,)
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from s2s.checkpoint import export_checkpoint
+from s2s.cli import common
 from s2s.cli.main import main
 from s2s.model import Seq2Seq
 from tests.conftest import multi30k_lines, tiny_config
@@ -48,6 +49,13 @@ def test_search_options_prefix_nbest_dtype_and_workers(checkpoint, tmp_path):
         first, score1, second, score2 = line.split("\t")
         assert first.startswith("Ein Mann") and second.startswith("Ein Mann")
         assert float(score1) >= float(score2)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_bf16_decoding_warns_on_a_cpu_without_native_bf16(checkpoint, tmp_path, capsys, monkeypatch, fast):
+    monkeypatch.setattr(common, "cpu_has_fast_bf16", lambda: fast)
+    assert len(translate(checkpoint, tmp_path, ["A dog runs."], "--dtype", "bf16")) == 1
+    assert ("warning: --dtype bf16: this CPU has no native bf16" in capsys.readouterr().err) == (not fast)
 
 
 def test_bad_decoding_option_is_one_line(checkpoint, tmp_path, capsys):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from s2s.precision import cpu_has_fast_bf16
 from tests.conftest import MULTI30K, require_shared
 
 
@@ -126,6 +127,15 @@ def test_a_run_can_start_from_another_runs_encoder_and_decoder(trained, tmp_path
                  f"warm_start.checkpoint={run_dir / 'model.pt'}", "warm_start.parts=[encoder,decoder]",
                  "trainer.max_steps=1", "trainer.limit_val_batches=0", "test_after_training=false")
     assert "warm start: encoder, decoder (" in result.stderr.decode()
+
+
+def test_bf16_training_falls_back_to_fp32_exactly_where_the_cpu_has_no_native_bf16(trained, tmp_path):
+    data, _ = trained
+    result = s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=none", f"hydra.run.dir={tmp_path}",
+                 "trainer.precision=bf16-mixed", "trainer.max_steps=2", "trainer.limit_val_batches=0",
+                 "test_after_training=false")
+    fell_back = "trainer.precision=bf16-mixed -> 32-true" in result.stderr.decode()
+    assert fell_back == (not cpu_has_fast_bf16()) and (tmp_path / "model.pt").is_file()
 
 
 def test_choose_checkpoint_scores_test_only_with_the_candidate_validation_chose(trained, tmp_path):

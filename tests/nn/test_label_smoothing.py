@@ -34,3 +34,26 @@ def test_bf16_logits_get_a_bf16_gradient():
     assert loss.dtype == torch.float32
     loss.backward()
     assert logits.grad.dtype == torch.bfloat16 and torch.isfinite(logits.grad.float()).all()
+
+
+def test_reused_logits_give_the_same_gradient_and_a_second_backward_raises():
+    g = torch.Generator().manual_seed(1)
+    hidden = torch.randn(9, 16, generator=g, requires_grad=True)
+    weight = torch.randn(40, 16, generator=g)
+    labels = torch.randint(0, 40, (9,), generator=g)
+    losses, grads = [], []
+    for reuse in (False, True):
+        loss = label_smoothed_cross_entropy(hidden @ weight.T, labels, 0.1, reuse_logits=reuse)
+        (grad,) = torch.autograd.grad(loss, hidden, retain_graph=True)
+        losses.append(loss), grads.append(grad)
+    torch.testing.assert_close(losses[0], losses[1])
+    torch.testing.assert_close(grads[0], grads[1])
+    with pytest.raises(RuntimeError, match="second backward"):
+        torch.autograd.grad(loss, hidden)  # the reused logits now hold the first gradient
+
+
+def test_logits_the_caller_keeps_are_left_intact():
+    logits = torch.randn(4, 30).requires_grad_()
+    before = logits.detach().clone()
+    label_smoothed_cross_entropy(logits, torch.tensor([1, 2, 3, 4]), 0.1).backward()
+    assert torch.equal(logits.detach(), before)

@@ -81,6 +81,11 @@ def train(cfg: DictConfig) -> Path:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if cfg.optim.schedule == "cosine_time" and not cfg.trainer.get("max_time"):
         raise ConfigError(NO_TIME_LIMIT)  # before the data is read
+    # The precision actually used goes into the config, so that the checkpoint and the logger record it.
+    cfg.trainer.precision, note = training_precision(cfg.trainer.precision, cfg.trainer.accelerator,
+                                                     fallback=cfg.cpu_bf16_fallback)
+    if note:
+        console.print(f"[yellow]note[/] {note}", soft_wrap=True)  # one line, whatever the width
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     tokenizer = datamodule.tokenizer
@@ -110,13 +115,8 @@ def train(cfg: DictConfig) -> Path:
         logger.log_hyperparams(info["config"])
     # Subword sampling segments the training set anew each epoch, in a new loader.
     reload = {"reload_dataloaders_every_n_epochs": 1} if cfg.data.get("subword_alpha") is not None else {}
-    precision, note = training_precision(cfg.trainer.precision, cfg.trainer.accelerator,
-                                         fallback=cfg.cpu_bf16_fallback)
-    if note:
-        console.print(f"[yellow]note[/] {note}", soft_wrap=True)  # one line, whatever the width
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=build_callbacks(cfg, run_dir),
-                                      default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()], precision=precision,
-                                      **reload)
+                                      default_root_dir=str(run_dir), plugins=[AtomicCheckpointIO()], **reload)
     console.print(f"[bold]run directory[/] {run_dir}  ·  model {module.model.num_parameters() / 1e6:.1f}M parameters")
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_resume(cfg.resume, run_dir), weights_only=True)

@@ -57,7 +57,7 @@ def check_device(device: str) -> str:
 
 def decoding_dtype(options: argparse.Namespace) -> torch.dtype:
     """``--dtype`` as a torch dtype. bf16 on a CPU without native bf16 runs as asked, with a warning."""
-    if options.dtype == "bf16" and options.device == "cpu" and not cpu_has_fast_bf16():
+    if options.dtype == "bf16" and options.device.startswith("cpu") and not cpu_has_fast_bf16():
         print(f"warning: --dtype bf16: {slow_bf16_reason()}; bf16 is emulated here and decodes slower than "
               f"fp32 (bench/decode.py)", file=sys.stderr)
     return DTYPES[options.dtype]

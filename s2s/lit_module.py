@@ -23,6 +23,7 @@ from s2s.errors import NonFiniteLossError
 from s2s.metrics import task_scores
 from s2s.model import Seq2Seq
 from s2s.nn.label_smoothing import label_smoothed_cross_entropy
+from s2s.nn.linear import forget_packed
 from s2s.optim import OptimConfig, build_optimizer
 
 SAMPLE_ROWS = 8  # sample translations shown per validation round
@@ -192,6 +193,7 @@ class Seq2SeqModule(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self.validation_outputs = []
+        forget_packed(self.model)  # the optimizer changed the weights since the last round, unseen by their cache
 
     def on_validation_epoch_end(self) -> None:
         if not self.validation_outputs:

@@ -79,6 +79,15 @@ def packed_weight(weight: Tensor) -> Tensor:
     return packed
 
 
+def forget_packed(model: nn.Module) -> None:
+    """Drop the packed copies of ``model``'s weights. Call it before decoding with weights that may
+    have changed in place without a new version: fused AdamW (what training uses) updates them
+    without bumping ``weight._version``, so the cache key above cannot see its updates."""
+    with _lock:
+        for parameter in model.parameters():
+            _packed.pop(parameter, None)
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """``F.linear``: ``x (..., in)`` -> ``(..., out)``, on the packed weight where that applies."""
     if packs(x, weight):

@@ -85,3 +85,26 @@ def test_state_dict_and_copies_are_ordinary():
         x = torch.randn(2, 16)
         torch.testing.assert_close(twin(x), F.linear(x, twin.weight, twin.bias))
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+
+
+def test_validation_decodes_with_the_weights_a_fused_optimizer_just_changed():
+    """Fused AdamW updates weights without bumping their version, which the packed cache keys on:
+    a validation round must not decode with the copies packed at the round before."""
+    from s2s.config import ModelConfig
+    from s2s.lit_module import Seq2SeqModule
+    from s2s.optim import OptimConfig, build_optimizer
+
+    torch.manual_seed(0)
+    module = Seq2SeqModule(model_config=ModelConfig(vocab_size=50, pad_id=0, d_model=16, num_heads=2, encoder_layers=1,
+                                                    decoder_layers=1, ffn_dim=32, dropout=0.0),
+                           tokenizer=None, optim=OptimConfig(lr=0.05), decoding=None, info={})
+    model, x = module.model, torch.randn(3, 16)
+    fc1 = model.decoder.layers[0].ffn.fc1
+    optimizer = build_optimizer(model, OptimConfig(lr=0.05), fused=True)[0]
+    for _ in range(2):  # a validation round, then training steps, then the next round
+        module.on_validation_epoch_start()
+        with torch.no_grad():
+            torch.testing.assert_close(fc1(x), F.linear(x, fc1.weight, fc1.bias))
+        fc1(x).square().sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()

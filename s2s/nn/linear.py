@@ -7,9 +7,11 @@ CPU backend does when it freezes weights) and multiplying by that copy took 17% 
 decoding and 6-12% off beam search in ``bench/decode.py`` on an AMD EPYC (``s2s fp32`` against
 ``s2s fp32 unpacked``, docs/decoding.md).
 
-The packed copy is made on first use and remade when the weight changes (an optimizer step,
-``load_state_dict`` or a dtype change), so it is invisible to the rest of the code: training,
-checkpoints and ``state_dict`` see the ordinary ``nn.Linear`` parameters. It applies only where
+The packed copy is made on first use and remade when the weight changes (an unfused optimizer
+step, ``load_state_dict`` or a dtype change: anything that bumps its version). Fused AdamW does
+not bump it, so training drops the copies with ``forget_packed`` before each validation round
+(without that, every round decoded with the first round's weights). Otherwise it is invisible:
+training, checkpoints and ``state_dict`` see the ordinary ``nn.Linear`` parameters. It applies only where
 it pays and gives ``F.linear``'s numbers: fp32 or bf16 (a model converted with ``--dtype bf16``,
 whose unpacked weights oneDNN would otherwise reorder at every call), CPU, gradients off, no
 autocast. ``prepacking(False)`` turns packing off (to compare, or to rule it out).

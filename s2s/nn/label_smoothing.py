@@ -14,10 +14,10 @@ term and their sum: several passes over a tensor of 30M floats per Multi30k batc
 ``reuse_logits``: the caller owns the logits (a training step's temporaries), so the backward
 writes the gradient over them instead of into a new ``(N, V)`` tensor. A new tensor that size
 is fresh memory from the operating system at every step (glibc maps allocations over 32 MB
-anew each time), and the first write to each page faults: on a 2-core AVX2 AMD EPYC that
-write took 4.4x as long as the same subtraction into memory already in use (one-off profile).
-It also leaves one ``(N, V)`` tensor fewer at the peak of the backward (121 MB for a
-Multi30k batch of 3,783 labelled positions and 8,000 pieces). The logits are then gone, so a
+anew each time), and the first write to each page faults, which makes that write several times
+dearer than a write into memory already in use (seen in a one-off profile on an AVX2 CPU). It
+also leaves one ``(N, V)`` tensor fewer at the peak of the backward (121 MB for a Multi30k batch
+of 3,783 labelled positions and 8,000 pieces). The logits are then gone, so a
 second backward through the same loss raises.
 """
 

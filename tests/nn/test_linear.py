@@ -4,8 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from s2s.config import ModelConfig
+from s2s.lit_module import Seq2SeqModule
 from s2s.nn import linear as packed
 from s2s.nn.linear import Linear, linear, packs, prepacking
+from s2s.optim import OptimConfig, build_optimizer
 
 pytestmark = pytest.mark.skipif(not packed.AVAILABLE, reason="this torch has no oneDNN")
 
@@ -90,10 +93,6 @@ def test_state_dict_and_copies_are_ordinary():
 def test_validation_decodes_with_the_weights_a_fused_optimizer_just_changed():
     """Fused AdamW updates weights without bumping their version, which the packed cache keys on:
     a validation round must not decode with the copies packed at the round before."""
-    from s2s.config import ModelConfig
-    from s2s.lit_module import Seq2SeqModule
-    from s2s.optim import OptimConfig, build_optimizer
-
     torch.manual_seed(0)
     module = Seq2SeqModule(model_config=ModelConfig(vocab_size=50, pad_id=0, d_model=16, num_heads=2, encoder_layers=1,
                                                     decoder_layers=1, ffn_dim=32, dropout=0.0),

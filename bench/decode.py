@@ -98,6 +98,21 @@ def sources(batch: int, length: int, seed: int) -> torch.Tensor:
     return ids  # (B, S), every source the same length
 
 
+def on_threads(threads: int, run: Callable[[], list[int]]) -> Callable[[], list[int]]:
+    """``run`` on ``threads`` PyTorch intra-op threads, whatever ran before it.
+
+    Building a CTranslate2 ``Translator`` sets the OpenMP thread count of the whole process to its
+    ``intra_threads``: its library calls ``omp_set_num_threads``, which resolves to the libgomp
+    PyTorch loaded first. Built last, the ``2x1`` translator left PyTorch on one thread, and our
+    and Hugging Face's ``1x2`` rows then ran 1.5-3x slower than they do alone (docs/decoding.md,
+    "The benchmark's thread count"). CTranslate2's own workers keep the count they were built with.
+    """
+    def run_with_threads() -> list[int]:
+        torch.set_num_threads(threads)
+        return run()
+    return run_with_threads
+
+
 def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, threads: int,
             folder: Path) -> dict[str, Callable[[], list[int]]]:
     """name -> function that decodes the batch and returns the output lengths.
@@ -117,7 +132,7 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
                 hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD],
                                          workers=workers)
             return [len(h[0].tokens) + 1 for h in hyps]  # + EOS
-        return run
+        return on_threads(threads, run)
 
     if "ours" in engines:
         ours = build_ours(hf_model)
@@ -141,7 +156,7 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
                                          min_new_tokens=n, max_new_tokens=n, bad_words_ids=[[PAD]])
             return [len(row) - 1 for row in seqs.tolist()]  # - decoder start
 
-        out[f"Hugging Face 1x{threads}"] = run_hf
+        out[f"Hugging Face 1x{threads}"] = on_threads(threads, run_hf)
     if "ct2" in engines:
         tokens = [[f"tok{i}" if i > 1 else "</s>" for i in row[:-1]] for row in src.tolist()]  # CT2 adds </s>
         for inter, intra in ((1, threads), (threads, 1)):

@@ -126,10 +126,9 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
     options = DecodingOptions(beam_size=beam, min_len=n, max_len_a=0, max_len_b=n)
     prefix = torch.full((src.shape[0], 1), PAD)
 
-    def run_ours(model: Seq2Seq, workers: int, packed: bool = True, forks: bool = True,
-                 stack: bool = True) -> Callable[[], list[int]]:
+    def run_ours(model: Seq2Seq, workers: int, packed: bool = True, forks: bool = True) -> Callable[[], list[int]]:
         def run() -> list[int]:
-            with prepacking(packed, stack), mock.patch.object(forked, "AVAILABLE", forked.AVAILABLE and forks):
+            with prepacking(packed), mock.patch.object(forked, "AVAILABLE", forked.AVAILABLE and forks):
                 hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD],
                                          workers=workers)
             return [len(h[0].tokens) + 1 for h in hyps]  # + EOS
@@ -143,8 +142,6 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
         out[f"s2s {threads}x1 threads"] = run_ours(build_ours(hf_model), threads, forks=False)
     if "ours-unpacked" in engines:  # the fp32 weights as stored, multiplied by MKL (s2s/nn/linear.py)
         out["s2s fp32 unpacked"] = run_ours(build_ours(hf_model), 1, packed=False)
-    if "ours-unstacked" in engines:  # self-attention's Wq, Wk, Wv packed one by one, not as one matrix
-        out["s2s fp32 unstacked"] = run_ours(build_ours(hf_model), 1, stack=False)
     if "ours-bf16" in engines:
         bf16 = build_ours(hf_model).to(torch.bfloat16)
         out["s2s bf16"] = run_ours(bf16, 1)
@@ -193,7 +190,7 @@ def median_times(table: dict[str, Callable[[], list[int]]], runs: int) -> dict[s
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    engines = ["ours", "ours-threads", "ours-unpacked", "ours-unstacked", "ours-bf16", "hf", "ct2"]
+    engines = ["ours", "ours-threads", "ours-unpacked", "ours-bf16", "hf", "ct2"]
     p.add_argument("--engines", nargs="+", default=engines, choices=engines)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--source-length", type=int, default=12)

@@ -35,7 +35,7 @@ from s2s.decoding.hypothesis import Hypothesis
 from s2s.decoding.options import DecodingOptions
 from s2s.decoding.search import generate
 from s2s.errors import WorkerError
-from s2s.nn.linear import prepack, prepacking, prepacking_state
+from s2s.nn.linear import prepack, prepacking, prepacking_enabled
 
 AVAILABLE = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
 
@@ -61,11 +61,11 @@ def _adopt(model: nn.Module) -> None:
     _child_model = model
 
 
-def _decode(tensors: bytes, packing: tuple[bool, bool], options: DecodingOptions, eos_id: int,
+def _decode(tensors: bytes, packed: bool, options: DecodingOptions, eos_id: int,
             suppress_ids: list[int]) -> list[list[Hypothesis]]:
     """In a child: :func:`generate` on its part of the batch (tensors pickled by value, any dtype)."""
     source, source_lengths, prefix = pickle.loads(tensors)
-    with prepacking(*packing):
+    with prepacking(packed):
         return generate(_child_model, source, source_lengths, prefix, options=options, eos_id=eos_id,
                         suppress_ids=suppress_ids)
 
@@ -110,11 +110,11 @@ def decode_parts(model: nn.Module, workers: int, parts: list[slice], source: Ten
     """Each part of the batch (at most ``workers``) decoded by one forked worker; results in the order of ``parts``."""
     with _lock:  # one batch at a time: a pool's workers are all busy with it
         pool = pool_for(model, workers)
-        packing = prepacking_state()  # the children decode as this process would
+        packed = prepacking_enabled()
         try:
             inputs = [pickle.dumps([t[p].clone() for t in (source, source_lengths, prefix)])  # clone: a view
                       for p in parts]                                          # would pickle the whole batch
-            futures = [pool.executor.submit(_decode, part, packing, options, eos_id, suppress_ids) for part in inputs]
+            futures = [pool.executor.submit(_decode, part, packed, options, eos_id, suppress_ids) for part in inputs]
             return [future.result() for future in futures]
         except BrokenProcessPool as error:
             _pools.pop(id(model), None)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from s2s.nn.linear import Linear, stacked_linear
+from s2s.nn.linear import Linear
 
 
 def padding_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
@@ -66,8 +66,7 @@ class MultiHeadAttention(nn.Module):
     the "value up" projection that brings the concatenated heads back to ``D``.
     """
 
-    def __init__(self, d_model: int, num_heads: int, *, dropout: float = 0.0, bias: bool = True,
-                 self_attention: bool = False) -> None:
+    def __init__(self, d_model: int, num_heads: int, *, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
         if d_model % num_heads:
             raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
@@ -78,7 +77,6 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = Linear(d_model, d_model, bias=bias)  # Wk
         self.v_proj = Linear(d_model, d_model, bias=bias)  # Wv ("value down")
         self.out_proj = Linear(d_model, d_model, bias=bias)  # Wo ("value up")
-        self.self_attention = self_attention  # queries, keys and values all from one input: see project_qkv
         self.record_weights = False  # set by s2s.analysis to keep the attention board
         self.last_weights: Tensor | None = None
 
@@ -90,24 +88,9 @@ class MultiHeadAttention(nn.Module):
         """Keys and values of ``x`` ``(B, L, D)`` -> two ``(B, H, L, Dh)``."""
         return self.split_heads(self.k_proj(x)), self.split_heads(self.v_proj(x))
 
-    def project_qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Self-attention: queries, keys and values of ``x (B, L, D)`` -> three ``(B, H, L, Dh)``.
-
-        One product by the stacked ``Wq, Wk, Wv`` where inference packs weights (``stacked_linear``).
-        """
-        return tuple(map(self.split_heads, stacked_linear(x, (self.q_proj, self.k_proj, self.v_proj))))
-
-    def stacked_layers(self) -> list[tuple[Linear, ...]]:
-        """The layers ``project_qkv`` multiplies as one (for ``prepack``): none unless this is a self-attention."""
-        return [(self.q_proj, self.k_proj, self.v_proj)] if self.self_attention else []
-
-    def forward(self, query: Tensor, k: Tensor, v: Tensor, **options) -> Tensor:
-        """``query (B, Tq, D)`` against projected ``k, v (B / group, H, Tk, Dh)`` -> ``(B, Tq, D)``; see ``attend``."""
-        return self.attend(self.split_heads(self.q_proj(query)), k, v, **options)
-
-    def attend(
+    def forward(
         self,
-        q: Tensor,
+        query: Tensor,
         k: Tensor,
         v: Tensor,
         *,
@@ -115,13 +98,14 @@ class MultiHeadAttention(nn.Module):
         is_causal: bool = False,
         group: int = 1,
     ) -> Tensor:
-        """Projected ``q (B, H, Tq, Dh)`` against ``k, v (B / group, H, Tk, Dh)`` -> ``(B, Tq, D)`` (after ``Wo``).
+        """``query (B, Tq, D)`` against projected ``k, v (B / group, H, Tk, Dh)`` -> ``(B, Tq, D)``.
 
         ``mask`` is boolean, broadcastable to ``(B / group, H, Tq, Tk)``, True = may attend.
         ``group``: each key/value row serves that many consecutive query rows (the beams of one
         sentence share its cross-attention keys/values); their queries are stacked along the
         query axis, ``(B / group, H, group * Tq, Dh)``, which is the same attention, done once.
         """
+        q = self.split_heads(self.q_proj(query))  # (B, H, Tq, Dh)
         b, h, tq, dh = q.shape
         if group > 1:
             if is_causal:

@@ -53,7 +53,7 @@ class EncoderLayer(nn.Module):
     def __init__(self, d_model: int, num_heads: int, ffn_dim: int, *, dropout: float, attention_dropout: float,
                  activation_dropout: float, activation: str, norm_first: bool) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout, self_attention=True)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
         self.ffn = FeedForward(d_model, ffn_dim, dropout=activation_dropout, activation=activation)
         self.attn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
         self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
@@ -63,7 +63,8 @@ class EncoderLayer(nn.Module):
         attn_mask = key_mask(mask)  # (B, 1, 1, S): every query may see every real key
 
         def attend(h: Tensor) -> Tensor:
-            return self.self_attn.attend(*self.self_attn.project_qkv(h), mask=attn_mask)
+            k, v = self.self_attn.project_kv(h)
+            return self.self_attn(h, k, v, mask=attn_mask)
 
         x = self.attn_block(x, attend)
         return self.ffn_block(x, self.ffn)
@@ -75,7 +76,7 @@ class DecoderLayer(nn.Module):
     def __init__(self, d_model: int, num_heads: int, ffn_dim: int, *, dropout: float, attention_dropout: float,
                  activation_dropout: float, activation: str, norm_first: bool) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout, self_attention=True)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
         self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
         self.ffn = FeedForward(d_model, ffn_dim, dropout=activation_dropout, activation=activation)
         self.self_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
@@ -95,11 +96,11 @@ class DecoderLayer(nn.Module):
         """
 
         def self_attend(h: Tensor) -> Tensor:
-            q, k, v = self.self_attn.project_qkv(h)  # (B*K, H, Tn, Dh)
+            k, v = self.self_attn.project_kv(h)  # (B*K, H, Tn, Dh)
             if not use_cache:
-                return self.self_attn.attend(q, k, v, is_causal=h.shape[1] > 1)
+                return self.self_attn(h, k, v, is_causal=h.shape[1] > 1)
             k, v = cache.append(k, v, start, beams)  # (B, H, (start+Tn)*K, Dh): every slot of the sentence
-            return self.self_attn.attend(q, k, v, mask=self_mask, group=beams)
+            return self.self_attn(h, k, v, mask=self_mask, group=beams)
 
         def cross_attend(h: Tensor) -> Tensor:
             return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=key_mask(memory_mask), group=beams)

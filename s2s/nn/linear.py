@@ -15,16 +15,12 @@ training, checkpoints and ``state_dict`` see the ordinary ``nn.Linear`` paramete
 it pays and gives ``F.linear``'s numbers: fp32 or bf16 (a model converted with ``--dtype bf16``,
 whose unpacked weights oneDNN would otherwise reorder at every call), CPU, gradients off, no
 autocast. ``prepacking(False)`` turns packing off (to compare, or to rule it out).
-
-``stacked_linear`` multiplies by several weights that share an input in one product: a
-self-attention's ``Wq, Wk, Wv``, packed as one ``(3·D, D)`` matrix. Three small products cost
-more than one three times as wide (docs/decoding.md, "Stacked Wq, Wk, Wv").
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
@@ -36,9 +32,8 @@ from s2s.precision import cpu_has_fast_bf16
 
 PACK_ROWS_HINT = 32  # oneDNN picks the packed layout for this many input rows (the benchmark's batch)
 _packed = WeakIdKeyDictionary()  # weight -> (its key when packed, the packed copy)
-_stacked = WeakIdKeyDictionary()  # first weight of a group -> (the group's key, packed stack, stacked bias)
 _lock = threading.Lock()
-_state = {"enabled": True, "stack": True}
+_state = {"enabled": True}
 
 
 AVAILABLE = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
@@ -48,20 +43,17 @@ PACKED_DTYPES = (torch.float32, torch.bfloat16) if BF16_PACKS else (torch.float3
 
 
 @contextmanager
-def prepacking(enabled: bool, stack: bool = True) -> Iterator[None]:
-    """Turn packed inference on or off inside the block, and with it ``stacked_linear``'s stacking
-    (``stack=False``: packed, each layer on its own). Process-wide; restored after."""
-    previous = dict(_state)
-    _state.update(enabled=enabled, stack=stack)
+def prepacking(enabled: bool) -> Iterator[None]:
+    """Turn packed inference on or off inside the block (process-wide; restored after)."""
+    previous, _state["enabled"] = _state["enabled"], enabled
     try:
         yield
     finally:
-        _state.update(previous)
+        _state["enabled"] = previous
 
 
-def prepacking_state() -> tuple[bool, bool]:
-    """``prepacking``'s arguments now in force."""
-    return _state["enabled"], _state["stack"]
+def prepacking_enabled() -> bool:
+    return _state["enabled"]
 
 
 def packable(weight: Tensor) -> bool:
@@ -76,14 +68,9 @@ def packs(x: Tensor, weight: Tensor) -> bool:
             and not torch.is_autocast_enabled("cpu"))  # under autocast F.linear casts fp32 to bf16: leave it so
 
 
-def version_key(tensor: Tensor | None) -> tuple | None:
-    """What changes when ``tensor`` does: its storage, dtype, shape or version."""
-    return None if tensor is None else (tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor._version)
-
-
 def packed_weight(weight: Tensor) -> Tensor:
     """``weight (out, in)`` reordered for oneDNN; cached until the weight's storage, dtype or version changes."""
-    key = version_key(weight)
+    key = (weight.data_ptr(), weight.dtype, tuple(weight.shape), weight._version)
     with _lock:
         entry = _packed.get(weight)
     if entry is not None and entry[0] == key:
@@ -94,24 +81,6 @@ def packed_weight(weight: Tensor) -> Tensor:
     return packed
 
 
-def packed_stack(weights: Sequence[Tensor], biases: Sequence[Tensor | None]) -> tuple[Tensor, Tensor | None]:
-    """``weights (out_i, in)`` stacked into ``(sum out_i, in)`` and reordered for oneDNN, with their stacked bias
-    (zeros where a layer has none; ``None`` if none has one). Cached on the first weight until any of them changes."""
-    key = tuple(map(version_key, (*weights, *biases)))
-    with _lock:
-        entry = _stacked.get(weights[0])
-    if entry is not None and entry[0] == key:
-        return entry[1], entry[2]
-    stack = torch.cat([w.detach() for w in weights])
-    bias = None
-    if any(b is not None for b in biases):
-        bias = torch.cat([w.new_zeros(w.shape[0]) if b is None else b.detach() for w, b in zip(weights, biases)])
-    packed = torch.ops.mkldnn._reorder_linear_weight(stack, PACK_ROWS_HINT)
-    with _lock:
-        _stacked[weights[0]] = (key, packed, bias)
-    return packed, bias
-
-
 def forget_packed(model: nn.Module) -> None:
     """Drop the packed copies of ``model``'s weights. Call it before decoding with weights that may
     have changed in place without a new version: fused AdamW (what training uses) updates them
@@ -119,7 +88,6 @@ def forget_packed(model: nn.Module) -> None:
     with _lock:
         for parameter in model.parameters():
             _packed.pop(parameter, None)
-            _stacked.pop(parameter, None)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -127,19 +95,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     if packs(x, weight):
         return torch.ops.mkldnn._linear_pointwise(x, packed_weight(weight), bias, "none", [], "")
     return F.linear(x, weight, bias)
-
-
-def stacked_linear(x: Tensor, layers: Sequence[nn.Linear]) -> list[Tensor]:
-    """``[layer(x) for layer in layers]``, computed as one product by their stacked weights where packing applies.
-
-    ``x (..., in)`` -> one ``(..., out_i)`` per layer (column slices of one output when stacked).
-    """
-    weights = [layer.weight for layer in layers]
-    if len(layers) > 1 and _state["stack"] and packs(x, weights[0]) and all(w.dtype == weights[0].dtype for w in weights):
-        packed, bias = packed_stack(weights, [layer.bias for layer in layers])
-        out = torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")  # (..., sum out_i)
-        return list(out.split([w.shape[0] for w in weights], dim=-1))
-    return [layer(x) for layer in layers]
 
 
 class Linear(nn.Linear):
@@ -150,15 +105,8 @@ class Linear(nn.Linear):
 
 
 def prepack(model: nn.Module) -> None:
-    """Pack now what decoding with ``model`` would pack on first use (before forking decoding workers,
-    which then share the packed copies): each group of layers a module multiplies stacked (its
-    ``stacked_layers()``), and every other ``Linear`` weight on its own."""
-    in_stacks: set[int] = set()
+    """Pack every ``Linear`` weight of ``model`` now that decoding would pack on first use
+    (before forking decoding workers, which then share the packed copies)."""
     for module in model.modules():
-        for layers in getattr(module, "stacked_layers", tuple)() if _state["stack"] else ():
-            if packable(layers[0].weight):
-                packed_stack([layer.weight for layer in layers], [layer.bias for layer in layers])
-            in_stacks.update(id(layer) for layer in layers)
-    for module in model.modules():
-        if isinstance(module, Linear) and id(module) not in in_stacks and packable(module.weight):
+        if isinstance(module, Linear) and packable(module.weight):
             packed_weight(module.weight)

@@ -7,8 +7,7 @@ import torch.nn.functional as F
 from s2s.config import ModelConfig
 from s2s.lit_module import Seq2SeqModule
 from s2s.nn import linear as packed
-from s2s.nn.attention import MultiHeadAttention
-from s2s.nn.linear import Linear, forget_packed, linear, packs, prepack, prepacking, stacked_linear
+from s2s.nn.linear import Linear, linear, packs, prepacking
 from s2s.optim import OptimConfig, build_optimizer
 
 pytestmark = pytest.mark.skipif(not packed.AVAILABLE, reason="this torch has no oneDNN")
@@ -108,53 +107,3 @@ def test_validation_decodes_with_the_weights_a_fused_optimizer_just_changed():
         fc1(x).square().sum().backward()
         optimizer.step()
         optimizer.zero_grad()
-
-
-def stacked_reference(x, layers):
-    return [F.linear(x, layer.weight, layer.bias) for layer in layers]
-
-
-def test_stacked_layers_give_each_layer_its_own_product():
-    torch.manual_seed(0)
-    layers = [Linear(32, 32), Linear(32, 48, bias=False), Linear(32, 16)]  # widths and biases differ
-    for x in (torch.randn(5, 32), torch.randn(3, 7, 32), torch.randn(4, 9, 32)[:, -1]):
-        with torch.no_grad():
-            outs = stacked_linear(x, layers)
-            assert [o.shape[-1] for o in outs] == [32, 48, 16]
-            for out, expected in zip(outs, stacked_reference(x, layers)):
-                torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
-            with prepacking(True, stack=False):
-                assert all(o.is_contiguous() for o in stacked_linear(x, layers))  # one by one: no column slices
-    outs = stacked_linear(x, layers)  # gradients on: each layer on its own, and they flow
-    sum(o.sum() for o in outs).backward()
-    assert all(layer.weight.grad is not None for layer in layers)
-
-
-def test_the_stack_follows_a_change_of_any_of_its_weights_and_forget_packed():
-    torch.manual_seed(0)
-    attn = MultiHeadAttention(16, 2, self_attention=True)
-    layers = attn.stacked_layers()[0]
-    x = torch.randn(3, 16)
-    with torch.no_grad():
-        stacked_linear(x, layers)
-        layers[2].bias.add_(1)  # the last layer's bias, in place: the version changes
-        for out, expected in zip(stacked_linear(x, layers), stacked_reference(x, layers)):
-            torch.testing.assert_close(out, expected)
-        with torch._C._SetExcludeDispatchKeyGuard(torch._C.DispatchKey.ADInplaceOrView, True):
-            layers[1].weight.mul_(3)  # as fused AdamW does: no new version
-        forget_packed(attn)
-        for out, expected in zip(stacked_linear(x, layers), stacked_reference(x, layers)):
-            torch.testing.assert_close(out, expected)
-
-
-def test_prepack_packs_a_self_attention_stacked_and_a_cross_attention_one_by_one():
-    self_attn, cross_attn = MultiHeadAttention(16, 2, self_attention=True), MultiHeadAttention(16, 2)
-    assert cross_attn.stacked_layers() == []
-    for module in (self_attn, cross_attn):
-        prepack(module)
-    q = self_attn.q_proj.weight
-    assert q in packed._stacked and q not in packed._packed  # never multiplied alone when decoding
-    assert cross_attn.q_proj.weight in packed._packed and cross_attn.q_proj.weight not in packed._stacked
-    with prepacking(True, stack=False):
-        prepack(self_attn)
-    assert q in packed._packed

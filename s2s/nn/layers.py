@@ -10,6 +10,7 @@ from s2s.nn.kv_cache import LayerCache
 from s2s.nn.linear import Linear
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU}
+IN_PLACE = {"relu"}  # may overwrite fc1's fresh output: ReLU's backward needs only its own output
 
 
 class FeedForward(nn.Module):
@@ -20,7 +21,9 @@ class FeedForward(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
         self.fc1 = Linear(d_model, ffn_dim)
-        self.activation = ACTIVATIONS[activation]()
+        # In place, ReLU writes over fc1's output instead of a fresh (tokens, ffn_dim) tensor, whose first
+        # writes page-fault on a CPU (bench/train.py times the training step).
+        self.activation = ACTIVATIONS[activation](**({"inplace": True} if activation in IN_PLACE else {}))
         self.dropout = Dropout(dropout)
         self.fc2 = Linear(ffn_dim, d_model)
 

@@ -47,3 +47,16 @@ def test_evaluation_mode_and_p_zero_return_the_input_itself():
 def test_p_outside_zero_one_is_refused():
     with pytest.raises(ValueError, match="between 0 and 1"):
         Dropout(1.5)
+
+
+def test_every_element_of_a_random_word_drops_at_rate_p_and_odd_sizes_work():
+    """Four elements share one 64-bit random word: each of the four positions must drop at rate p
+    (a word with a fixed bit, as ``random_()`` without a range gives, would never drop one of them)."""
+    torch.manual_seed(2)
+    y = Dropout(0.1).train()(torch.ones(250_000, 4))
+    for lane in range(4):
+        assert abs((y[:, lane] == 0).float().mean().item() - 0.1) < 0.003  # standard error 0.0006
+    both = ((y[:, 0] == 0) & (y[:, 1] == 0)).float().mean().item()
+    assert abs(both - 0.01) < 0.001  # neighbours drop independently
+    odd = Dropout(0.5).train()(torch.ones(7, 3))
+    assert odd.shape == (7, 3) and set(odd.unique().tolist()) <= {0.0, 2.0}

@@ -104,8 +104,8 @@ def on_threads(threads: int, run: Callable[[], list[int]]) -> Callable[[], list[
     Building a CTranslate2 ``Translator`` sets the OpenMP thread count of the whole process to its
     ``intra_threads``: its library calls ``omp_set_num_threads``, which resolves to the libgomp
     PyTorch loaded first. Built last, the ``2x1`` translator left PyTorch on one thread, and our
-    and Hugging Face's ``1x2`` rows then ran 1.5-3x slower than they do alone (docs/decoding.md,
-    "The benchmark's thread count"). CTranslate2's own workers keep the count they were built with.
+    and Hugging Face's ``1x2`` rows then ran on one thread (docs/decoding.md, "The benchmark's
+    thread count"). CTranslate2's own workers keep the count they were built with.
     """
     def run_with_threads() -> list[int]:
         torch.set_num_threads(threads)

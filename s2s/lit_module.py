@@ -29,18 +29,6 @@ from s2s.optim import OptimConfig, build_optimizer
 SAMPLE_ROWS = 8  # sample translations shown per validation round
 
 
-def label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float,
-                        reuse_logits: bool = False) -> torch.Tensor:
-    """Label-smoothed cross-entropy summed over positions: ``logits (N, V)``, ``labels (N,)``.
-
-    Computed in fp32 even under bf16 autocast: the softmax over V needs the range. Equal to
-    ``F.cross_entropy(logits, labels, label_smoothing=smoothing, reduction="sum")``, with a
-    backward that makes one pass instead of several over the ``(N, V)`` logits (and writes the
-    gradient over them with ``reuse_logits``, when nothing else reads them).
-    """
-    return label_smoothed_cross_entropy(logits, labels, smoothing, reuse_logits=reuse_logits)
-
-
 def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float,
                   encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed loss over every target position that has a label, and the number of those positions.
@@ -52,7 +40,8 @@ def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float
     hidden = model.memory_decoder_states(memory, mask, batch.target_in)  # (B, T, D)
     trained = batch.target_out != pad_id  # (B, T)
     logits = model.decoder.unembed(hidden[trained])  # (N, V) with N labelled positions
-    loss = label_smoothed_loss(logits, batch.target_out[trained], smoothing=smoothing, reuse_logits=True)
+    # the logits are this step's temporaries: the loss's backward may write its gradient over them
+    loss = label_smoothed_cross_entropy(logits, batch.target_out[trained], smoothing, reuse_logits=True)
     return loss, trained.sum()
 
 

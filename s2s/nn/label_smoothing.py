@@ -58,7 +58,11 @@ class LabelSmoothedCrossEntropy(torch.autograd.Function):
 
 def label_smoothed_cross_entropy(logits: Tensor, labels: Tensor, smoothing: float, *,
                                  reuse_logits: bool = False) -> Tensor:
-    """Summed label-smoothed cross-entropy of ``logits (N, V)`` (computed in fp32) against ``labels (N,)``.
+    """Summed label-smoothed cross-entropy of ``logits (N, V)`` against ``labels (N,)``.
+
+    Equal to ``F.cross_entropy(logits, labels, label_smoothing=smoothing, reduction="sum")``, computed
+    in fp32 even under bf16 autocast (the softmax over V needs the range), with a backward that
+    makes one pass instead of several over the ``(N, V)`` logits.
 
     ``reuse_logits``: nothing else reads ``logits`` after this loss, whose backward may overwrite them.
     A bf16 ``logits`` is always converted into a new fp32 tensor, which the backward may overwrite.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from torch import Tensor, nn
 
 from s2s.nn.attention import MultiHeadAttention, key_mask
@@ -9,8 +11,9 @@ from s2s.nn.dropout import Dropout
 from s2s.nn.kv_cache import LayerCache
 from s2s.nn.linear import Linear
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "swish": nn.SiLU}
-IN_PLACE = {"relu"}  # may overwrite fc1's fresh output: ReLU's backward needs only its own output
+# ReLU runs in place: it writes over fc1's output instead of a fresh (tokens, ffn_dim) tensor, whose first writes
+# page-fault on a CPU (bench/train.py times the training step); its backward needs only its own output.
+ACTIVATIONS = {"relu": partial(nn.ReLU, inplace=True), "gelu": nn.GELU, "swish": nn.SiLU}
 
 
 class FeedForward(nn.Module):
@@ -21,9 +24,7 @@ class FeedForward(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
         self.fc1 = Linear(d_model, ffn_dim)
-        # In place, ReLU writes over fc1's output instead of a fresh (tokens, ffn_dim) tensor, whose first
-        # writes page-fault on a CPU (bench/train.py times the training step).
-        self.activation = ACTIVATIONS[activation](**({"inplace": True} if activation in IN_PLACE else {}))
+        self.activation = ACTIVATIONS[activation]()
         self.dropout = Dropout(dropout)
         self.fc2 = Linear(ffn_dim, d_model)
 

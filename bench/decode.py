@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
@@ -30,6 +28,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 from machine import describe  # noqa: E402  (bench/machine.py)
+from timing import median_times  # noqa: E402  (bench/timing.py)
 
 from s2s.decoding import DecodingOptions, forked  # noqa: E402
 from s2s.decoding.parallel import generate_parallel  # noqa: E402
@@ -170,22 +169,6 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
 
             out[f"CTranslate2 {inter}x{intra}"] = run_ct2
     return out
-
-
-def median_times(table: dict[str, Callable[[], list[int]]], runs: int) -> dict[str, tuple[float, list[int]]]:
-    """One warm-up run each, then ``runs`` rounds that time every engine once, in turn.
-
-    Interleaving the engines, rather than timing one engine's runs and then the next's, spreads
-    any change in the load of a shared machine over all of them alike.
-    """
-    lengths = {name: run() for name, run in table.items()}  # warm-up
-    times: dict[str, list[float]] = {name: [] for name in table}
-    for _ in range(runs):
-        for name, run in table.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: (statistics.median(times[name]), lengths[name]) for name in table}
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
-"""Dropout at twice the speed of ``F.dropout`` on a CPU: the same function as ``nn.Dropout``.
+"""Dropout at nearly twice the speed of ``F.dropout`` on a CPU: the same function as ``nn.Dropout``.
 
 ``F.dropout`` draws its mask with ``bernoulli_``, one sample per element. Here one 64-bit random
 word gives four 16-bit uniforms, and the dropped elements are zeroed with ``masked_fill_`` on the
 scaled input (whose backward zeroes the same elements of the gradient). Multiplying by a boolean
 mask instead, as this module did before, converts the mask to floats in the forward and again in
 the backward. The drop probability is ``p`` rounded to a multiple of ``2**-16`` (0.1 becomes
-0.1000061). Over a ``(4094, 256)`` activation, forward and backward take half the time of
+0.1000061). Over a ``(4094, 256)`` activation, forward and backward take about half the time of
 ``F.dropout`` (``python bench/dropout.py``); a training step of the benchmark model
 (bench/train.py) calls dropout 22 times on tensors of that size. The mask is kept as booleans
 for the backward. Other devices use ``F.dropout`` (its fused kernel is fast there). In

@@ -56,10 +56,10 @@ class Decoder(nn.Module):
         """
         start = cache.length if use_cache else 0
         x = self.embedding(tokens, start)  # (B, Tn, D)
-        # one self-attention mask for all layers, in the dtype their attention kernel adds it in
-        self_mask = cache.self_attention_mask(tokens.shape[1], kernel_dtype(x.dtype, x.device)) if use_cache else None
+        # where this step's keys/values go, and one self-attention mask for all layers in their kernel's dtype
+        step = cache.begin_step(tokens.shape[1], kernel_dtype(x.dtype, x.device)) if use_cache else None
         for layer, layer_cache in zip(self.layers, cache.layers):
-            x = layer(x, layer_cache, cache.memory_mask, start, use_cache, cache.beams, self_mask)
+            x = layer(x, layer_cache, cache.memory_mask, step, cache.beams)
         if use_cache:
             cache.length = start + tokens.shape[1]
         return self.final_norm(x)

@@ -1,13 +1,19 @@
 """The decoder's key/value cache: an explicit object passed to ``decoder(..., cache=cache)``.
 
-Self-attention keys/values grow by one position per decoding step. They live in a buffer
-``(B, capacity, K, H, Dh)``: per sentence, per position, one slot for each of its ``K`` rows
-(beams). A row writes its new position into its own slot and nothing is ever moved when beam
-search reorders rows. Instead each row keeps its *ancestry*: for every past position, the slot
-that holds its own history there. A row then attends to all ``L * K`` cached positions of its
-sentence through a mask that keeps only its ancestry (the sentence's ``K`` queries share those
-keys, like cross-attention below). Physically reordering the cache would copy ``L`` positions
-of every row each step, quadratic in the output length; the mask costs ``K * L`` booleans per row.
+Self-attention keys/values grow by one position per decoding step. Under beam search each of a
+sentence's ``K`` rows (beams) writes its new position into a column of its own, and nothing moves
+when beam search reorders rows. Instead each row keeps its *ancestry*: for every past position,
+the slot (beam index) that wrote its own history there. A column remembers the position and slot
+it holds, and a row attends to the columns of its own ancestry through a mask; the sentence's ``K``
+queries share its columns, like cross-attention below. Physically reordering the cache would copy
+every row's ``L`` positions at every step, quadratic in the output length.
+
+The beams of a sentence share most of their past: where they all descend from one node, ``K - 1``
+of that position's ``K`` columns are no row's ancestry any more, and never will be again (new rows
+are copies of current ones). Such *dead* columns are squeezed out (``drop_dead_columns``) once
+that narrows the widest sentence enough to pay for the copy: attention then reads about one
+column per distinct node of the beams' tree instead of ``K`` per position. With one row per
+sentence (greedy) column = position and none of this is needed.
 
 Cross-attention keys/values are computed once per source and never change. The ``K`` rows of
 one sentence share one copy ``(B, H, S, Dh)``: nothing is repeated K times nor reordered when
@@ -27,68 +33,87 @@ from torch import Tensor
 from s2s.nn.attention import additive_mask, causal_mask, kernel_dtype
 
 MIN_CAPACITY = 16
+DEAD_SHARE = 8  # drop dead columns once that narrows the widest sentence by 1/DEAD_SHARE of its columns or more
+
+
+@dataclass(frozen=True)
+class StepColumns:
+    """Where one decoding step writes its new keys/values and what its queries read; the same for every layer."""
+
+    columns: Tensor | slice  # (N, Tn) column of each new key, or one slice when every sentence has the same layout
+    sentence: Tensor | None  # (N, Tn) sentence of each new key; None with a slice
+    width: int  # columns attention reads: the widest sentence's, the others masked beyond their own
+    mask: Tensor | None  # additive self-attention mask (KVCache.begin_step), or None: nothing to mask
 
 
 @dataclass
 class LayerCache:
-    """One decoder layer's cache. Cross K/V ``(B, H, S, Dh)``; self K/V buffers ``(B, capacity, K, H, Dh)``."""
+    """One decoder layer's cache. Cross K/V ``(B, H, S, Dh)``; self K/V buffers ``(B, capacity, H, Dh)`` of columns."""
 
     cross_k: Tensor
     cross_v: Tensor
     self_k: Tensor | None = None
     self_v: Tensor | None = None
-    capacity_hint: int = 0  # positions the caller expects to decode (0: unknown, grow by doubling)
+    capacity_hint: int = 0  # columns the caller expects to fill (0: unknown, grow by doubling)
 
-    def append(self, k: Tensor, v: Tensor, start: int, beams: int) -> tuple[Tensor, Tensor]:
-        """Write new ``k, v (B*K, H, Tn, Dh)`` at ``start``, each row into its own slot.
+    def append(self, k: Tensor, v: Tensor, step: StepColumns) -> tuple[Tensor, Tensor]:
+        """Write new ``k, v (N, H, Tn, Dh)`` into the columns ``step`` names.
 
-        Returns every cached key/value of each sentence, ``(B, H, (start+Tn) * K, Dh)`` ordered
-        position-major (position ``t`` of slot ``s`` is column ``t * K + s``): a view, no copy.
+        Returns the first ``step.width`` columns of every sentence, ``(B, H, width, Dh)``: views, no copy.
         """
+        if self.self_k is None or step.width > self.self_k.shape[1]:
+            self.grow(k, step.width)
+        batch = self.cross_k.shape[0]
         n, h, tn, dh = k.shape
-        end = start + tn
-        if self.self_k is None or end > self.self_k.shape[1]:
-            self.grow(k, beams, start=start, needed=end)
         for buffer, new in ((self.self_k, k), (self.self_v, v)):
-            buffer[:, start:end] = new.view(n // beams, beams, h, tn, dh).permute(0, 3, 1, 2, 4)  # (B, Tn, K, H, Dh)
-        return self.sentence_view(self.self_k, end), self.sentence_view(self.self_v, end)
+            if step.sentence is None:  # position-major, slot-minor: (B, Tn * K, H, Dh)
+                buffer[:, step.columns] = new.view(batch, n // batch, h, tn, dh).permute(0, 3, 1, 2, 4).reshape(
+                    batch, tn * (n // batch), h, dh)
+            else:
+                buffer[step.sentence, step.columns] = new.transpose(1, 2).to(buffer.dtype)  # (N, Tn, H, Dh)
+        return self.self_k[:, :step.width].transpose(1, 2), self.self_v[:, :step.width].transpose(1, 2)
 
-    @staticmethod
-    def sentence_view(buffer: Tensor, end: int) -> Tensor:
-        """``(B, capacity, K, H, Dh)`` -> the first ``end`` positions as ``(B, H, end * K, Dh)`` (a view)."""
-        b, _, beams, h, dh = buffer.shape
-        return buffer[:, :end].permute(0, 3, 1, 2, 4).view(b, h, end * beams, dh)
-
-    def grow(self, like: Tensor, beams: int, *, start: int, needed: int) -> None:
-        """Buffers for keys like ``like (B*K, H, Tn, Dh)``, ``needed`` positions or more; the first ``start`` kept."""
-        n, h, _, dh = like.shape
-        batch = n // beams
+    def grow(self, like: Tensor, needed: int) -> None:
+        """Buffers for keys like ``like (N, H, Tn, Dh)`` with ``needed`` columns or more; columns in use kept."""
+        _, h, _, dh = like.shape
         old = 0 if self.self_k is None else self.self_k.shape[1]
         capacity = max(needed, 2 * old, self.capacity_hint, MIN_CAPACITY)
         dtype = kernel_dtype(like.dtype, like.device)  # stored as attention reads them: no cast of the cache per step
-        new_k, new_v = (like.new_empty(batch, capacity, beams, h, dh, dtype=dtype) for _ in range(2))
-        if self.self_k is not None and start:
-            new_k[:, :start] = self.self_k[:, :start]
-            new_v[:, :start] = self.self_v[:, :start]
+        # zeros: a column no row wrote yet is read (masked) when a wider sentence sets the width, and masking
+        # removes a finite key's score but not a NaN's
+        new_k, new_v = (like.new_zeros(self.cross_k.shape[0], capacity, h, dh, dtype=dtype) for _ in range(2))
+        if self.self_k is not None:
+            new_k[:, :old] = self.self_k
+            new_v[:, :old] = self.self_v
         self.self_k, self.self_v = new_k, new_v
 
-    def select_sentences(self, index: Tensor, length: int) -> None:
-        """Keep the sentences ``index (B',)``; only the ``length`` decoded positions are copied."""
+    def select_sentences(self, index: Tensor, width: int) -> None:
+        """Keep the sentences ``index (B',)``; only the ``width`` columns in use are copied."""
         self.cross_k = self.cross_k.index_select(0, index)
         self.cross_v = self.cross_v.index_select(0, index)
         if self.self_k is not None:
-            new_k, new_v = (buffer.new_empty(index.numel(), *buffer.shape[1:]) for buffer in (self.self_k, self.self_v))
-            new_k[:, :length] = self.self_k[index, :length]
-            new_v[:, :length] = self.self_v[index, :length]
+            new_k, new_v = (buffer.new_zeros(index.numel(), *buffer.shape[1:]) for buffer in (self.self_k, self.self_v))
+            new_k[:, :width] = self.self_k[index, :width]
+            new_v[:, :width] = self.self_v[index, :width]
             self.self_k, self.self_v = new_k, new_v
+
+    def move_columns(self, start: int, source: Tensor) -> None:
+        """Column ``start + j`` of sentence ``b`` takes what column ``source[b, j] >= start`` held; ``source (B, W)``."""
+        end = start + source.shape[1]
+        for buffer in (self.self_k, self.self_v):
+            window = buffer[:, start:].narrow(1, 0, int(source.max()) + 1 - start)  # (B, W', H, Dh), a view
+            moved = window.gather(1, (source - start)[:, :, None, None].expand(-1, -1, *window.shape[2:]))
+            buffer[:, start:end] = moved
 
 
 @dataclass
 class KVCache:
     """All decoder layers' caches, the source padding mask, the rows' ancestry and the decoded length.
 
-    Decoder row ``r`` belongs to sentence ``r // beams`` and writes into slot ``r % beams``;
-    ``memory_mask`` and the cross-attention keys/values have one row per sentence.
+    Decoder row ``r`` belongs to sentence ``r // beams`` and is slot ``r % beams`` of it;
+    ``memory_mask`` and the cross-attention keys/values have one row per sentence. With beams,
+    column ``c`` of sentence ``b`` holds position ``column_position[b, c]`` as written by slot
+    ``column_slot[b, c]``, for ``c < widths[b]``.
     """
 
     layers: list[LayerCache]
@@ -96,6 +121,10 @@ class KVCache:
     length: int = 0  # target positions already in the cache
     beams: int = 1  # decoder rows per sentence
     ancestry: Tensor | None = None  # (B*K, length): the slot holding row r's own position t (beams > 1)
+    column_position: Tensor | None = None  # (B, W) with beams, W the widest sentence's columns
+    column_slot: Tensor | None = None  # (B, W)
+    widths: Tensor | None = None  # (B,) columns in use per sentence
+    same_width: int | None = 0  # the width when all sentences have the same, else None
 
     def set_beams(self, beams: int, capacity: int = 0) -> None:
         """Before the first step: each sentence will have ``beams`` rows; ``capacity`` positions expected."""
@@ -103,36 +132,74 @@ class KVCache:
             raise RuntimeError("set_beams must be called before decoding starts")
         self.beams = beams
         for layer in self.layers:
-            layer.capacity_hint = capacity
+            layer.capacity_hint = capacity * beams  # columns: at most K per position
 
-    def self_attention_mask(self, new: int, dtype: torch.dtype) -> Tensor | None:
-        """Start ``new`` positions; the mask for their self-attention over the cache.
+    def begin_step(self, new: int, dtype: torch.dtype) -> StepColumns:
+        """Start ``new`` positions: where their keys/values go and the mask of their self-attention.
 
-        ``None`` when nothing needs masking (one row per sentence, one new position); the causal
-        ``(new, end)`` mask for a multi-token prefix; with beams, ``(B, 1, K * new, end * K)``:
-        query ``(slot j, position i)`` sees column ``t * K + s`` iff slot ``s`` holds row j's own
-        position ``t`` and ``t`` is not in its future (additive, in ``dtype``: all layers use it as is).
+        With one row per sentence the mask is ``None`` for one new position, else causal ``(new, end)``.
+        With beams it is ``(B, 1, K * new, width)``, additive in ``dtype`` (all layers use it as is):
+        query ``(slot j, new position i)`` sees a column iff the column holds a node of row j's
+        ancestry that is not in the query's future.
         """
-        end = self.length + new
+        start, end = self.length, self.length + new
         device = self.memory_mask.device
         if self.beams == 1:
-            return None if new == 1 else causal_mask(new, end, device)
+            return StepColumns(slice(start, end), None, end, None if new == 1 else causal_mask(new, end, device))
         batch, k = self.batch_size, self.beams
         own_slot = torch.arange(k, device=device).repeat(batch)  # (N,)
         history = self.ancestry if self.ancestry is not None else own_slot.new_empty(batch * k, 0)
         self.ancestry = torch.cat([history, own_slot[:, None].expand(-1, new)], dim=1)  # (N, end)
-        slots = torch.arange(k, device=device)
-        allowed = self.ancestry.view(batch, k, 1, end, 1) == slots  # (B, K, 1, end, K)
-        if new > 1:
-            allowed = allowed & causal_mask(new, end, device)[None, None, :, :, None]  # (B, K, new, end, K)
-        return additive_mask(allowed.reshape(batch, 1, k * new, end * k), dtype)
+        if self.widths is None:
+            self.widths = torch.zeros(batch, dtype=torch.long, device=device)
+            self.column_position = self.column_slot = own_slot.new_empty(batch, 0)
+        # the new columns: row (b, s) writes position start + i at column widths[b] + i * K + s
+        positions = torch.arange(start, end, device=device).repeat_interleave(k)  # (new * K,) position-major
+        slots = torch.arange(k, device=device).repeat(new)  # (new * K,)
+        width = (int(self.widths.max()) if self.same_width is None else self.same_width) + new * k
+        self.column_position = self.place(self.column_position, positions, width)
+        self.column_slot = self.place(self.column_slot, slots, width)
+        first = self.widths  # (B,) each sentence's first new column
+        self.widths = first + new * k
+        mask = additive_mask(self.visible(start, new).reshape(batch, 1, k * new, width), dtype)
+        if self.same_width is not None:
+            self.same_width += new * k
+            return StepColumns(slice(self.same_width - new * k, self.same_width), None, width, mask)
+        offsets = torch.arange(new, device=device)[None, :] * k + torch.arange(k, device=device)[:, None]  # (K, new)
+        columns = first.repeat_interleave(k)[:, None] + offsets.repeat(batch, 1)  # (N, new)
+        sentence = torch.arange(batch, device=device).repeat_interleave(k)[:, None].expand(-1, new)
+        return StepColumns(columns, sentence, width, mask)
+
+    def place(self, table: Tensor, values: Tensor, width: int) -> Tensor:
+        """``table (B, W)`` of column facts, widened to ``width``, with ``values (C,)`` at each sentence's next C columns."""
+        batch = table.shape[0]
+        wider = table.new_zeros(batch, width)
+        keep = min(table.shape[1], width)  # columns at or past max(widths) hold nothing
+        wider[:, :keep] = table[:, :keep]
+        columns = self.widths[:, None] + torch.arange(values.numel(), device=values.device)  # (B, C)
+        return wider.scatter_(1, columns, values.expand(batch, -1))
+
+    def visible(self, start: int, new: int) -> Tensor:
+        """``(B, K, new, W)`` boolean: query (slot j, position start + i) may attend column c of its sentence."""
+        batch, k = self.batch_size, self.beams
+        width = self.column_position.shape[1]
+        end = self.ancestry.shape[1]
+        ancestor = self.ancestry.view(batch, k, end).gather(
+            2, self.column_position[:, None, :].expand(batch, k, width))  # (B, K, W): slot of row j's node there
+        allowed = (ancestor == self.column_slot[:, None, :]) & self.in_use()[:, None, :]  # (B, K, W)
+        query_position = torch.arange(start, start + new, device=allowed.device)
+        return allowed[:, :, None, :] & (self.column_position[:, None, None, :] <= query_position[None, None, :, None])
+
+    def in_use(self) -> Tensor:
+        """``(B, W)``: columns below each sentence's width."""
+        return torch.arange(self.column_position.shape[1], device=self.widths.device) < self.widths[:, None]
 
     def reorder(self, index: Tensor) -> None:
         """Keep/duplicate decoder rows: row ``i`` becomes old row ``index[i]``.
 
         Each run of ``beams`` consecutive new rows must come from one sentence (beam search
         reorders beams within a sentence and drops finished sentences). Rows only take over
-        their new ancestry; the cached keys/values move only when sentences leave.
+        their new ancestry; cached keys/values move only when sentences leave or dead columns go.
         """
         rows = self.batch_size * self.beams
         if index.numel() == rows and torch.equal(index, torch.arange(rows, device=index.device)):
@@ -144,12 +211,42 @@ class KVCache:
             self.ancestry = self.ancestry.index_select(0, index)
         if sentences.numel() != self.batch_size or not torch.equal(
                 sentences, torch.arange(self.batch_size, device=sentences.device)):
+            width = self.length if self.widths is None else self.column_position.shape[1]
             for layer in self.layers:
-                layer.select_sentences(sentences, self.length)
+                layer.select_sentences(sentences, width)
             self.memory_mask = self.memory_mask.index_select(0, sentences)
+            if self.widths is not None:
+                self.widths = self.widths.index_select(0, sentences)
+                self.column_position = self.column_position.index_select(0, sentences)
+                self.column_slot = self.column_slot.index_select(0, sentences)
+                self.same_width = self.single_value(self.widths)
+        if self.widths is not None:
+            self.drop_dead_columns()
+
+    def drop_dead_columns(self) -> None:
+        """Squeeze out the columns no row descends from, if that narrows the widest sentence enough."""
+        batch, k, width = self.batch_size, self.beams, self.column_position.shape[1]
+        ancestor = self.ancestry.view(batch, k, -1).gather(2, self.column_position[:, None, :].expand(batch, k, width))
+        live = (ancestor == self.column_slot[:, None, :]).any(dim=1) & self.in_use()  # (B, W)
+        counts = live.sum(dim=1)  # (B,)
+        narrower = int(counts.max())
+        if width - narrower < max(k, width // DEAD_SHARE):
+            return
+        order = torch.sort((~live).to(torch.uint8), dim=1, stable=True).indices  # (B, W): live columns first
+        first = int((order != torch.arange(width, device=order.device)).any(dim=0).int().argmax())  # first moved
+        for layer in self.layers:
+            layer.move_columns(first, order[:, first:narrower])
+        self.column_position = self.column_position.gather(1, order[:, :narrower])
+        self.column_slot = self.column_slot.gather(1, order[:, :narrower])
+        self.widths = counts
+        self.same_width = self.single_value(counts)
+
+    @staticmethod
+    def single_value(values: Tensor) -> int | None:
+        low, high = int(values.min()), int(values.max())
+        return low if low == high else None
 
     @property
     def batch_size(self) -> int:
         """Sentences (not rows)."""
         return self.memory_mask.shape[0]
-

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from s2s.nn.attention import MultiHeadAttention, key_mask
 from s2s.nn.dropout import Dropout
-from s2s.nn.kv_cache import LayerCache
+from s2s.nn.kv_cache import LayerCache, StepColumns
 from s2s.nn.linear import Linear
 
 # ReLU runs in place: it writes over fc1's output instead of a fresh (tokens, ffn_dim) tensor, whose first writes
@@ -87,24 +87,24 @@ class DecoderLayer(nn.Module):
         self.cross_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
         self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
 
-    def forward(self, x: Tensor, cache: LayerCache, memory_mask: Tensor, start: int, use_cache: bool,
-                beams: int = 1, self_mask: Tensor | None = None) -> Tensor:
-        """``x (B*K, Tn, D)`` new target positions starting at ``start`` -> ``(B*K, Tn, D)``.
+    def forward(self, x: Tensor, cache: LayerCache, memory_mask: Tensor, step: StepColumns | None = None,
+                beams: int = 1) -> Tensor:
+        """``x (B*K, Tn, D)`` new target positions -> ``(B*K, Tn, D)``.
 
         ``beams`` (K) rows of ``x`` share one sentence's cross-attention keys/values and ``memory_mask`` row.
 
-        ``use_cache`` False (training): ``x`` is the whole prefix, attention is causal within it.
-        ``use_cache`` True (decoding): keys/values of ``x`` are appended to ``cache`` and the new
-        queries see the cached positions that ``self_mask`` (from ``KVCache.self_attention_mask``)
-        allows: their own history up to and including themselves.
+        ``step`` None (training): ``x`` is the whole prefix, attention is causal within it.
+        With ``step`` (decoding, from ``KVCache.begin_step``): keys/values of ``x`` are written into
+        ``cache`` where it says, and the new queries see the cached columns its mask allows:
+        their own history up to and including themselves.
         """
 
         def self_attend(h: Tensor) -> Tensor:
             k, v = self.self_attn.project_kv(h)  # (B*K, H, Tn, Dh)
-            if not use_cache:
+            if step is None:
                 return self.self_attn(h, k, v, is_causal=h.shape[1] > 1)
-            k, v = cache.append(k, v, start, beams)  # (B, H, (start+Tn)*K, Dh): every slot of the sentence
-            return self.self_attn(h, k, v, mask=self_mask, group=beams)
+            k, v = cache.append(k, v, step)  # (B, H, width, Dh): every column of the sentence
+            return self.self_attn(h, k, v, mask=step.mask, group=beams)
 
         def cross_attend(h: Tensor) -> Tensor:
             return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=key_mask(memory_mask), group=beams)

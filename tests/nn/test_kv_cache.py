@@ -1,5 +1,6 @@
 """The KV cache under beam search: rows swap ancestries and sentences leave, nothing is copied
-per step, and every row's logits still equal a full recomputation of that row's own history."""
+per step, columns no row descends from are squeezed out, and every row's logits still equal a
+full recomputation of that row's own history."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ def full_recomputation(model: Seq2Seq, source, lengths, sentence_of_row: list[in
     return model(source[rows], lengths[rows], target)[:, -1]  # (N, V)
 
 
-@pytest.mark.parametrize("prefix", [[BOS], [BOS, 7, 9]])
-def test_rows_that_swap_ancestries_and_sentences_that_leave_match_recomputation(prefix):
+def decode_with_random_reorders(prefix: list[int], collapse: float, steps: int = 12, beams: int = 4):
+    """Beam-search-like reorders: each new row continues a random row of its own sentence (duplicates
+    allowed), or with probability ``collapse`` all of a sentence's rows continue one row. Checks every
+    step's logits against full recomputation; returns the cache."""
     torch.manual_seed(0)
     rng = random.Random(0)
     model = Seq2Seq(tiny_config(vocab_size=40, max_positions=64)).eval()
-    batch, beams, steps = 3, 4, 12
+    batch = 3
     source = torch.randint(4, 40, (batch, 6))
     lengths = torch.tensor([6, 3, 5])
     sentence_of_row = [b for b in range(batch) for _ in range(beams)]
@@ -40,15 +43,34 @@ def test_rows_that_swap_ancestries_and_sentences_that_leave_match_recomputation(
             live = sorted(set(sentence_of_row))
             if step == 5:  # sentence 1 finishes and leaves the batch
                 live.remove(1)
-            index = []  # each new row continues a random row of its own sentence (duplicates allowed)
+            index = []
             for sentence in live:
                 first = sentence_of_row.index(sentence)
-                index += [first + rng.randrange(beams) for _ in range(beams)]
+                if rng.random() < collapse:
+                    index += [first + rng.randrange(beams)] * beams
+                else:
+                    index += [first + rng.randrange(beams) for _ in range(beams)]
             cache.reorder(torch.tensor(index))
             sentence_of_row = [sentence_of_row[i] for i in index]
             tokens = [rng.randrange(4, 40) for _ in index]
             histories = [histories[i] + [t] for i, t in zip(index, tokens)]
             logits = model.decode_step(torch.tensor(tokens)[:, None], cache)
+    return cache
+
+
+@pytest.mark.parametrize("collapse", [0.0, 0.5])
+@pytest.mark.parametrize("prefix", [[BOS], [BOS, 7, 9]])
+def test_rows_that_swap_ancestries_and_sentences_that_leave_match_recomputation(prefix, collapse):
+    decode_with_random_reorders(prefix, collapse)
+
+
+def test_beams_that_share_their_past_share_its_columns():
+    """When every step's beams all continue one row, each past position has one live column: the cache
+    stays about one column per position wide instead of K (the K new columns of the latest steps aside)."""
+    beams = 4
+    cache = decode_with_random_reorders([BOS], collapse=1.0, steps=20, beams=beams)
+    assert cache.length == 21
+    assert cache.column_position.shape[1] <= cache.length + 3 * beams  # K per position would be 84
 
 
 def test_reorder_refuses_rows_from_another_sentence():

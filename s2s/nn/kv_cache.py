@@ -181,14 +181,15 @@ class KVCache:
 
     def visible(self, start: int, new: int) -> Tensor:
         """``(B, K, new, W)`` boolean: query (slot j, position start + i) may attend column c of its sentence."""
-        batch, k = self.batch_size, self.beams
-        width = self.column_position.shape[1]
-        end = self.ancestry.shape[1]
-        ancestor = self.ancestry.view(batch, k, end).gather(
-            2, self.column_position[:, None, :].expand(batch, k, width))  # (B, K, W): slot of row j's node there
-        allowed = (ancestor == self.column_slot[:, None, :]) & self.in_use()[:, None, :]  # (B, K, W)
+        allowed = self.descends() & self.in_use()[:, None, :]  # (B, K, W)
         query_position = torch.arange(start, start + new, device=allowed.device)
         return allowed[:, :, None, :] & (self.column_position[:, None, None, :] <= query_position[None, None, :, None])
+
+    def descends(self) -> Tensor:
+        """``(B, K, W)`` boolean: column c holds a node of the ancestry of row j (slot j of sentence b)."""
+        batch, k, width = self.batch_size, self.beams, self.column_position.shape[1]
+        ancestor = self.ancestry.view(batch, k, -1).gather(2, self.column_position[:, None, :].expand(batch, k, width))
+        return ancestor == self.column_slot[:, None, :]  # the slot that wrote row j's node there wrote this column
 
     def in_use(self) -> Tensor:
         """``(B, W)``: columns below each sentence's width."""
@@ -225,17 +226,18 @@ class KVCache:
 
     def drop_dead_columns(self) -> None:
         """Squeeze out the columns no row descends from, if that narrows the widest sentence enough."""
-        batch, k, width = self.batch_size, self.beams, self.column_position.shape[1]
-        ancestor = self.ancestry.view(batch, k, -1).gather(2, self.column_position[:, None, :].expand(batch, k, width))
-        live = (ancestor == self.column_slot[:, None, :]).any(dim=1) & self.in_use()  # (B, W)
+        width = self.column_position.shape[1]
+        live = self.descends().any(dim=1) & self.in_use()  # (B, W)
         counts = live.sum(dim=1)  # (B,)
         narrower = int(counts.max())
-        if width - narrower < max(k, width // DEAD_SHARE):
+        if width - narrower < max(self.beams, width // DEAD_SHARE):
             return
         order = torch.sort((~live).to(torch.uint8), dim=1, stable=True).indices  # (B, W): live columns first
-        first = int((order != torch.arange(width, device=order.device)).any(dim=0).int().argmax())  # first moved
-        for layer in self.layers:
-            layer.move_columns(first, order[:, first:narrower])
+        moved = (order[:, :narrower] != torch.arange(narrower, device=order.device)).any(dim=0)  # (W',)
+        if moved.any():  # else the dead columns were already last
+            first = int(moved.int().argmax())
+            for layer in self.layers:
+                layer.move_columns(first, order[:, first:narrower])
         self.column_position = self.column_position.gather(1, order[:, :narrower])
         self.column_slot = self.column_slot.gather(1, order[:, :narrower])
         self.widths = counts

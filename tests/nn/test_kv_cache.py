@@ -55,6 +55,8 @@ def decode_with_random_reorders(prefix: list[int], collapse: float, steps: int =
             tokens = [rng.randrange(4, 40) for _ in index]
             histories = [histories[i] + [t] for i, t in zip(index, tokens)]
             logits = model.decode_step(torch.tensor(tokens)[:, None], cache)
+        torch.testing.assert_close(logits, full_recomputation(model, source, lengths, sentence_of_row, histories),
+                                   rtol=1e-5, atol=1e-5)
     return cache
 
 

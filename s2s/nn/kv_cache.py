@@ -101,9 +101,8 @@ class LayerCache:
         """Column ``start + j`` of sentence ``b`` takes what column ``source[b, j] >= start`` held; ``source (B, W)``."""
         end = start + source.shape[1]
         for buffer in (self.self_k, self.self_v):
-            window = buffer[:, start:].narrow(1, 0, int(source.max()) + 1 - start)  # (B, W', H, Dh), a view
-            moved = window.gather(1, (source - start)[:, :, None, None].expand(-1, -1, *window.shape[2:]))
-            buffer[:, start:end] = moved
+            window = buffer[:, start:]  # (B, capacity - start, H, Dh), a view
+            buffer[:, start:end] = window.gather(1, (source - start)[:, :, None, None].expand(-1, -1, *window.shape[2:]))
 
 
 @dataclass
@@ -157,26 +156,25 @@ class KVCache:
         positions = torch.arange(start, end, device=device).repeat_interleave(k)  # (new * K,) position-major
         slots = torch.arange(k, device=device).repeat(new)  # (new * K,)
         width = (int(self.widths.max()) if self.same_width is None else self.same_width) + new * k
-        self.column_position = self.place(self.column_position, positions, width)
-        self.column_slot = self.place(self.column_slot, slots, width)
-        first = self.widths  # (B,) each sentence's first new column
-        self.widths = first + new * k
+        columns = self.widths[:, None] + torch.arange(new * k, device=device)  # (B, new * K)
+        self.column_position = self.place(self.column_position, columns, positions, width)
+        self.column_slot = self.place(self.column_slot, columns, slots, width)
+        self.widths = self.widths + new * k
         mask = additive_mask(self.visible(start, new).reshape(batch, 1, k * new, width), dtype)
         if self.same_width is not None:
             self.same_width += new * k
             return StepColumns(slice(self.same_width - new * k, self.same_width), None, width, mask)
-        offsets = torch.arange(new, device=device)[None, :] * k + torch.arange(k, device=device)[:, None]  # (K, new)
-        columns = first.repeat_interleave(k)[:, None] + offsets.repeat(batch, 1)  # (N, new)
+        columns = columns.view(batch, new, k).transpose(1, 2).reshape(batch * k, new)  # (N, new): row (b, s)'s
         sentence = torch.arange(batch, device=device).repeat_interleave(k)[:, None].expand(-1, new)
         return StepColumns(columns, sentence, width, mask)
 
-    def place(self, table: Tensor, values: Tensor, width: int) -> Tensor:
-        """``table (B, W)`` of column facts, widened to ``width``, with ``values (C,)`` at each sentence's next C columns."""
+    @staticmethod
+    def place(table: Tensor, columns: Tensor, values: Tensor, width: int) -> Tensor:
+        """``table (B, W)`` of column facts, widened to ``width``, with ``values (C,)`` at ``columns (B, C)``."""
         batch = table.shape[0]
         wider = table.new_zeros(batch, width)
         keep = min(table.shape[1], width)  # columns at or past max(widths) hold nothing
         wider[:, :keep] = table[:, :keep]
-        columns = self.widths[:, None] + torch.arange(values.numel(), device=values.device)  # (B, C)
         return wider.scatter_(1, columns, values.expand(batch, -1))
 
     def visible(self, start: int, new: int) -> Tensor:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from s2s.nn.linear import Linear
+from s2s.nn.linear import Linear, fused_linear
 
 
 def padding_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
@@ -63,7 +63,9 @@ class MultiHeadAttention(nn.Module):
     """Attention with one ``Wq, Wk, Wv`` per head (packed into ``q_proj``, ``k_proj``, ``v_proj``).
 
     Each head's value is the "value down" projection to ``Dh = D / H``; ``out_proj`` (``Wo``) is
-    the "value up" projection that brings the concatenated heads back to ``D``.
+    the "value up" projection that brings the concatenated heads back to ``D``. Projections that
+    read the same input run as one matrix product over the stacked weights (``project_qkv``,
+    ``project_kv``); the parameters stay three separate ``Linear`` layers.
     """
 
     def __init__(self, d_model: int, num_heads: int, *, dropout: float = 0.0, bias: bool = True) -> None:
@@ -85,8 +87,14 @@ class MultiHeadAttention(nn.Module):
         return x.view(b, length, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, L, Dh)
 
     def project_kv(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Keys and values of ``x`` ``(B, L, D)`` -> two ``(B, H, L, Dh)``."""
-        return self.split_heads(self.k_proj(x)), self.split_heads(self.v_proj(x))
+        """Keys and values of ``x`` ``(B, L, D)`` -> two ``(B, H, L, Dh)``, in one matrix product."""
+        k, v = fused_linear(x, (self.k_proj, self.v_proj))
+        return self.split_heads(k), self.split_heads(v)
+
+    def project_qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Self-attention's queries, keys and values of ``x (B, L, D)`` -> three ``(B, H, L, Dh)``, in one product."""
+        q, k, v = fused_linear(x, (self.q_proj, self.k_proj, self.v_proj))
+        return self.split_heads(q), self.split_heads(k), self.split_heads(v)
 
     def forward(
         self,
@@ -106,6 +114,11 @@ class MultiHeadAttention(nn.Module):
         query axis, ``(B / group, H, group * Tq, Dh)``, which is the same attention, done once.
         """
         q = self.split_heads(self.q_proj(query))  # (B, H, Tq, Dh)
+        return self.attend(q, k, v, mask=mask, is_causal=is_causal, group=group)
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, *, mask: Tensor | None = None, is_causal: bool = False,
+               group: int = 1) -> Tensor:
+        """``forward`` for queries already projected, ``q (B, H, Tq, Dh)`` (``project_qkv``) -> ``(B, Tq, D)``."""
         b, h, tq, dh = q.shape
         if group > 1:
             if is_causal:

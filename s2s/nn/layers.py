@@ -67,8 +67,8 @@ class EncoderLayer(nn.Module):
         attn_mask = key_mask(mask)  # (B, 1, 1, S): every query may see every real key
 
         def attend(h: Tensor) -> Tensor:
-            k, v = self.self_attn.project_kv(h)
-            return self.self_attn(h, k, v, mask=attn_mask)
+            q, k, v = self.self_attn.project_qkv(h)
+            return self.self_attn.attend(q, k, v, mask=attn_mask)
 
         x = self.attn_block(x, attend)
         return self.ffn_block(x, self.ffn)
@@ -100,11 +100,11 @@ class DecoderLayer(nn.Module):
         """
 
         def self_attend(h: Tensor) -> Tensor:
-            k, v = self.self_attn.project_kv(h)  # (B*K, H, Tn, Dh)
+            q, k, v = self.self_attn.project_qkv(h)  # (B*K, H, Tn, Dh)
             if step is None:
-                return self.self_attn(h, k, v, is_causal=h.shape[1] > 1)
+                return self.self_attn.attend(q, k, v, is_causal=h.shape[1] > 1)
             k, v = cache.append(k, v, step)  # (B, H, width, Dh): every column of the sentence
-            return self.self_attn(h, k, v, mask=step.mask, group=beams)
+            return self.self_attn.attend(q, k, v, mask=step.mask, group=beams)
 
         def cross_attend(h: Tensor) -> Tensor:
             return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=key_mask(memory_mask), group=beams)

@@ -20,7 +20,7 @@ autocast. ``prepacking(False)`` turns packing off (to compare, or to rule it out
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -32,6 +32,7 @@ from s2s.precision import cpu_has_fast_bf16
 
 PACK_ROWS_HINT = 32  # oneDNN picks the packed layout for this many input rows (the benchmark's batch)
 _packed = WeakIdKeyDictionary()  # weight -> (its key when packed, the packed copy)
+_fused = WeakIdKeyDictionary()  # first layer's weight -> (its parts' key when stacked, (weight, bias))
 _lock = threading.Lock()
 _state = {"enabled": True}
 
@@ -88,6 +89,7 @@ def forget_packed(model: nn.Module) -> None:
     with _lock:
         for parameter in model.parameters():
             _packed.pop(parameter, None)
+            _fused.pop(parameter, None)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -95,6 +97,44 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     if packs(x, weight):
         return torch.ops.mkldnn._linear_pointwise(x, packed_weight(weight), bias, "none", [], "")
     return F.linear(x, weight, bias)
+
+
+def stacked(layers: Sequence[nn.Linear]) -> tuple[Tensor, Tensor | None]:
+    """The weights of ``layers`` one above the other, ``(sum of out_i, in)``, and their biases
+    ``(sum of out_i,)`` (zeros for a layer without one; None when no layer has one)."""
+    weight = torch.cat([layer.weight for layer in layers])
+    if all(layer.bias is None for layer in layers):
+        return weight, None
+    bias = torch.cat([layer.weight.new_zeros(layer.out_features) if layer.bias is None else layer.bias
+                      for layer in layers])
+    return weight, bias
+
+
+def fused_parameters(layers: Sequence[nn.Linear]) -> tuple[Tensor, Tensor | None]:
+    """``stacked(layers)``: built at each call when gradients are on, so that autograd reaches each
+    layer's own parameters; for inference built once and kept until a part changes (the packed
+    copy's rule; ``forget_packed`` drops it too), then packed like any weight."""
+    if torch.is_grad_enabled():
+        return stacked(layers)
+    parts = [t for layer in layers for t in (layer.weight, layer.bias) if t is not None]
+    key = tuple((t.data_ptr(), t.dtype, t._version) for t in parts)
+    with _lock:
+        entry = _fused.get(layers[0].weight)
+    if entry is not None and entry[0] == key:
+        return entry[1]
+    with torch.inference_mode(False), torch.no_grad():  # an ordinary tensor: inference tensors are never packed
+        fused = stacked(layers)
+    with _lock:
+        _fused[layers[0].weight] = (key, fused)
+    return fused
+
+
+def fused_linear(x: Tensor, layers: Sequence[nn.Linear]) -> tuple[Tensor, ...]:
+    """``x (..., in)`` through several linear layers that read it, in one matrix product -> one
+    ``(..., out_i)`` view per layer. One wide product costs less than several narrow ones: the
+    decoder's query, key and value projections (``bench/decode.py``)."""
+    weight, bias = fused_parameters(layers)
+    return linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
 
 
 class Linear(nn.Linear):

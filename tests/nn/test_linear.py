@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from s2s.config import ModelConfig
 from s2s.lit_module import Seq2SeqModule
 from s2s.nn import linear as packed
-from s2s.nn.linear import Linear, linear, packs, prepacking
+from s2s.nn.linear import Linear, fused_linear, linear, packs, prepacking
 from s2s.optim import OptimConfig, build_optimizer
 
 pytestmark = pytest.mark.skipif(not packed.AVAILABLE, reason="this torch has no oneDNN")
@@ -99,11 +99,40 @@ def test_validation_decodes_with_the_weights_a_fused_optimizer_just_changed():
                            tokenizer=None, optim=OptimConfig(lr=0.05), decoding=None, info={})
     model, x = module.model, torch.randn(3, 16)
     fc1 = model.decoder.layers[0].ffn.fc1
+    attention = model.decoder.layers[0].self_attn  # its query/key/value weights are multiplied as one stacked copy
+    projections = (attention.q_proj, attention.k_proj, attention.v_proj)
     optimizer = build_optimizer(model, OptimConfig(lr=0.05), fused=True)[0]
     for _ in range(2):  # a validation round, then training steps, then the next round
         module.on_validation_epoch_start()
         with torch.no_grad():
             torch.testing.assert_close(fc1(x), F.linear(x, fc1.weight, fc1.bias))
-        fc1(x).square().sum().backward()
+            for part, layer in zip(fused_linear(x, projections), projections, strict=True):
+                torch.testing.assert_close(part, F.linear(x, layer.weight, layer.bias))
+        (fc1(x).square().sum() + sum(part.square().sum() for part in fused_linear(x, projections))).backward()
         optimizer.step()
         optimizer.zero_grad()
+
+
+def test_fused_layers_give_each_layer_its_own_product_and_gradients():
+    torch.manual_seed(0)
+    layers = (Linear(16, 8), Linear(16, 24), Linear(16, 8, bias=False))
+    x = torch.randn(2, 5, 16, requires_grad=True)
+
+    def separately(x):
+        return [F.linear(x, layer.weight, layer.bias) for layer in layers]
+
+    with torch.no_grad():
+        for _ in range(2):  # stacked once, then reused
+            for fused, alone in zip(fused_linear(x, layers), separately(x), strict=True):
+                torch.testing.assert_close(fused, alone, rtol=1e-5, atol=1e-5)
+        layers[1].weight.mul_(2)  # a changed part is stacked again
+        torch.testing.assert_close(fused_linear(x, layers)[1], separately(x)[1], rtol=1e-5, atol=1e-5)
+    fused = fused_linear(x, layers)  # training: gradients reach every layer's own parameters
+    sum((part * torch.arange(part.numel()).view_as(part).sin()).sum() for part in fused).backward()
+    expected = [p.grad.clone() for p in (x, *(t for layer in layers for t in layer.parameters()))]
+    for p in (x, *(t for layer in layers for t in layer.parameters())):
+        p.grad = None
+    sum((part * torch.arange(part.numel()).view_as(part).sin()).sum() for part in separately(x)).backward()
+    got = [p.grad for p in (x, *(t for layer in layers for t in layer.parameters()))]
+    for a, b in zip(expected, got, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -146,7 +146,8 @@ class Linear(nn.Linear):
 
 def prepack(model: nn.Module) -> None:
     """Pack every ``Linear`` weight of ``model`` now that decoding would pack on first use
-    (before forking decoding workers, which then share the packed copies)."""
+    (before forking decoding workers, which then share the packed copies). The stacked copies of
+    ``fused_linear`` are still made on first use, in each worker: a few weights per layer."""
     for module in model.modules():
         if isinstance(module, Linear) and packable(module.weight):
             packed_weight(module.weight)

@@ -20,8 +20,9 @@ autocast. ``prepacking(False)`` turns packing off (to compare, or to rule it out
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from s2s.precision import cpu_has_fast_bf16
 
+T = TypeVar("T")
 PACK_ROWS_HINT = 32  # oneDNN picks the packed layout for this many input rows (the benchmark's batch)
 _packed = WeakIdKeyDictionary()  # weight -> (its key when packed, the packed copy)
 _fused = WeakIdKeyDictionary()  # first layer's weight -> (its parts' key when stacked, (weight, bias))
@@ -69,17 +71,23 @@ def packs(x: Tensor, weight: Tensor) -> bool:
             and not torch.is_autocast_enabled("cpu"))  # under autocast F.linear casts fp32 to bf16: leave it so
 
 
+def derived_copy(store: WeakIdKeyDictionary, owner: Tensor, key: tuple, build: Callable[[], T]) -> T:
+    """``build()``, kept in ``store`` for ``owner`` and rebuilt when ``key`` (what it was built from) changes."""
+    with _lock:
+        entry = store.get(owner)
+    if entry is not None and entry[0] == key:
+        return entry[1]
+    value = build()
+    with _lock:
+        store[owner] = (key, value)
+    return value
+
+
 def packed_weight(weight: Tensor) -> Tensor:
     """``weight (out, in)`` reordered for oneDNN; cached until the weight's storage, dtype or version changes."""
     key = (weight.data_ptr(), weight.dtype, tuple(weight.shape), weight._version)
-    with _lock:
-        entry = _packed.get(weight)
-    if entry is not None and entry[0] == key:
-        return entry[1]
-    packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACK_ROWS_HINT)
-    with _lock:
-        _packed[weight] = (key, packed)
-    return packed
+    return derived_copy(_packed, weight, key,
+                        lambda: torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACK_ROWS_HINT))
 
 
 def forget_packed(model: nn.Module) -> None:
@@ -118,15 +126,12 @@ def fused_parameters(layers: Sequence[nn.Linear]) -> tuple[Tensor, Tensor | None
         return stacked(layers)
     parts = [t for layer in layers for t in (layer.weight, layer.bias) if t is not None]
     key = tuple((t.data_ptr(), t.dtype, t._version) for t in parts)
-    with _lock:
-        entry = _fused.get(layers[0].weight)
-    if entry is not None and entry[0] == key:
-        return entry[1]
-    with torch.inference_mode(False), torch.no_grad():  # an ordinary tensor: inference tensors are never packed
-        fused = stacked(layers)
-    with _lock:
-        _fused[layers[0].weight] = (key, fused)
-    return fused
+
+    def build() -> tuple[Tensor, Tensor | None]:
+        with torch.inference_mode(False), torch.no_grad():  # an ordinary tensor: inference tensors are never packed
+            return stacked(layers)
+
+    return derived_copy(_fused, layers[0].weight, key, build)
 
 
 def fused_linear(x: Tensor, layers: Sequence[nn.Linear]) -> tuple[Tensor, ...]:

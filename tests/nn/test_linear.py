@@ -127,12 +127,14 @@ def test_fused_layers_give_each_layer_its_own_product_and_gradients():
                 torch.testing.assert_close(fused, alone, rtol=1e-5, atol=1e-5)
         layers[1].weight.mul_(2)  # a changed part is stacked again
         torch.testing.assert_close(fused_linear(x, layers)[1], separately(x)[1], rtol=1e-5, atol=1e-5)
-    fused = fused_linear(x, layers)  # training: gradients reach every layer's own parameters
-    sum((part * torch.arange(part.numel()).view_as(part).sin()).sum() for part in fused).backward()
-    expected = [p.grad.clone() for p in (x, *(t for layer in layers for t in layer.parameters()))]
-    for p in (x, *(t for layer in layers for t in layer.parameters())):
-        p.grad = None
-    sum((part * torch.arange(part.numel()).view_as(part).sin()).sum() for part in separately(x)).backward()
-    got = [p.grad for p in (x, *(t for layer in layers for t in layer.parameters()))]
-    for a, b in zip(expected, got, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    leaves = [x, *(t for layer in layers for t in layer.parameters())]
+
+    def gradients(parts) -> list[torch.Tensor]:
+        for leaf in leaves:
+            leaf.grad = None
+        sum((part * torch.arange(part.numel()).view_as(part).sin()).sum() for part in parts).backward()
+        return [leaf.grad for leaf in leaves]
+
+    # training: gradients reach every layer's own parameters
+    for fused, alone in zip(gradients(fused_linear(x, layers)), gradients(separately(x)), strict=True):
+        torch.testing.assert_close(fused, alone, rtol=1e-5, atol=1e-5)

@@ -22,6 +22,9 @@ def parser() -> argparse.ArgumentParser:
                       source="folder with a local copy of the .gz files (else download from the public source)")
     m.add_argument("--src", default="en", help="source language (default en)")
     m.add_argument("--tgt", nargs="+", default=["de"], help="target language(s) (default de)")
+    m.add_argument("--lowercase", action="store_true",
+                   help="lower-case all text, as the lower-cased Multi30k of fairseq's and many papers' baselines "
+                        "(the model then writes lower case only: score it with s2s evaluate --lowercase)")
     a = corpus_parser(sub, "an4", "CMU AN4 read speech (validation/test speakers held out)", vocab_size=100,
                       source="local copy with train.tsv and FLAC files (else download the SPHERE tarball)")
     a.add_argument("--valid-speakers", type=int, default=5, help="speakers held out for validation (default 5)")
@@ -58,7 +61,8 @@ def run(args: list[str]) -> None:
         from s2s.data.multi30k import prepare_multi30k
 
         langs = list(dict.fromkeys([options.src, *options.tgt]))
-        prepare_multi30k(langs=langs, out=options.out, local=options.local, vocab_size=options.vocab_size)
+        prepare_multi30k(langs=langs, out=options.out, local=options.local, vocab_size=options.vocab_size,
+                         lowercase=options.lowercase)
     elif options.corpus == "an4":
         from s2s.data.an4 import prepare_an4
 

@@ -19,13 +19,18 @@ LANGS = ("en", "de", "fr", "cs")
 
 
 def prepare_multi30k(*, langs: list[str], out: Path, local: Path | None, vocab_size: int,
-                     console: Console | None = None) -> Path:
-    """Write ``out/{train,valid,test}.{lang}`` and ``out/spm.model`` (joint over ``langs``)."""
+                     lowercase: bool = False, console: Console | None = None) -> Path:
+    """Write ``out/{train,valid,test}.{lang}`` and ``out/spm.model`` (joint over ``langs``).
+
+    ``lowercase`` lower-cases every side of every split, as the "lower-cased, tokenized" Multi30k of
+    fairseq's and most multimodal-MT papers' baselines: a model trained on it writes lower case only.
+    """
     console = console or Console(stderr=True)
     unknown = sorted(set(langs) - set(LANGS))
     if unknown:
         raise DataError(f"Multi30k has no language(s) {unknown}; choose from {list(LANGS)}")
     out.mkdir(parents=True, exist_ok=True)
+    fold = str.lower if lowercase else str
     counts = {}
     with tempfile.TemporaryDirectory() as tmp:
         for split, upstream in SPLITS.items():
@@ -33,18 +38,18 @@ def prepare_multi30k(*, langs: list[str], out: Path, local: Path | None, vocab_s
             for lang in langs:
                 name = f"{upstream}.{lang}.gz"
                 gz = fetch(name, url=URL.format(name=name), local_dir=local, dest=Path(tmp) / name)
-                texts[name] = [line.strip() for line in gunzip_lines(gz)]
+                texts[name] = [fold(line.strip()) for line in gunzip_lines(gz)]
             check_aligned(texts)  # before anything of this split is written
             for lang, lines in zip(langs, texts.values()):
                 (out / f"{split}.{lang}").write_text("\n".join(lines) + "\n", encoding="utf-8")
             counts[split] = len(lines)
-    console.print(f"[green]copied[/] Multi30k {', '.join(langs)}: " +
+    console.print(f"[green]copied[/] Multi30k {', '.join(langs)}{' (lower-cased)' if lowercase else ''}: " +
                   ", ".join(f"{split} {n:,}" for split, n in counts.items()))
     sentences = [line for lang in langs for line in read_lines(out / f"train.{lang}")]
     with console.status(f"training a joint SentencePiece model ({vocab_size} pieces) on {len(sentences):,} sentences"):
         tokenizer = Tokenizer.train(sentences, out / "spm", vocab_size=vocab_size, languages=LANGS)
     meta = {"corpus": "multi30k", "languages": langs, "vocab_size": tokenizer.vocab_size,
-            "sentences": counts}
+            "lowercase": lowercase, "sentences": counts}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     console.print(f"[green]wrote[/] {out}/spm.model ({tokenizer.vocab_size} pieces) and the split files")
     return out

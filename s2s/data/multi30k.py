@@ -23,7 +23,8 @@ def prepare_multi30k(*, langs: list[str], out: Path, local: Path | None, vocab_s
     """Write ``out/{train,valid,test}.{lang}`` and ``out/spm.model`` (joint over ``langs``).
 
     ``lowercase`` lower-cases every side of every split, as the "lower-cased, tokenized" Multi30k of
-    fairseq's and most multimodal-MT papers' baselines: a model trained on it writes lower case only.
+    fairseq's and most multimodal-MT papers' baselines: a model trained on it writes lower case only,
+    and its tokenizer lower-cases what it reads, so cased input still translates.
     """
     console = console or Console(stderr=True)
     unknown = sorted(set(langs) - set(LANGS))
@@ -47,7 +48,8 @@ def prepare_multi30k(*, langs: list[str], out: Path, local: Path | None, vocab_s
                   ", ".join(f"{split} {n:,}" for split, n in counts.items()))
     sentences = [line for lang in langs for line in read_lines(out / f"train.{lang}")]
     with console.status(f"training a joint SentencePiece model ({vocab_size} pieces) on {len(sentences):,} sentences"):
-        tokenizer = Tokenizer.train(sentences, out / "spm", vocab_size=vocab_size, languages=LANGS)
+        tokenizer = Tokenizer.train(sentences, out / "spm", vocab_size=vocab_size, languages=LANGS,
+                                    lowercase=lowercase)
     meta = {"corpus": "multi30k", "languages": langs, "vocab_size": tokenizer.vocab_size,
             "lowercase": lowercase, "sentences": counts}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

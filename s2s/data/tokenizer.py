@@ -42,13 +42,19 @@ class Tokenizer:
     @staticmethod
     def train(sentences: Iterable[str], out_prefix: str | Path, *, vocab_size: int,
               languages: Sequence[str] = LANGUAGES, character_coverage: float = 1.0,
-              model_type: str = "unigram") -> "Tokenizer":
-        """Train a SentencePiece model on ``sentences``; writes ``out_prefix.model`` and returns it."""
+              model_type: str = "unigram", lowercase: bool = False) -> "Tokenizer":
+        """Train a SentencePiece model on ``sentences``; writes ``out_prefix.model`` and returns it.
+
+        ``lowercase``: the model lower-cases all text it encodes (SentencePiece's ``nmt_nfkc_cf``
+        normalization: NFKC, then case folding that keeps ``ß``), so a model trained on lower-cased
+        text reads ``A Man`` as ``a man`` wherever its checkpoint goes; its output is lower case.
+        """
         tags = list(TASK_TAGS) + [lang_tag(lang) for lang in languages]
         model = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
             model_type=model_type, character_coverage=character_coverage,
+            normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc",
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, user_defined_symbols=tags,
             input_sentence_size=2_000_000, shuffle_input_sentence=True, num_threads=2,
             hard_vocab_limit=False, minloglevel=2,

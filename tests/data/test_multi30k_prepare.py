@@ -42,3 +42,7 @@ def test_prepare_multi30k_keeps_or_folds_case_line_for_line(tmp_path, lowercase)
     pieces = [tokenizer.piece(i) for i in range(tokenizer.vocab_size)]
     has_upper = any(any(c.isupper() for c in piece) for piece in pieces)
     assert has_upper is not lowercase  # a lower-cased corpus gives a tokenizer without upper-case pieces
+    # ... which lower-cases what it reads, so a checkpoint trained on it still takes cased input
+    cased, folded = "Ein Mann führt den Hund über die STRASSE", "ein mann führt den hund über die strasse"
+    assert (tokenizer.encode(cased) == tokenizer.encode(folded)) is lowercase
+    assert tokenizer.decode(tokenizer.encode("Die Straße")) == ("die straße" if lowercase else "Die Straße")

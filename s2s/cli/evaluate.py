@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
@@ -38,6 +39,9 @@ def run(args: list[str]) -> None:
         return evaluate_manifest(loaded, options)
     if options.src is None or options.ref is None:
         raise ValueError("give --src and --ref (text) or --manifest (speech)")
+    if loaded.tokenizer.writes_lower_case and not options.lowercase:
+        print("warning: this model writes lower case only (it was trained on lower-cased text): case-sensitive "
+              "scores count every capital of the references as an error; add --lowercase", file=sys.stderr)
     scores = evaluate_translation(
         loaded, options.src, options.ref, options=decoding_options(options), target_lang=options.tgt_lang,
         lowercase=options.lowercase, tokenize=options.tokenize, max_tokens=options.max_tokens,

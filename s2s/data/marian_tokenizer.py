@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import sentencepiece as spm
 
+from s2s.data.tokenizer import folds_case
+
 LANGUAGE_CODE = re.compile(r"^\s*(>>[^<>\s]+<<)\s*")
 KIND = "marian"
 
@@ -58,6 +60,10 @@ class MarianTokenizer:
     @property
     def source_vocab_size(self) -> int:
         return len(self.source_pieces)
+
+    @functools.cached_property
+    def writes_lower_case(self) -> bool:
+        return folds_case(self.target_sp)
 
     def encode(self, text: str) -> list[int]:
         """Source text -> ids (no EOS). A leading ``>>xx<<`` stays one token."""

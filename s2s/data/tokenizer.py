@@ -20,6 +20,11 @@ LANGUAGES = ("en", "de", "fr", "cs")
 TAG_PATTERN = re.compile(r"<(translate|transcribe|2[a-z]{2,3})>")
 
 
+def folds_case(processor: spm.SentencePieceProcessor) -> bool:
+    """Whether a SentencePiece model lower-cases what it encodes (trained with ``nmt_nfkc_cf``)."""
+    return processor.normalize("A") == processor.normalize("a")
+
+
 def lang_tag(lang: str) -> str:
     """The decoder prefix token that asks for output in ``lang``."""
     return f"<2{lang}>"
@@ -65,6 +70,11 @@ class Tokenizer:
     @property
     def vocab_size(self) -> int:
         return self.sp.get_piece_size()
+
+    @functools.cached_property
+    def writes_lower_case(self) -> bool:
+        """True for a model of lower-cased text (``s2s prepare multi30k --lowercase``): its output has no capitals."""
+        return folds_case(self.sp)
 
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(text)

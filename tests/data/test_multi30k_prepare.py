@@ -6,10 +6,14 @@ import gzip
 import json
 
 import pytest
-from tests.reliability.test_hostile_inputs import write_gz
+import torch
+from tests.reliability.test_hostile_inputs import FAST, write_gz
 
+from s2s.checkpoint import export_checkpoint
 from s2s.cli.main import main
+from s2s.config import ModelConfig
 from s2s.data.tokenizer import Tokenizer
+from s2s.model import Seq2Seq
 
 WORDS = {"en": "A Man walks The Dog on Main Street in NEW YORK".split(),
          "de": "Ein Mann führt den Hund über die Straße in ÖSTERREICH".split()}
@@ -26,7 +30,7 @@ def mirror(folder, count: int = 200):
 
 
 @pytest.mark.parametrize("lowercase", [False, True])
-def test_prepare_multi30k_keeps_or_folds_case_line_for_line(tmp_path, lowercase):
+def test_prepare_multi30k_keeps_or_folds_case_line_for_line(tmp_path, capsys, lowercase):
     source = mirror(tmp_path / "mirror")
     out = tmp_path / "out"
     main(["prepare", "multi30k", "--from", str(source), "--out", str(out), "--vocab-size", "60",
@@ -46,3 +50,16 @@ def test_prepare_multi30k_keeps_or_folds_case_line_for_line(tmp_path, lowercase)
     cased, folded = "Ein Mann führt den Hund über die STRASSE", "ein mann führt den hund über die strasse"
     assert (tokenizer.encode(cased) == tokenizer.encode(folded)) is lowercase
     assert tokenizer.decode(tokenizer.encode("Die Straße")) == ("die straße" if lowercase else "Die Straße")
+
+    # s2s evaluate warns that case-sensitive scores of a lower-case model mislead, unless --lowercase
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, num_heads=2,
+                         encoder_layers=1, decoder_layers=1, ffn_dim=32, dropout=0.0, max_positions=64)
+    checkpoint = tmp_path / "model.pt"
+    export_checkpoint(Seq2Seq(config), tokenizer, {"task": "translation", "task_tag": None, "src_lang": "en",
+                                                   "tgt_langs": ["de"]}, checkpoint)
+    capsys.readouterr()
+    for flags in ([], ["--lowercase"]):
+        main(["evaluate", str(checkpoint), "--src", str(out / "test.en"), "--ref", str(out / "test.de"), *FAST, *flags])
+        warned = "writes lower case only" in capsys.readouterr().err
+        assert warned is (lowercase and not flags)

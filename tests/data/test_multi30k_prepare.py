@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from tests.reliability.test_hostile_inputs import FAST, write_gz
+from tests.reliability.test_hostile_inputs import FAST, multi30k_mirror
 
 from s2s.checkpoint import export_checkpoint
 from s2s.cli.main import main
@@ -19,19 +19,9 @@ WORDS = {"en": "A Man walks The Dog on Main Street in NEW YORK".split(),
          "de": "Ein Mann führt den Hund über die Straße in ÖSTERREICH".split()}
 
 
-def mirror(folder, count: int = 200):
-    """Multi30k's .gz files with mixed-case lines, some with upper-case umlauts."""
-    folder.mkdir()
-    for upstream in ("train", "val", "test_2016_flickr"):
-        for lang, words in WORDS.items():
-            write_gz(folder, f"{upstream}.{lang}.gz",
-                     [" ".join(words[(i * 3 + k) % len(words)] for k in range(2 + i % 6)) for i in range(count)])
-    return folder
-
-
 @pytest.mark.parametrize("lowercase", [False, True])
 def test_prepare_multi30k_keeps_or_folds_case_line_for_line(tmp_path, capsys, lowercase):
-    source = mirror(tmp_path / "mirror")
+    source = multi30k_mirror(tmp_path / "mirror", words=WORDS)  # mixed case, upper-case umlauts
     out = tmp_path / "out"
     main(["prepare", "multi30k", "--from", str(source), "--out", str(out), "--vocab-size", "60",
           *(["--lowercase"] if lowercase else [])])

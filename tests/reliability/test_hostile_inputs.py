@@ -258,12 +258,14 @@ def write_gz(folder: Path, name: str, lines: list[str] | bytes) -> None:
         f.write(data)
 
 
-def multi30k_mirror(folder: Path, train: int = 200) -> Path:
+def multi30k_mirror(folder: Path, train: int = 200, words: dict[str, list[str]] | None = None) -> Path:
+    """Multi30k's en/de ``.gz`` files, lines drawn from ``words[lang]`` (a few lower-case words by default)."""
     folder.mkdir(parents=True, exist_ok=True)
-    words = "a man dog cat runs walks on the street with red blue ball".split()
+    default = "a man dog cat runs walks on the street with red blue ball".split()
+    words = words or {"en": default, "de": default}
     for upstream, count in (("train", train), ("val", 10), ("test_2016_flickr", 10)):
-        for lang in ("en", "de"):
-            lines = [" ".join(words[(i * 7 + k) % len(words)] for k in range(3 + i % 5)) for i in range(count)]
+        for lang, vocab in words.items():
+            lines = [" ".join(vocab[(i * 7 + k) % len(vocab)] for k in range(3 + i % 5)) for i in range(count)]
             write_gz(folder, f"{upstream}.{lang}.gz", lines)
     return folder
 

@@ -227,19 +227,18 @@ class Seq2SeqModule(pl.LightningModule):
 def time_budget_spent(trainer: pl.Trainer) -> Callable[[], float] | None:
     """The fraction of ``trainer.max_time`` used so far (validation included, restored on resume); None without one.
 
-    Each DDP process would read its own clock and give its replica a slightly different learning
-    rate, so the replicas would drift apart: refused there.
+    With several processes (DDP) each would read its own clock and give its replica a slightly
+    different learning rate, so the replicas would drift apart: every process takes rank 0's
+    fraction instead (one small broadcast per optimizer step, which every rank makes together).
     """
     timers = [c for c in trainer.callbacks if isinstance(c, Timer) and c.time_remaining() is not None]
     if not timers:
         return None
-    if trainer.world_size > 1:
-        raise ValueError("optim.schedule=cosine_time reads each process's own clock: with several processes use "
-                         "optim.schedule=cosine optim.decay_steps=N")
     timer = timers[0]
 
     def spent() -> float:
         elapsed = timer.time_elapsed()
-        return elapsed / (elapsed + timer.time_remaining())
+        fraction = elapsed / (elapsed + timer.time_remaining())
+        return trainer.strategy.broadcast(fraction, src=0) if trainer.world_size > 1 else fraction
 
     return spent

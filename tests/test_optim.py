@@ -81,7 +81,23 @@ def test_time_budget_spent_reads_the_trainers_timer_and_its_resumed_offset(monke
     timer.on_train_start(trainer, None)
     clock[0] += 10
     assert spent() == pytest.approx(0.5)
+
+
+def test_time_budget_spent_under_ddp_is_rank_zeros_fraction_for_every_rank(monkeypatch):
+    """Each process's own clock would give each replica its own learning rate: all take rank 0's."""
+    import lightning.pytorch as pl
+
+    from s2s.lit_module import time_budget_spent
+
     ddp = pl.Trainer(max_time={"seconds": 100}, strategy="ddp", devices=2, accelerator="cpu", logger=False,
                      enable_checkpointing=False)
-    with pytest.raises(ValueError, match="optim.decay_steps"):
-        time_budget_spent(ddp)
+    broadcasts = []
+
+    def rank_zeros(value, src=0):
+        broadcasts.append((value, src))
+        return 0.25  # what rank 0 measured
+
+    monkeypatch.setattr(ddp.strategy, "broadcast", rank_zeros)
+    spent = time_budget_spent(ddp)
+    assert spent() == 0.25 and spent() == 0.25
+    assert broadcasts == [(0.0, 0), (0.0, 0)]  # this process's own reading (not started: 0) went in, from rank 0

@@ -1,17 +1,20 @@
-"""Choose a run's checkpoint on validation, then score only that one on test.
+"""Choose a run's checkpoint and decoding settings on validation, then score only that pair on test.
 
-    python tools/choose_checkpoint.py runs/ende --average 5 10 --decode "--beam 5 --workers 2" \\
+    python tools/choose_checkpoint.py runs/ende --average 5 10 \\
+        --decode "--beam 5 --workers 2" --decode "--beam 5 --workers 2 --length-penalty 2" \\
         --valid "--src data/multi30k/valid.en --ref data/multi30k/valid.de" \\
         --test "--src data/multi30k/test.en --ref data/multi30k/test.de" --lowercase-too
 
-The candidates are the run's exported best checkpoint (``RUN/model.pt``) and, for each N of
-``--average``, the average of its last N checkpoints (``s2s average RUN --last N -o RUN/avgN.pt``).
-Each candidate decodes every ``--valid`` set (``s2s evaluate CANDIDATE VALID DECODE --json``;
-give ``--valid`` once per direction of a one-to-many model, each with its ``--tgt-lang``); the
-candidate with the best mean score wins (BLEU higher, or WER lower where the sets are speech
-recognition manifests). Only the winner decodes the ``--test`` sets, cased and, with
-``--lowercase-too``, lower-cased. The commands run are printed as they run; the result goes to
-stdout as a table and to ``RUN/choice.json``. Test sets never take part in the choice.
+The candidate checkpoints are the run's exported best checkpoint (``RUN/model.pt``) and, for each
+N of ``--average``, the average of its last N checkpoints (``s2s average RUN --last N -o
+RUN/avgN.pt``). Each ``--decode`` (one quoted string of decoding arguments; give several to tune,
+say, the length penalty) is tried with each checkpoint on every ``--valid`` set (``s2s evaluate
+CHECKPOINT VALID DECODE --json``; give ``--valid`` once per direction of a one-to-many model, each
+with its ``--tgt-lang``); the pair with the best mean score wins (BLEU higher, or WER lower where
+the sets are speech recognition manifests). Only the winning pair decodes the ``--test`` sets,
+cased and, with ``--lowercase-too``, lower-cased. The commands run are printed as they run; the
+result goes to stdout as a table and to ``RUN/choice.json``. Test sets never take part in the
+choice.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Hashable
 from pathlib import Path
 
 S2S = [sys.executable, "-m", "s2s.cli.main"]  # works where the package is importable but not installed
@@ -60,7 +64,7 @@ def candidates(run: Path, averages: list[int]) -> dict[str, Path]:
     return found
 
 
-def choose(valid: dict[str, list[dict]]) -> tuple[str, str, dict[str, float]]:
+def choose(valid: dict[Hashable, list[dict]]) -> tuple[Hashable, str, dict[Hashable, float]]:
     """(winner, metric, mean score per candidate) from each candidate's scores on the validation sets."""
     means, metrics = {}, set()
     for name, per_set in valid.items():
@@ -80,36 +84,40 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--average", type=int, nargs="*", default=[5, 10], help="average the last N checkpoints (default 5 10)")
     p.add_argument("--valid", action="append", required=True, help="`s2s evaluate` data arguments of a validation set")
     p.add_argument("--test", action="append", default=[], help="`s2s evaluate` data arguments of a test set")
-    p.add_argument("--decode", default="--beam 5",
-                   help="decoding arguments for every evaluation, one quoted string (default \"--beam 5\")")
+    p.add_argument("--decode", action="append",
+                   help="decoding arguments, one quoted string; repeat it to choose among several (default \"--beam 5\")")
     p.add_argument("--lowercase-too", action="store_true", help="also score the test sets lower-cased")
     options = p.parse_args(argv)
+    decodes = options.decode or ["--beam 5"]
     if not options.run.is_dir():
         raise SystemExit(f"error: {options.run} is not a run directory")
     if any(n < 1 for n in options.average):
         raise SystemExit("error: --average takes counts of 1 or more")
 
     found = candidates(options.run, options.average)
-    valid = {name: [score(path, v, options.decode) for v in options.valid] for name, path in found.items()}
-    winner, metric, means = choose(valid)
-    test = [{"set": t, "cased": score(found[winner], t, options.decode),
-             **({"lowercased": score(found[winner], t, options.decode, lowercase=True)} if options.lowercase_too else {})}
+    valid = {(name, decode): [score(path, v, decode) for v in options.valid]
+             for name, path in found.items() for decode in decodes}
+    (winner, decode), metric, means = choose(valid)
+    test = [{"set": t, "cased": score(found[winner], t, decode),
+             **({"lowercased": score(found[winner], t, decode, lowercase=True)} if options.lowercase_too else {})}
             for t in options.test]
 
-    print(f"validation ({metric.upper()}, mean over {len(options.valid)} set(s); decode: {options.decode})")
-    for name, mean in means.items():
-        per_set = " / ".join(f"{headline(s)[1]:.2f}" for s in valid[name])
-        print(f"  {name:<7} {mean:6.2f}   ({per_set})" + ("   <- chosen" if name == winner else ""))
+    print(f"validation ({metric.upper()}, mean over {len(options.valid)} set(s))")
+    for (name, tried), mean in means.items():
+        per_set = " / ".join(f"{headline(s)[1]:.2f}" for s in valid[name, tried])
+        print(f"  {name:<7} {mean:6.2f}   ({per_set})   {tried}" + ("   <- chosen" if (name, tried) == (winner, decode) else ""))
     for result in test:
-        print(f"test {winner}: {result['set']}")
+        print(f"test {winner} ({decode}): {result['set']}")
         for case in ("cased", "lowercased"):
             if case in result:
                 s = result[case]
                 names = [n for n in ("wer", "cer", "bleu", "chrf") if n in s]
                 print(f"  {case:<10} " + "  ".join(f"{n.upper()} {s[n]:.2f}" for n in names)
                       + (f"   {s['bleu_signature']}" if "bleu_signature" in s else ""))
-    record = {"decode": options.decode, "metric": metric, "valid_sets": options.valid, "valid": valid,
-              "means": means, "chosen": winner, "checkpoint": str(found[winner]), "test": test}
+    record = {"metric": metric, "valid_sets": options.valid,
+              "valid": [{"checkpoint": name, "decode": tried, "scores": valid[name, tried], "mean": means[name, tried]}
+                        for name, tried in valid],
+              "chosen": {"checkpoint": winner, "decode": decode}, "checkpoint": str(found[winner]), "test": test}
     (options.run / "choice.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {options.run / 'choice.json'}", file=sys.stderr)
 

@@ -141,7 +141,7 @@ def test_bf16_training_falls_back_to_fp32_exactly_where_the_cpu_has_no_native_bf
     assert recorded == ("32-true" if fell_back else "bf16-mixed")  # the checkpoint says what was used
 
 
-def test_choose_checkpoint_scores_test_only_with_the_candidate_validation_chose(trained, tmp_path):
+def test_choose_checkpoint_scores_test_only_with_the_pair_validation_chose(trained, tmp_path):
     data, run_dir = trained
     heads = {}
     for split in ("valid", "test"):
@@ -151,15 +151,19 @@ def test_choose_checkpoint_scores_test_only_with_the_candidate_validation_chose(
     tool = Path(__file__).resolve().parents[2] / "tools" / "choose_checkpoint.py"
     env = dict(os.environ, WANDB_MODE="offline", PYTHONPATH=str(tool.parents[1]))
     result = subprocess.run(
-        [sys.executable, str(tool), str(run_dir), "--average", "2", "--decode", "--beam 1", "--lowercase-too",
+        [sys.executable, str(tool), str(run_dir), "--average", "2", "--decode", "--beam 1", "--decode", "--beam 2",
+         "--lowercase-too",
          "--valid", f"--src {heads['valid', 'en']} --ref {heads['valid', 'de']}",
          "--test", f"--src {heads['test', 'en']} --ref {heads['test', 'de']}"],
         capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     choice = json.loads((run_dir / "choice.json").read_text())
-    assert set(choice["means"]) == {"model", "avg2"} and (run_dir / "avg2.pt").is_file()
-    assert choice["chosen"] == max(choice["means"], key=choice["means"].get)
+    tried = {(v["checkpoint"], v["decode"]): v["mean"] for v in choice["valid"]}
+    assert set(tried) == {(c, d) for c in ("model", "avg2") for d in ("--beam 1", "--beam 2")}
+    assert (run_dir / "avg2.pt").is_file()
+    chosen = (choice["chosen"]["checkpoint"], choice["chosen"]["decode"])
+    assert tried[chosen] == max(tried.values())
     [test] = choice["test"]
     assert test["cased"]["bleu_signature"].startswith("nrefs:1|case:mixed")
     assert test["lowercased"]["bleu_signature"].startswith("nrefs:1|case:lc")
-    assert "<- chosen" in result.stdout and f"test {choice['chosen']}:" in result.stdout
+    assert "<- chosen" in result.stdout and f"test {chosen[0]} ({chosen[1]}):" in result.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, Timer
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
@@ -76,6 +76,30 @@ def resolve_resume(resume: str | None, run_dir: Path) -> str | None:
     return str(path)
 
 
+def unfinished_anneal_note(trainer: pl.Trainer, schedule: str, peak_lr: float) -> str | None:
+    """Why a ``cosine_time`` run ended with its learning rate far from zero, or None if it annealed.
+
+    The schedule reaches zero when ``trainer.max_time`` runs out; an epoch or step cap that comes
+    first (a faster machine than the recipe was tuned on) ends the run half-annealed.
+    """
+    if schedule != "cosine_time" or trainer.interrupted or not trainer.optimizers:
+        return None
+    if any(isinstance(c, Timer) and (c.time_remaining() or 0) <= 0 for c in trainer.callbacks):
+        return None  # the time ran out: the schedule reached its end
+    factor = trainer.optimizers[0].param_groups[0]["lr"] / peak_lr
+    if factor < 0.05:  # annealed (the last update's rate is that of the time spent when it was made)
+        return None
+    if trainer.max_epochs not in (None, -1) and trainer.current_epoch >= trainer.max_epochs:
+        reason = f"trainer.max_epochs={trainer.max_epochs} was reached"
+    elif trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps:
+        reason = f"trainer.max_steps={trainer.max_steps} was reached"
+    else:
+        reason = "early stopping ended it"
+    return (f"the run stopped at update {trainer.global_step} before trainer.max_time ran out ({reason}), so "
+            f"optim.schedule=cosine_time left the learning rate at {factor:.0%} of its peak instead of zero: "
+            f"lift that limit (trainer.max_epochs=-1 is no limit), or use optim.schedule=cosine optim.decay_steps=N")
+
+
 def train(cfg: DictConfig) -> Path:
     """Train, export ``model.pt`` (the best checkpoint by the task's validation metric) and report test scores."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -126,6 +150,8 @@ def train(cfg: DictConfig) -> Path:
                                  f"{last if last.is_file() else 'not there: none was saved yet'}") from None
     if not trainer.is_global_zero:
         return run_dir
+    if note := unfinished_anneal_note(trainer, cfg.optim.schedule, cfg.optim.lr):
+        console.print(f"[yellow]note[/] {note}", soft_wrap=True)
     best = trainer.checkpoint_callback.best_model_path or trainer.checkpoint_callback.last_model_path
     loaded = load_checkpoint(best)
     export_checkpoint(loaded.model, loaded.tokenizer, loaded.info, run_dir / "model.pt")

@@ -141,6 +141,19 @@ def test_bf16_training_falls_back_to_fp32_exactly_where_the_cpu_has_no_native_bf
     assert recorded == ("32-true" if fell_back else "bf16-mixed")  # the checkpoint says what was used
 
 
+@pytest.mark.parametrize("caps,reason", [
+    (["trainer.max_steps=3"], "(trainer.max_steps=3 was reached)"),
+    (["trainer.max_steps=-1", "trainer.max_epochs=1"], "(trainer.max_epochs=1 was reached)"),
+])
+def test_a_cosine_time_run_cut_short_by_a_cap_says_it_did_not_anneal(caps, reason, trained, tmp_path):
+    data, _ = trained
+    result = s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=none", f"hydra.run.dir={tmp_path}",
+                 "optim.schedule=cosine_time", "trainer.max_time=00:01:00:00", *caps,
+                 "trainer.limit_val_batches=0", "test_after_training=false")
+    note = " ".join(result.stderr.decode().split())
+    assert "before trainer.max_time ran out " + reason in note and "of its peak instead of zero" in note
+
+
 def test_choose_checkpoint_scores_test_only_with_the_pair_validation_chose(trained, tmp_path):
     data, run_dir = trained
     heads = {}

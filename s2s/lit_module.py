@@ -25,6 +25,7 @@ from s2s.model import Seq2Seq
 from s2s.nn.label_smoothing import label_smoothed_cross_entropy
 from s2s.nn.linear import forget_packed
 from s2s.optim import OptimConfig, build_optimizer
+from s2s.rdrop import rdrop_loss
 
 SAMPLE_ROWS = 8  # sample translations shown per validation round
 
@@ -61,7 +62,8 @@ def ctc_loss(log_probs: torch.Tensor, input_lengths: torch.Tensor, batch: Batch,
 class Seq2SeqModule(pl.LightningModule):
     def __init__(self, *, model_config: ModelConfig, tokenizer: Tokenizer, optim: OptimConfig,
                  decoding: DecodingOptions, info: dict, label_smoothing: float = 0.1,
-                 attention_examples: int = 0, max_nonfinite_steps: int = 10, ctc_weight: float = 0.0) -> None:
+                 attention_examples: int = 0, max_nonfinite_steps: int = 10, ctc_weight: float = 0.0,
+                 rdrop_alpha: float = 0.0) -> None:
         super().__init__()
         if max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps must be >= 1, got {max_nonfinite_steps}")
@@ -74,6 +76,12 @@ class Seq2SeqModule(pl.LightningModule):
         if not 0.0 <= ctc_weight < 1.0:
             raise ValueError(f"task.ctc_weight must be in [0, 1), got {ctc_weight}")
         self.ctc_weight = ctc_weight
+        if rdrop_alpha < 0:
+            raise ValueError(f"task.rdrop_alpha must be >= 0, got {rdrop_alpha}")
+        if rdrop_alpha and ctc_weight:
+            raise ValueError("task.rdrop_alpha and task.ctc_weight cannot be combined: R-Drop is for attention-only "
+                             "training; set one of them to 0")
+        self.rdrop_alpha = rdrop_alpha  # > 0: R-Drop training (s2s/rdrop.py)
         self.validation_outputs: list[tuple[int, str]] = []
         self.max_nonfinite_steps = max_nonfinite_steps
         self.nonfinite_skipped = 0  # updates skipped for a non-finite loss or gradient, this run
@@ -93,8 +101,14 @@ class Seq2SeqModule(pl.LightningModule):
         return total, tokens, ctc_total / ctc_tokens.clamp(min=1)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
-        total, tokens, ctc = self.loss(batch, self.label_smoothing, with_ctc=self.ctc_weight > 0)
-        loss = total / tokens.clamp(min=1)  # mean over target tokens
+        if self.rdrop_alpha:
+            loss, kl, tokens = rdrop_loss(self.model, batch, pad_id=self.tokenizer.pad_id,
+                                          smoothing=self.label_smoothing, alpha=self.rdrop_alpha)
+            self.log("train/rdrop_kl", kl, batch_size=int(tokens))
+            ctc = None
+        else:
+            total, tokens, ctc = self.loss(batch, self.label_smoothing, with_ctc=self.ctc_weight > 0)
+            loss = total / tokens.clamp(min=1)  # mean over target tokens
         if ctc is not None:  # hybrid CTC/attention training
             self.log("train/ctc_loss", ctc, batch_size=int(tokens))
             self.log("train/att_loss", loss, batch_size=int(tokens))

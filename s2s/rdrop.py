@@ -1,13 +1,14 @@
 """R-Drop (Liang et al., 2021): every training sentence runs through the model twice, under two
 independent dropout masks, and the loss adds the two output distributions' symmetric KL divergence
-to their cross-entropy, pulling the sub-models dropout samples towards one another.
+to their cross-entropy, pulling the predictions of the two dropout sub-models towards each other.
 
 For the two copies' log-probabilities ``p`` and ``q`` at each of the ``N`` labelled positions:
 
     loss = (CE(p) + CE(q) + alpha * sum_positions (KL(p||q) + KL(q||p)) / 2) / (2 N)
 
-which is fairseq's ``label_smoothed_cross_entropy_with_rdrop`` criterion (the sum over both copies,
-divided by their token count), so its ``alpha`` means the same: the paper uses 5 for translation.
+a mean per token over both copies. fairseq's ``label_smoothed_cross_entropy_with_rdrop`` divides the
+same sum by one copy's token count: twice this loss, which Adam's update does not see, so its
+``alpha`` weighs the KL term as this one does (the paper uses 5 for translation).
 An update costs about twice the compute of one without R-Drop (the batch is run twice), for the
 same number of sentences. ``KL(p||q) + KL(q||p) = sum_v (p_v - q_v) (log p_v - log q_v)``.
 """

@@ -9,8 +9,8 @@ For the two copies' log-probabilities ``p`` and ``q`` at each of the ``N`` label
 a mean per token over both copies. fairseq's ``label_smoothed_cross_entropy_with_rdrop`` divides the
 same sum by one copy's token count: twice this loss, which Adam's update does not see, so its
 ``alpha`` weighs the KL term as this one does (the paper uses 5 for translation).
-An update costs about twice the compute of one without R-Drop (the batch is run twice), for the
-same number of sentences. ``KL(p||q) + KL(q||p) = sum_v (p_v - q_v) (log p_v - log q_v)``.
+An update costs about 2.5 times one without R-Drop (the batch is run twice; 2.46 measured in
+docs/recipes.md), for the same number of sentences. ``KL(p||q) + KL(q||p) = sum_v (p_v - q_v) (log p_v - log q_v)``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ class RDropCriterion(torch.autograd.Function):
 
     Fused like ``s2s.nn.label_smoothing``: each chunk of positions is read with its twin in the
     other copy and its log-probabilities recomputed in fp32 in cache; with ``reuse_logits`` (the
-    caller's temporaries) the backward writes the gradient over the logits, once. Per position, with ``D = log p - log q`` and ``E_p`` the mean under ``p``:
+    caller's temporaries) the backward writes the gradient over the logits, once. Per position,
+    with ``D = log p - log q`` and ``E_p`` the mean under ``p``:
 
         d KL_sym / d x_p = p * (D - E_p[D]) + p - q        (x_p: the first copy's logits)
 

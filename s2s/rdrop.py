@@ -20,6 +20,7 @@ from torch import Tensor
 
 from s2s.data.batching import Batch
 from s2s.model import Seq2Seq
+from s2s.nn.label_smoothing import softmax_to_smoothed_ce_grad_
 
 
 ROWS_PER_CHUNK = 128  # positions processed together (with their twins): temporaries stay in cache
@@ -58,17 +59,15 @@ class RDropCriterion(torch.autograd.Function):
         logits, labels = ctx.saved_tensors
         out = logits if ctx.reuse_logits else torch.empty_like(logits)  # (2N, V)
         g_ce, g_kl = grad.to(at_least_fp32(logits.dtype)).unbind()
-        smoothing, vocab, half = ctx.smoothing, logits.shape[1], logits.shape[0] // 2
+        smoothing, half = ctx.smoothing, logits.shape[0] // 2
         for start, (p, q), y in zip(range(0, half, ROWS_PER_CHUNK), twin_chunks(logits), labels.split(ROWS_PER_CHUNK)):
             prob_p, prob_q, diff = p.exp(), q.exp(), p - q  # (n, V) each
-            grads = []
-            for prob, other, d in ((prob_p, prob_q, diff), (prob_q, prob_p, -diff)):
-                kl_grad = prob * (d - (prob * d).sum(dim=1, keepdim=True)) + prob - other
-                g = (prob - smoothing / vocab) * g_ce + kl_grad * (g_kl / 2)
-                g.scatter_add_(1, y[:, None], (g_ce * (smoothing - 1.0)).expand(len(y), 1).contiguous())
-                grads.append(g)
-            out[start:start + len(y)] = grads[0]  # both twins' gradients are computed before either is written
-            out[half + start:half + start + len(y)] = grads[1]
+            # both twins' KL gradients first: each reads both probabilities, which the CE gradient overwrites
+            kl_grads = [prob * (d - (prob * d).sum(dim=1, keepdim=True)) + prob - other
+                        for prob, other, d in ((prob_p, prob_q, diff), (prob_q, prob_p, -diff))]
+            for offset, prob, kl_grad in ((start, prob_p, kl_grads[0]), (half + start, prob_q, kl_grads[1])):
+                ce_grad = softmax_to_smoothed_ce_grad_(prob, y, smoothing, g_ce)  # in place
+                out[offset:offset + len(y)] = ce_grad.add_(kl_grad.mul_(g_kl / 2))
         return out, None, None, None
 
 

@@ -47,13 +47,21 @@ class LabelSmoothedCrossEntropy(torch.autograd.Function):
             raise RuntimeError("a second backward through a loss computed with reuse_logits=True: its logits "
                                "were overwritten by the first one's gradient")
         logits, labels, lse = ctx.saved_tensors
-        smoothing, vocab = ctx.smoothing, logits.shape[1]
+        smoothing = ctx.smoothing
         ctx.spent = ctx.reuse_logits
         grad_logits = logits if ctx.reuse_logits else torch.empty_like(logits)  # (N, V), the one tensor written
-        for chunk, chunk_lse, out in zip(*(t.split(ROWS_PER_CHUNK) for t in (logits, lse, grad_logits))):
-            torch.sub(chunk, chunk_lse[:, None], out=out).exp_().sub_(smoothing / vocab).mul_(grad)  # in cache
-        grad_logits.scatter_add_(1, labels[:, None], (grad * (smoothing - 1.0)).expand(labels.numel(), 1).contiguous())
+        chunks = (t.split(ROWS_PER_CHUNK) for t in (logits, lse, labels, grad_logits))
+        for chunk, chunk_lse, chunk_labels, out in zip(*chunks):
+            softmax = torch.sub(chunk, chunk_lse[:, None], out=out).exp_()  # in cache
+            softmax_to_smoothed_ce_grad_(softmax, chunk_labels, smoothing, grad)
         return grad_logits, None, None, None
+
+
+def softmax_to_smoothed_ce_grad_(softmax: Tensor, labels: Tensor, smoothing: float, grad: Tensor) -> Tensor:
+    """Overwrite ``softmax (n, V)`` of rows labelled ``labels (n,)`` with ``grad`` times the gradient of
+    their summed label-smoothed cross-entropy with respect to the logits: ``softmax - e / V - (1 - e) [j == y]``."""
+    softmax.sub_(smoothing / softmax.shape[1]).mul_(grad)
+    return softmax.scatter_add_(1, labels[:, None], (grad * (smoothing - 1.0)).expand(len(labels), 1).contiguous())
 
 
 def label_smoothed_cross_entropy(logits: Tensor, labels: Tensor, smoothing: float, *,

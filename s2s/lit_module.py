@@ -25,7 +25,7 @@ from s2s.model import Seq2Seq
 from s2s.nn.label_smoothing import label_smoothed_cross_entropy
 from s2s.nn.linear import forget_packed
 from s2s.optim import OptimConfig, build_optimizer
-from s2s.rdrop import rdrop_loss
+from s2s.rdrop import rdrop_loss, stacked_twice
 
 SAMPLE_ROWS = 8  # sample translations shown per validation round
 
@@ -78,9 +78,6 @@ class Seq2SeqModule(pl.LightningModule):
         self.ctc_weight = ctc_weight
         if rdrop_alpha < 0:
             raise ValueError(f"task.rdrop_alpha must be >= 0, got {rdrop_alpha}")
-        if rdrop_alpha and ctc_weight:
-            raise ValueError("task.rdrop_alpha and task.ctc_weight cannot be combined: R-Drop is for attention-only "
-                             "training; set one of them to 0")
         self.rdrop_alpha = rdrop_alpha  # > 0: R-Drop training (s2s/rdrop.py)
         self.validation_outputs: list[tuple[int, str]] = []
         self.max_nonfinite_steps = max_nonfinite_steps
@@ -88,31 +85,31 @@ class Seq2SeqModule(pl.LightningModule):
         self.nonfinite_in_a_row = 0
 
     # ----- training -------------------------------------------------------------------------
-    def loss(self, batch: Batch, smoothing: float, *, with_ctc: bool = False):
-        """Attention loss (summed) and its token count; with ``with_ctc`` also the mean CTC loss (else None)."""
+    def training_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """This step's loss (a mean per target token, as trained) and its target tokens; logs the loss's parts."""
+        if self.rdrop_alpha:  # R-Drop: the batch twice over in one forward, each copy with dropout masks of its own
+            batch = stacked_twice(batch)
         encoded = self.model.encode(batch.source, batch.source_lengths)  # (B, S, D), (B, S)
-        total, tokens = sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=smoothing,
-                                      encoded=encoded)
-        if not with_ctc:
-            return total, tokens, None
-        memory, mask = encoded
-        ctc_total, ctc_tokens = ctc_loss(self.model.ctc_log_probs(memory), mask.sum(dim=1), batch,
-                                         blank=self.tokenizer.pad_id)
-        return total, tokens, ctc_total / ctc_tokens.clamp(min=1)
-
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         if self.rdrop_alpha:
             loss, kl, tokens = rdrop_loss(self.model, batch, pad_id=self.tokenizer.pad_id,
-                                          smoothing=self.label_smoothing, alpha=self.rdrop_alpha)
+                                          smoothing=self.label_smoothing, alpha=self.rdrop_alpha, encoded=encoded)
             self.log("train/rdrop_kl", kl, batch_size=int(tokens))
-            ctc = None
         else:
-            total, tokens, ctc = self.loss(batch, self.label_smoothing, with_ctc=self.ctc_weight > 0)
-            loss = total / tokens.clamp(min=1)  # mean over target tokens
-        if ctc is not None:  # hybrid CTC/attention training
+            total, tokens = sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id,
+                                          smoothing=self.label_smoothing, encoded=encoded)
+            loss = total / tokens.clamp(min=1)
+        if self.ctc_weight:  # hybrid CTC/attention training (under R-Drop, over both copies)
+            memory, mask = encoded
+            ctc_total, ctc_tokens = ctc_loss(self.model.ctc_log_probs(memory), mask.sum(dim=1), batch,
+                                             blank=self.tokenizer.pad_id)
+            ctc = ctc_total / ctc_tokens.clamp(min=1)
             self.log("train/ctc_loss", ctc, batch_size=int(tokens))
             self.log("train/att_loss", loss, batch_size=int(tokens))
             loss = (1 - self.ctc_weight) * loss + self.ctc_weight * ctc
+        return loss, tokens
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+        loss, tokens = self.training_loss(batch)
         # Every rank must agree, or DDP would wait forever for the gradients of the rank that skipped.
         if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
             self.skip_nonfinite(f"loss {loss.item()}")
@@ -187,7 +184,7 @@ class Seq2SeqModule(pl.LightningModule):
         return [self.tokenizer.pad_id, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        total, tokens, _ = self.loss(batch, 0.0)
+        total, tokens = sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=0.0)
         self.log("val/loss", total / tokens, batch_size=int(tokens), sync_dist=True)
         if self.decoding is not None:
             self.validation_outputs += zip(batch.indices, self.translate_batch(batch))

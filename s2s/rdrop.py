@@ -83,16 +83,26 @@ def at_least_fp32(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def rdrop_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float,
-               alpha: float) -> tuple[Tensor, Tensor, Tensor]:
+def stacked_twice(batch: Batch) -> Batch:
+    """``batch`` on top of itself, ``(2B, ...)``: one forward gives each copy dropout masks of its own."""
+    twice = lambda t: torch.cat([t, t])  # noqa: E731
+    return Batch(twice(batch.source), twice(batch.source_lengths), twice(batch.target_in), twice(batch.target_out),
+                 twice(batch.prefix), batch.indices * 2)
+
+
+def rdrop_loss(model: Seq2Seq, stacked: Batch, *, pad_id: int, smoothing: float, alpha: float,
+               encoded: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """The R-Drop loss (a mean per token, as above), its symmetric-KL part (mean per labelled
-    position, before ``alpha``) and ``N``, the labelled positions of one copy."""
-    twice = lambda t: torch.cat([t, t])  # noqa: E731  (2B, ...): one forward, independent dropout per row
-    memory, mask = model.encode(twice(batch.source), twice(batch.source_lengths))
-    hidden = model.memory_decoder_states(memory, mask, twice(batch.target_in))  # (2B, T, D)
-    trained = batch.target_out != pad_id  # (B, T)
-    logits = model.decoder.unembed(hidden[twice(trained)])  # (2N, V): the first copy's rows, then the second's
-    cross_entropy, symmetric_kl = RDropCriterion.apply(logits, batch.target_out[trained], smoothing, True)
-    positions = int(trained.sum())
+    position, before ``alpha``) and ``N``, the labelled positions of one copy.
+
+    ``stacked``: a batch stacked on itself (``stacked_twice``); ``encoded``: its encoder output and
+    mask, if the caller has them (a CTC loss reads them too)."""
+    memory, mask = encoded if encoded is not None else model.encode(stacked.source, stacked.source_lengths)
+    hidden = model.memory_decoder_states(memory, mask, stacked.target_in)  # (2B, T, D)
+    trained = stacked.target_out != pad_id  # (2B, T)
+    logits = model.decoder.unembed(hidden[trained])  # (2N, V): the first copy's rows, then the second's
+    positions = int(trained.sum()) // 2
+    labels = stacked.target_out[trained][:positions]  # (N,): the second copy's are the same
+    cross_entropy, symmetric_kl = RDropCriterion.apply(logits, labels, smoothing, True)
     loss = (cross_entropy + alpha * symmetric_kl) / max(2 * positions, 1)
     return loss, symmetric_kl.detach() / max(positions, 1), torch.tensor(positions)

@@ -3,6 +3,8 @@ label-smoothed cross-entropy where the two dropout samples cannot differ; and it
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -10,8 +12,9 @@ from s2s.data.batching import Batch
 from s2s.lit_module import Seq2SeqModule, sequence_loss
 from s2s.model import Seq2Seq
 from s2s.optim import OptimConfig
-from s2s.rdrop import RDropCriterion, rdrop_loss
+from s2s.rdrop import RDropCriterion, rdrop_loss, stacked_twice
 from tests.conftest import tiny_config
+from tests.decoding.test_ctc import fsdd_batch
 
 
 def reference(logits: torch.Tensor, labels: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -77,7 +80,7 @@ def test_without_dropout_it_is_the_plain_loss_and_the_kl_is_zero():
     torch.manual_seed(0)
     model = Seq2Seq(tiny_config(vocab_size=60, dropout=0.0)).train()
     data = batch()
-    loss, kl, positions = rdrop_loss(model, data, pad_id=0, smoothing=0.1, alpha=5.0)
+    loss, kl, positions = rdrop_loss(model, stacked_twice(data), pad_id=0, smoothing=0.1, alpha=5.0)
     total, tokens = sequence_loss(model, data, pad_id=0, smoothing=0.1)
     torch.testing.assert_close(loss, total / tokens)
     assert kl.abs() < 1e-6 and int(positions) == int(tokens)
@@ -90,7 +93,7 @@ def test_under_dropout_the_two_copies_differ_and_training_pulls_them_together():
     data = batch()
     kls, losses = [], []
     for _ in range(60):
-        loss, kl, _ = rdrop_loss(model, data, pad_id=0, smoothing=0.1, alpha=5.0)
+        loss, kl, _ = rdrop_loss(model, stacked_twice(data), pad_id=0, smoothing=0.1, alpha=5.0)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -101,9 +104,44 @@ def test_under_dropout_the_two_copies_differ_and_training_pulls_them_together():
     assert sum(kls[-10:]) < sum(kls[:10])
 
 
-@pytest.mark.parametrize("options, message", [(dict(rdrop_alpha=-1.0), "must be >= 0"),
-                                               (dict(rdrop_alpha=5.0, ctc_weight=0.3), "cannot be combined")])
-def test_bad_settings_are_refused(options, message):
-    config = tiny_config(vocab_size=60, ctc=True) if "ctc_weight" in options else tiny_config(vocab_size=60)
-    with pytest.raises(ValueError, match=message):
-        Seq2SeqModule(model_config=config, tokenizer=None, optim=OptimConfig(), decoding=None, info={}, **options)
+def speech_module(*, rdrop_alpha: float, dropout: float) -> tuple[Seq2SeqModule, Batch]:
+    """A tiny hybrid CTC/attention speech model (CTC weight 0.3) and a batch of four FSDD recordings."""
+    vocab = 12
+    feats, lengths, data = fsdd_batch(vocab)
+    torch.manual_seed(0)
+    config = tiny_config(vocab, encoder="audio", conv_channels=8, ctc=True, max_positions=256, dropout=dropout)
+    module = Seq2SeqModule(model_config=config, tokenizer=SimpleNamespace(pad_id=0), optim=OptimConfig(),
+                           decoding=None, info={}, ctc_weight=0.3, rdrop_alpha=rdrop_alpha).train()
+    module.model.encoder.set_feature_stats(feats[0, :lengths[0]].mean(0).tolist(), feats[0, :lengths[0]].std(0).tolist())
+    return module, data
+
+
+def test_with_ctc_and_without_dropout_it_is_the_plain_hybrid_loss():
+    (plain, data), (rdrop, _) = speech_module(rdrop_alpha=0.0, dropout=0.0), speech_module(rdrop_alpha=5.0, dropout=0.0)
+    for m in (plain, rdrop):
+        m.log = lambda *args, **kwargs: None  # no trainer to log to
+    expected, expected_tokens = plain.training_loss(data)
+    loss, tokens = rdrop.training_loss(data)
+    torch.testing.assert_close(loss, expected)
+    assert int(tokens) == int(expected_tokens)
+
+
+def test_with_ctc_under_dropout_both_losses_fall():
+    module, data = speech_module(rdrop_alpha=5.0, dropout=0.3)
+    logged = {}
+    module.log = lambda name, value, **kwargs: logged.setdefault(name, []).append(float(value.detach()))
+    optimizer = torch.optim.Adam(module.parameters(), lr=5e-3)
+    for _ in range(15):
+        loss, _ = module.training_loss(data)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    ctc, attention = logged["train/ctc_loss"], logged["train/att_loss"]
+    assert ctc[-1] < 0.5 * ctc[0] and attention[-1] < 0.5 * attention[0]
+    assert logged["train/rdrop_kl"][0] > 0.01  # the two copies' dropout masks differ
+
+
+def test_a_negative_alpha_is_refused():
+    with pytest.raises(ValueError, match="must be >= 0"):
+        Seq2SeqModule(model_config=tiny_config(vocab_size=60), tokenizer=None, optim=OptimConfig(), decoding=None,
+                      info={}, rdrop_alpha=-1.0)

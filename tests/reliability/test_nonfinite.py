@@ -28,9 +28,9 @@ class Faulty(Seq2SeqModule):
         self.nan_loss_steps, self.inf_grad_steps = set(nan_loss_steps), set(inf_grad_steps)
         self.weights_after: dict[int, torch.Tensor] = {}  # step -> a copy of all weights
 
-    def loss(self, batch, smoothing, **kwargs):
-        total, tokens, ctc = super().loss(batch, smoothing, **kwargs)
-        return (total * float("nan") if self.global_step in self.nan_loss_steps else total), tokens, ctc
+    def training_loss(self, batch):
+        loss, tokens = super().training_loss(batch)
+        return (loss * float("nan") if self.global_step in self.nan_loss_steps else loss), tokens
 
     def on_after_backward(self) -> None:
         if self.global_step in self.inf_grad_steps:

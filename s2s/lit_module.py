@@ -34,16 +34,12 @@ def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float
                   encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed loss over every target position that has a label, and the number of those positions.
 
-    ``Wu`` is applied to each of those positions (teacher forcing), but not to padding, whose
-    logits would be thrown away. ``encoded``: the source's ``(memory, mask)`` when already computed.
+    ``encoded``: the source's ``(memory, mask)`` when already computed (``Seq2Seq.labelled_logits``).
     """
-    memory, mask = encoded if encoded is not None else model.encode(batch.source, batch.source_lengths)
-    hidden = model.memory_decoder_states(memory, mask, batch.target_in)  # (B, T, D)
-    trained = batch.target_out != pad_id  # (B, T)
-    logits = model.decoder.unembed(hidden[trained])  # (N, V) with N labelled positions
+    logits, labels = model.labelled_logits(batch, pad_id, encoded)  # (N, V), (N,)
     # the logits are this step's temporaries: the loss's backward may write its gradient over them
-    loss = label_smoothed_cross_entropy(logits, batch.target_out[trained], smoothing, reuse_logits=True)
-    return loss, trained.sum()
+    loss = label_smoothed_cross_entropy(logits, labels, smoothing, reuse_logits=True)
+    return loss, torch.tensor(labels.numel(), device=labels.device)
 
 
 def ctc_loss(log_probs: torch.Tensor, input_lengths: torch.Tensor, batch: Batch, *, blank: int):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
 
 from s2s.config import ModelConfig
@@ -11,6 +13,9 @@ from s2s.encoders.text import TextEncoder
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache
 from s2s.nn.linear import Linear
+
+if TYPE_CHECKING:
+    from s2s.data.batching import Batch
 
 
 class Seq2Seq(nn.Module):
@@ -69,6 +74,17 @@ class Seq2Seq(nn.Module):
         """Decoder states ``(B, T, D)`` for an already encoded source (lets the CTC head share the encoding)."""
         cache = self.decoder.new_cache(memory, memory_mask)
         return self.decoder(target_in, cache, use_cache=False)
+
+    def labelled_logits(self, batch: Batch, pad_id: int,
+                        encoded: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """Teacher forcing: logits ``(N, V)`` of the ``N`` positions of ``batch`` that have a label, and
+        those labels ``(N,)``, row-major. ``Wu`` is applied to those positions only, not to padding,
+        whose logits would be thrown away. ``encoded``: the source's ``(memory, mask)`` when already computed.
+        """
+        memory, mask = encoded if encoded is not None else self.encode(batch.source, batch.source_lengths)
+        hidden = self.memory_decoder_states(memory, mask, batch.target_in)  # (B, T, D)
+        trained = batch.target_out != pad_id  # (B, T)
+        return self.decoder.unembed(hidden[trained]), batch.target_out[trained]
 
     def forward(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
         """Teacher forcing: logits at every position ``(B, T, V)``."""

@@ -97,12 +97,8 @@ def rdrop_loss(model: Seq2Seq, stacked: Batch, *, pad_id: int, smoothing: float,
 
     ``stacked``: a batch stacked on itself (``stacked_twice``); ``encoded``: its encoder output and
     mask, if the caller has them (a CTC loss reads them too)."""
-    memory, mask = encoded if encoded is not None else model.encode(stacked.source, stacked.source_lengths)
-    hidden = model.memory_decoder_states(memory, mask, stacked.target_in)  # (2B, T, D)
-    trained = stacked.target_out != pad_id  # (2B, T)
-    logits = model.decoder.unembed(hidden[trained])  # (2N, V): the first copy's rows, then the second's
-    positions = int(trained.sum()) // 2
-    labels = stacked.target_out[trained][:positions]  # (N,): the second copy's are the same
-    cross_entropy, symmetric_kl = RDropCriterion.apply(logits, labels, smoothing, True)
+    logits, labels = model.labelled_logits(stacked, pad_id, encoded)  # (2N, V): the first copy's rows, then its twins
+    positions = labels.numel() // 2
+    cross_entropy, symmetric_kl = RDropCriterion.apply(logits, labels[:positions], smoothing, True)  # twins: same labels
     loss = (cross_entropy + alpha * symmetric_kl) / max(2 * positions, 1)
     return loss, symmetric_kl.detach() / max(positions, 1), torch.tensor(positions)

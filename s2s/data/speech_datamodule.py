@@ -102,8 +102,10 @@ class SpeechDataModule(pl.LightningDataModule):
         if min(self.speed_factors) < 1 and shuffle:  # slowed-down audio is longer: budget for the worst case
             lengths = [(int(f / min(self.speed_factors)) + 1, t) for f, t in lengths]
         budget = max(self.max_frames, max(max(pair) for pair in lengths))
+        # As for text: training drops the batches that would make rank step counts unequal,
+        # evaluation pads, so every validation utterance is transcribed by some rank.
         sampler = TokenBudgetBatchSampler(lengths, max_tokens=budget, shuffle=shuffle, seed=self.seed,
-                                          num_replicas=replicas, rank=rank)
+                                          num_replicas=replicas, rank=rank, pad=not shuffle)
         collate_fn = functools.partial(collate_speech, dataset, pad_id=self.tokenizer.pad_id,
                                        eos_id=self.tokenizer.eos_id)
         return DataLoader(range(len(dataset)), batch_sampler=sampler, num_workers=self.num_workers,

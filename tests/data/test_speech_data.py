@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -109,6 +110,22 @@ def test_speech_batches_stay_under_the_frame_budget(an4_prepared):
     valid = next(iter(dm.val_dataloader()))
     example = dm.valid_dataset[valid.indices[0]]
     assert torch.equal(valid.source[0, : example.features.shape[0]], example.features)  # no augmentation
+
+
+@pytest.mark.parametrize("replicas", [2, 3])
+def test_every_validation_utterance_is_transcribed_by_some_rank(an4_prepared, replicas):
+    """Under DDP each rank gets equal step counts; evaluation pads instead of dropping, so the
+    validation WER covers the whole split (it used to leave the last batches out)."""
+    dm = SpeechDataModule(data_dir=str(an4_prepared), src_lang="en", tgt_langs=["en"], task="transcribe",
+                          max_frames=700, spec_augment=None, speed_perturb=None)
+    dm.setup()
+    per_rank = []
+    for rank in range(replicas):
+        dm.trainer = SimpleNamespace(world_size=replicas, global_rank=rank)
+        per_rank.append([batch.indices for batch in dm.val_dataloader()])
+    assert len({len(batches) for batches in per_rank}) == 1
+    assert len({tuple(b) for batches in per_rank for b in batches}) > 1  # the split really is sharded
+    assert {i for batches in per_rank for b in batches for i in b} == set(range(len(dm.valid_dataset)))
 
 
 def test_an4_sphere_layout_is_converted(tmp_path):

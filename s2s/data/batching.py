@@ -5,11 +5,15 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from s2s.data.text import Example
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Trainer
 
 
 @dataclass
@@ -73,6 +77,18 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
         self.num_replicas, self.rank, self.max_sentences, self.pad = num_replicas, rank, max_sentences, pad
         self.epoch = 0
         self.resume_point: tuple[int, int] | None = None  # (epoch, batches of it already trained)
+
+    @classmethod
+    def for_trainer(cls, trainer: Trainer | None, lengths: Sequence[tuple[int, int]], *, max_tokens: int,
+                    shuffle: bool, seed: int) -> TokenBudgetBatchSampler:
+        """A data loader's sampler: this process's share under ``trainer`` (all of it without one).
+
+        Training drops the few batches that would make rank step counts unequal; evaluation pads
+        instead, so every validation example is decoded by some rank.
+        """
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        return cls(lengths, max_tokens=max_tokens, shuffle=shuffle, seed=seed, num_replicas=replicas, rank=rank,
+                   pad=not shuffle)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -66,12 +66,8 @@ class TranslationDataModule(pl.LightningDataModule):
             self.valid_dataset = self.load("valid", self.valid_max_sentences)
 
     def loader(self, dataset: TranslationDataset, *, shuffle: bool) -> DataLoader:
-        trainer = self.trainer
-        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        # Training drops the few batches that would make rank step counts unequal; evaluation pads
-        # instead, so every validation sentence is translated by some rank.
-        sampler = TokenBudgetBatchSampler(dataset.lengths(), max_tokens=self.max_tokens, shuffle=shuffle,
-                                          seed=self.seed, num_replicas=replicas, rank=rank, pad=not shuffle)
+        sampler = TokenBudgetBatchSampler.for_trainer(self.trainer, dataset.lengths(), max_tokens=self.max_tokens,
+                                                      shuffle=shuffle, seed=self.seed)
         # The loader yields dataset positions; collating looks the examples up, so every batch
         # knows which references it holds.
         collate_fn = functools.partial(collate_indices, dataset, pad_id=self.tokenizer.pad_id,

@@ -96,16 +96,12 @@ class SpeechDataModule(pl.LightningDataModule):
             self.valid_dataset = self.load("valid", self.valid_max_sentences, None)
 
     def loader(self, dataset: SpeechDataset, *, shuffle: bool) -> DataLoader:
-        trainer = self.trainer
-        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         lengths = dataset.lengths()
         if min(self.speed_factors) < 1 and shuffle:  # slowed-down audio is longer: budget for the worst case
             lengths = [(int(f / min(self.speed_factors)) + 1, t) for f, t in lengths]
         budget = max(self.max_frames, max(max(pair) for pair in lengths))
-        # As for text: training drops the batches that would make rank step counts unequal,
-        # evaluation pads, so every validation utterance is transcribed by some rank.
-        sampler = TokenBudgetBatchSampler(lengths, max_tokens=budget, shuffle=shuffle, seed=self.seed,
-                                          num_replicas=replicas, rank=rank, pad=not shuffle)
+        sampler = TokenBudgetBatchSampler.for_trainer(self.trainer, lengths, max_tokens=budget, shuffle=shuffle,
+                                                      seed=self.seed)
         collate_fn = functools.partial(collate_speech, dataset, pad_id=self.tokenizer.pad_id,
                                        eos_id=self.tokenizer.eos_id)
         return DataLoader(range(len(dataset)), batch_sampler=sampler, num_workers=self.num_workers,

@@ -99,10 +99,14 @@ class LayerCache:
 
     def move_columns(self, start: int, source: Tensor) -> None:
         """Column ``start + j`` of sentence ``b`` takes what column ``source[b, j] >= start`` held; ``source (B, W)``."""
+        batch, capacity, h, dh = self.self_k.shape
         end = start + source.shape[1]
+        # whole columns (H * Dh values each) picked from the buffers seen as (B * capacity, H * Dh): a row copy,
+        # about 6x faster than gathering the 4-D tensor value by value
+        rows = (torch.arange(batch, device=source.device)[:, None] * capacity + source).view(-1)  # (B * W,)
         for buffer in (self.self_k, self.self_v):
-            window = buffer[:, start:]  # (B, capacity - start, H, Dh), a view
-            buffer[:, start:end] = window.gather(1, (source - start)[:, :, None, None].expand(-1, -1, *window.shape[2:]))
+            picked = buffer.view(batch * capacity, h * dh).index_select(0, rows)  # a copy: sources may be overwritten
+            buffer[:, start:end] = picked.view(batch, -1, h, dh)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from s2s.config import ModelConfig
-from s2s.nn.attention import kernel_dtype
+from s2s.nn.attention import additive_mask, kernel_dtype, key_mask
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache, LayerCache
 from s2s.nn.layers import DecoderLayer
@@ -58,8 +58,11 @@ class Decoder(nn.Module):
         x = self.embedding(tokens, start)  # (B, Tn, D)
         # where this step's keys/values go, and one self-attention mask for all layers in their kernel's dtype
         step = cache.begin_step(tokens.shape[1], kernel_dtype(x.dtype, x.device)) if use_cache else None
+        cross_mask = key_mask(cache.memory_mask)  # (B, 1, 1, S)
+        if use_cache:  # converted once for all layers, not by the kernel in each
+            cross_mask = additive_mask(cross_mask, kernel_dtype(x.dtype, x.device))
         for layer, layer_cache in zip(self.layers, cache.layers):
-            x = layer(x, layer_cache, cache.memory_mask, step, cache.beams)
+            x = layer(x, layer_cache, cross_mask, step, cache.beams)
         if use_cache:
             cache.length = start + tokens.shape[1]
         return self.final_norm(x)

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from s2s.decoding.hypothesis import Hypothesis, best_first
 from s2s.decoding.options import DecodingOptions
-from s2s.decoding.topk import row_topk
+from s2s.decoding.topk import group_topk
 
 NEG_INF = float("-inf")
 
@@ -46,14 +46,9 @@ class BeamChooser:
         k, vocab = self.k, logprobs.shape[-1]
         length = self.generated.shape[1] + 1  # tokens generated once this step's token is added
         penalty = self.options.length_penalty_of(length)
-        # The 2K best (beam, token) extensions of a sentence are among the 2K best tokens of each
-        # of its beams: rank each beam's tokens first (V per row), then only K*2K candidates.
-        per_row = min(2 * k, vocab)
-        row_scores, row_tokens = row_topk(logprobs, per_row)  # (A*K, 2K)
-        candidates = (self.scores[:, :, None] + row_scores.view(-1, k, per_row)).view(-1, k * per_row)  # (A, K*2K)
-        top_scores, top_index = candidates.topk(min(2 * k, k * per_row), dim=1)  # (A, 2K), best first
-        top_beam = top_index // per_row  # (A, 2K) beam within the sentence
-        top_token = row_tokens.view(-1, k * per_row).gather(1, top_index)  # (A, 2K)
+        # The 2K best (beam, token) extensions of each sentence: its K beams ranked together, offset by their scores
+        top_scores, top_beam, top_token = group_topk(logprobs, min(2 * k, k * vocab), group=k,
+                                                     offset=self.scores.view(-1))  # (A, 2K) each, best first
         top_beam, top_token = top_beam.tolist(), top_token.tolist()
         top_scores_list = top_scores.tolist()
         max_new = self.max_new[:: k].tolist()

@@ -94,11 +94,13 @@ class DecoderLayer(nn.Module):
         self.cross_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
         self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
 
-    def forward(self, x: Tensor, cache: LayerCache, memory_mask: Tensor, step: StepColumns | None = None,
+    def forward(self, x: Tensor, cache: LayerCache, cross_mask: Tensor, step: StepColumns | None = None,
                 beams: int = 1) -> Tensor:
         """``x (B*K, Tn, D)`` new target positions -> ``(B*K, Tn, D)``.
 
-        ``beams`` (K) rows of ``x`` share one sentence's cross-attention keys/values and ``memory_mask`` row.
+        ``cross_mask (B, 1, 1, S)``: the source positions each sentence's queries may see, boolean or
+        additive (``attention.additive_mask``). ``beams`` (K) rows of ``x`` share one sentence's
+        cross-attention keys/values and ``cross_mask`` row.
 
         ``step`` None (training): ``x`` is the whole prefix, attention is causal within it.
         With ``step`` (decoding, from ``KVCache.begin_step``): keys/values of ``x`` are written into
@@ -114,7 +116,7 @@ class DecoderLayer(nn.Module):
             return self.self_attn.attend(q, k, v, mask=step.mask, group=beams)
 
         def cross_attend(h: Tensor) -> Tensor:
-            return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=key_mask(memory_mask), group=beams)
+            return self.cross_attn(h, cache.cross_k, cache.cross_v, mask=cross_mask, group=beams)
 
         x = self.self_block(x, self_attend)
         x = self.cross_block(x, cross_attend)

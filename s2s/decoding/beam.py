@@ -1,5 +1,9 @@
 """Batched beam search: K rows per sentence, finished hypotheses frozen per sentence.
 
+The first step has one row per sentence: its K starting beams would all be the same row, so the
+decoder runs it once and the K best tokens of that row become the K beams (the decoder's
+cache widens to K rows then, ``KVCache.widen``).
+
 Each step, for every sentence, the 2K best (beam, token) extensions of its K beams are
 ranked. An EOS among the top K closes a hypothesis (scored with the length penalty); the
 best K non-EOS extensions become the next beams. A sentence is done once it holds K
@@ -24,34 +28,28 @@ class BeamChooser:
         self.k, self.options, self.eos_id = options.beam_size, options, eos_id
         device = max_new.device
         self.active = list(range(batch_size))  # original sentence index of each active sentence
-        self.max_new = max_new.repeat_interleave(self.k)  # (N,) with N = active * K rows
-        self.generated = max_new.new_zeros(batch_size * self.k, 0)  # (N, t)
-        # Only the first of the K identical starting beams may be extended, or the first step
-        # would propose every token K times.
-        scores = torch.full((batch_size, self.k), NEG_INF, device=device)
-        scores[:, 0] = 0.0
-        self.scores = scores  # (A, K) cumulative log-probabilities
+        self.max_new = max_new  # (N,) each row's length limit; N = active sentences x rows per sentence
+        self.generated = max_new.new_zeros(batch_size, 0)  # (N, t)
+        self.scores = torch.zeros(batch_size, 1, device=device)  # (A, rows per sentence) cumulative log-probabilities
         self.finished: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
 
     @property
     def done(self) -> bool:
         return not self.active
 
-    def initial_rows(self) -> Tensor:
-        """Each source row repeated K times: ``(B*K,)``."""
-        return torch.arange(len(self.active), device=self.scores.device).repeat_interleave(self.k)
-
     def update(self, logprobs: Tensor) -> tuple[Tensor, Tensor]:
-        """``logprobs (A*K, V)`` -> rows that go on ``(A'*K,)`` and their next tokens ``(A'*K,)``."""
+        """``logprobs (A*R, V)``, R rows per sentence (1 at the first step, then K) -> the rows that go on
+        ``(A'*K,)`` and their next tokens ``(A'*K,)``: K rows for each sentence still active."""
         k, vocab = self.k, logprobs.shape[-1]
+        r = self.scores.shape[1]  # rows per sentence now
         length = self.generated.shape[1] + 1  # tokens generated once this step's token is added
         penalty = self.options.length_penalty_of(length)
         # The 2K best (beam, token) extensions of each sentence: its K beams ranked together, offset by their scores
-        top_scores, top_beam, top_token = group_topk(logprobs, min(2 * k, k * vocab), group=k,
+        top_scores, top_beam, top_token = group_topk(logprobs, min(2 * k, r * vocab), group=r,
                                                      offset=self.scores.view(-1))  # (A, 2K) each, best first
         top_beam, top_token = top_beam.tolist(), top_token.tolist()
         top_scores_list = top_scores.tolist()
-        max_new = self.max_new[:: k].tolist()
+        max_new = self.max_new[:: r].tolist()
         generated = None  # fetched from the device only if some hypothesis ends
 
         rows, tokens, scores, still_active = [], [], [], []
@@ -60,7 +58,7 @@ class BeamChooser:
             for rank, score in enumerate(top_scores_list[a]):
                 if score == NEG_INF:
                     break
-                row, token = a * k + top_beam[a][rank], top_token[a][rank]
+                row, token = a * r + top_beam[a][rank], top_token[a][rank]
                 if token == self.eos_id:
                     if rank < k:
                         generated = self.generated.tolist() if generated is None else generated

@@ -44,9 +44,6 @@ class GreedyChooser:
     def done(self) -> bool:
         return not self.active
 
-    def initial_rows(self) -> Tensor:
-        return torch.arange(len(self.active), device=self.max_new.device)
-
     def update(self, logprobs: Tensor) -> tuple[Tensor, Tensor]:
         """``logprobs (N, V)`` -> rows that go on ``(N',)`` and their next tokens ``(N',)``."""
         if self.generator is not None:

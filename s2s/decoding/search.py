@@ -39,11 +39,9 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
         filters.append(NoRepeatNGram(options.no_repeat_ngram))
     filters.append(MaxLength(eos_id))
 
-    rows = chooser.initial_rows()  # (N,) beam expansion of the batch: K rows per sentence
-    cache.set_beams(rows.numel() // batch, capacity=prefix_len + int(max_new.max()))
-    if ctc is not None:
-        ctc.reorder(rows)
-    inputs = prefix.index_select(0, rows)  # (N, P): the whole prefix is fed in the first step
+    # self-attention columns per sentence: at most K per position once beam search widens to K rows
+    cache.reserve(options.beam_size * (prefix_len + int(max_new.max())))
+    inputs = prefix  # (B, P): the whole prefix is fed in the first step, one row per sentence
     while True:
         logits = model.decode_step(inputs, cache)  # (N, V), Wu on the last position only
         logprobs = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # fp32 even when the model runs in bf16
@@ -51,10 +49,14 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
             logprobs = logit_filter.apply(logprobs, chooser.generated, chooser.max_new)
         if ctc is not None:
             logprobs = ctc.score(logprobs)
-        rows, next_tokens = chooser.update(logprobs)
+        rows, next_tokens = chooser.update(logprobs)  # rows: indices into this step's rows
         if chooser.done:
             return chooser.finalize()
-        cache.reorder(rows)  # follow surviving beams, drop finished sentences
+        if cache.beams < options.beam_size:  # beam search after its first step: K rows per sentence from now on
+            cache.widen(options.beam_size)
+            cache.reorder(rows * options.beam_size)  # the widened cache numbers sentence b's one row b * K
+        else:
+            cache.reorder(rows)  # follow surviving beams, drop finished sentences
         if ctc is not None:
             ctc.select(rows, next_tokens)
         inputs = next_tokens[:, None]  # (N', 1)

@@ -134,8 +134,30 @@ class KVCache:
         if self.length:
             raise RuntimeError("set_beams must be called before decoding starts")
         self.beams = beams
+        self.reserve(capacity * beams)  # columns: at most K per position
+
+    def reserve(self, columns: int) -> None:
+        """Size the self-attention buffers, when first made, for ``columns`` columns per sentence."""
         for layer in self.layers:
-            layer.capacity_hint = capacity * beams  # columns: at most K per position
+            layer.capacity_hint = columns
+
+    def widen(self, beams: int) -> None:
+        """From one row per sentence to ``beams`` rows, each continuing that row: beam search's first
+        step runs one row per sentence (its K starting beams would be the same row K times), then widens.
+
+        Nothing is copied: with one row, column ``c`` of a sentence holds position ``c`` (written by
+        slot 0), so every new row's ancestry is slot 0 at every past position. Rows are numbered
+        ``sentence * beams + slot`` from here on (the next ``reorder`` picks them).
+        """
+        if self.beams != 1:
+            raise RuntimeError(f"widen: the cache already has {self.beams} rows per sentence")
+        batch, length, device = self.batch_size, self.length, self.memory_mask.device
+        self.beams = beams
+        self.ancestry = torch.zeros(batch * beams, length, dtype=torch.long, device=device)  # (N, length)
+        self.column_position = torch.arange(length, device=device).repeat(batch, 1)  # (B, length)
+        self.column_slot = torch.zeros(batch, length, dtype=torch.long, device=device)
+        self.widths = torch.full((batch,), length, dtype=torch.long, device=device)
+        self.same_width = length
 
     def begin_step(self, new: int, dtype: torch.dtype) -> StepColumns:
         """Start ``new`` positions: where their keys/values go and the mask of their self-attention.

@@ -1,7 +1,7 @@
 """Random-number state in training checkpoints, so a resumed run draws what the original would have.
 
 Lightning restores weights, optimizer, LR scheduler and loop counters itself, and the data
-module restores the position inside the epoch (``TranslationDataModule.state_dict``). What is
+module restores the position inside the epoch (``ResumableDataModule.state_dict``). What is
 left is randomness: dropout masks come from the global torch RNG (and the CUDA ones on GPUs).
 The states are stored as tensors and plain ints, so the checkpoint still loads with
 ``weights_only=True``; they are put back just before the first batch after resuming, because

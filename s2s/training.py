@@ -27,7 +27,7 @@ from s2s.warm_start import warm_start
 
 console = Console(stderr=True)
 # Lightning warns that a mid-epoch resume repeats data unless the DataLoader is stateful; ours resumes
-# exactly through TranslationDataModule.state_dict (position in the epoch) and RNGStateCallback.
+# exactly through ResumableDataModule.state_dict (position in the epoch) and RNGStateCallback.
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 

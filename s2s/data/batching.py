@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -68,7 +68,8 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
     """
 
     def __init__(self, lengths: Sequence[tuple[int, int]], *, max_tokens: int, shuffle: bool, seed: int = 0,
-                 num_replicas: int = 1, rank: int = 0, max_sentences: int | None = None, pad: bool = False) -> None:
+                 num_replicas: int = 1, rank: int = 0, max_sentences: int | None = None, pad: bool = False,
+                 on_epoch: Callable[[int], None] | None = None) -> None:
         if max_tokens < max(max(pair) for pair in lengths):
             raise ValueError(f"max_tokens={max_tokens} is smaller than the longest example; raise it")
         if not 0 <= rank < num_replicas:
@@ -76,11 +77,12 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
         self.lengths, self.max_tokens, self.shuffle, self.seed = list(lengths), max_tokens, shuffle, seed
         self.num_replicas, self.rank, self.max_sentences, self.pad = num_replicas, rank, max_sentences, pad
         self.epoch = 0
+        self.on_epoch = on_epoch  # told each new epoch (set_epoch), e.g. to seed that epoch's augmentation
         self.resume_point: tuple[int, int] | None = None  # (epoch, batches of it already trained)
 
     @classmethod
     def for_trainer(cls, trainer: Trainer | None, lengths: Sequence[tuple[int, int]], *, max_tokens: int,
-                    shuffle: bool, seed: int) -> TokenBudgetBatchSampler:
+                    shuffle: bool, seed: int, on_epoch: Callable[[int], None] | None = None) -> TokenBudgetBatchSampler:
         """A data loader's sampler: this process's share under ``trainer`` (all of it without one).
 
         Training drops the few batches that would make rank step counts unequal; evaluation pads
@@ -88,10 +90,12 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
         """
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         return cls(lengths, max_tokens=max_tokens, shuffle=shuffle, seed=seed, num_replicas=replicas, rank=rank,
-                   pad=not shuffle)
+                   pad=not shuffle, on_epoch=on_epoch)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        if self.on_epoch is not None:
+            self.on_epoch(epoch)
 
     @property
     def sampler(self) -> "TokenBudgetBatchSampler":

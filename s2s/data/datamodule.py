@@ -1,4 +1,4 @@
-"""LightningDataModule for parallel text: tokenized datasets and token-budget batches."""
+"""LightningDataModule for parallel text: tokenized datasets and token-budget batches (resumable)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-import lightning.pytorch as pl
-import torch
 from torch.utils.data import DataLoader
 
-from s2s.data.batching import TokenBudgetBatchSampler, collate
+from s2s.data.batching import collate
+from s2s.data.resumable import ResumableDataModule
 from s2s.data.text import TranslationDataset
 from s2s.data.tokenizer import Tokenizer
 from s2s.errors import ConfigError, DataError
@@ -20,24 +19,22 @@ def collate_indices(dataset: TranslationDataset, indices: list[int], *, pad_id: 
     return collate([dataset[i] for i in indices], indices, pad_id=pad_id, eos_id=eos_id)
 
 
-class TranslationDataModule(pl.LightningDataModule):
+class TranslationDataModule(ResumableDataModule):
     """Reads ``data_dir/{split}.{lang}`` and ``data_dir/spm.model`` written by ``s2s prepare``."""
 
     def __init__(self, *, data_dir: str, src_lang: str, tgt_langs: list[str], max_tokens: int = 4096,
                  max_length: int = 256, valid_max_sentences: int | None = None, train_max_sentences: int | None = None,
                  task: str | None = None, num_workers: int = 0, seed: int = 1,
                  subword_alpha: float | None = None) -> None:
-        super().__init__()
+        super().__init__(seed, num_workers)
         if subword_alpha is not None and not subword_alpha > 0:
             raise ConfigError(f"data.subword_alpha must be above 0 (got {subword_alpha}); null turns sampling off")
         self.subword_alpha = subword_alpha  # None: every epoch sees the one best segmentation
         self.data_dir = Path(data_dir)
         self.src_lang, self.tgt_langs, self.task = src_lang, list(tgt_langs), task
-        self.max_tokens, self.max_length, self.seed = max_tokens, max_length, seed
+        self.max_tokens, self.max_length = max_tokens, max_length
         self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
-        self.num_workers = num_workers
         self.train_dataset = self.valid_dataset = None
-        self.resume_point: tuple[int, int] | None = None  # set when a checkpoint is loaded
 
     @functools.cached_property
     def tokenizer(self) -> Tokenizer:
@@ -66,16 +63,12 @@ class TranslationDataModule(pl.LightningDataModule):
             self.valid_dataset = self.load("valid", self.valid_max_sentences)
 
     def loader(self, dataset: TranslationDataset, *, shuffle: bool) -> DataLoader:
-        sampler = TokenBudgetBatchSampler.for_trainer(self.trainer, dataset.lengths(), max_tokens=self.max_tokens,
-                                                      shuffle=shuffle, seed=self.seed)
         # The loader yields dataset positions; collating looks the examples up, so every batch
         # knows which references it holds.
         collate_fn = functools.partial(collate_indices, dataset, pad_id=self.tokenizer.pad_id,
                                        eos_id=self.tokenizer.eos_id)
-        # Its own generator: creating an iterator draws a worker seed, which must not advance the
-        # global RNG (dropout), or a resumed run would draw different masks than an uninterrupted one.
-        return DataLoader(range(len(dataset)), batch_sampler=sampler, num_workers=self.num_workers,
-                          collate_fn=collate_fn, generator=torch.Generator().manual_seed(self.seed))
+        return self.batch_loader(len(dataset), dataset.lengths(), max_tokens=self.max_tokens, shuffle=shuffle,
+                                 collate_fn=collate_fn)
 
     def resegmented_train_dataset(self) -> TranslationDataset:
         """This epoch's training set with every sentence segmented at random (``subword_alpha``).
@@ -96,28 +89,7 @@ class TranslationDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.subword_alpha is not None:
             self.train_dataset = self.resegmented_train_dataset()
-        loader = self.loader(self.train_dataset, shuffle=True)
-        if self.resume_point is not None:
-            # Lightning draws the first batch of a resumed run before it calls set_epoch: set it here.
-            epoch, batches_done = self.resume_point
-            loader.batch_sampler.set_epoch(epoch)
-            loader.batch_sampler.skip_on_resume(epoch, batches_done)
-            self.resume_point = None
-        return loader
-
-    # ----- exact resume: Lightning stores this dict in every training checkpoint ------------------
-    def state_dict(self) -> dict:
-        """The epoch and how many of its batches were trained, so a resumed run goes on with the next one."""
-        trainer = self.trainer
-        if trainer is None:
-            return {}
-        loop = trainer.fit_loop
-        return {"epoch": loop.epoch_progress.current.processed,
-                "batches_done": loop.epoch_loop.batch_progress.current.processed}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        if "epoch" in state_dict:
-            self.resume_point = (int(state_dict["epoch"]), int(state_dict["batches_done"]))
+        return self.resumed(self.loader(self.train_dataset, shuffle=True))
 
     def val_dataloader(self) -> DataLoader:
         return self.loader(self.valid_dataset, shuffle=False)

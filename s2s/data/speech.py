@@ -52,7 +52,7 @@ class SpeechDataset:
             self.prefixes.append(len(prefix))
             self.targets.append(prefix + ids)
         self.augmentation: Augmentation | None = None
-        self.rng = random.Random(seed)
+        self.seed, self.epoch = seed, 0
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -65,13 +65,24 @@ class SpeechDataset:
             self.waves[index] = wave
         return wave
 
+    def set_epoch(self, epoch: int) -> None:
+        """Augment as in ``epoch`` from now on (the batch sampler calls this when an epoch starts)."""
+        self.epoch = epoch
+
+    def augmentation_rng(self, index: int) -> random.Random:
+        """The random draws of utterance ``index`` in this epoch: a function of (seed, epoch, index) alone, so
+        neither the order of reads, nor worker processes (each holds a copy of this dataset), nor a resumed
+        run change them (fairseq seeds its per-item noise the same way)."""
+        return random.Random(f"{self.seed}/{self.epoch}/{index}")
+
     def __getitem__(self, index: int) -> SpeechExample:
         u, wave, aug = self.utterances[index], self.wave(index), self.augmentation
+        rng = self.augmentation_rng(index) if aug is not None else None
         if aug is not None and len(aug.speed_factors) > 1:
-            wave = speed_perturb(wave, self.rng.choice(aug.speed_factors))
+            wave = speed_perturb(wave, rng.choice(aug.speed_factors))
         features = log_mel(wave)  # (F, 80)
         if aug is not None and aug.spec_augment is not None:
-            features = aug.spec_augment(features, aug.fill, self.rng)
+            features = aug.spec_augment(features, aug.fill, rng)
         return SpeechExample(features, self.targets[index], self.prefixes[index], u.target, u.source or u.id)
 
     def lengths(self) -> list[tuple[int, int]]:

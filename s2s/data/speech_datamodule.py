@@ -6,19 +6,18 @@ import functools
 import sys
 from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader
 
 from s2s.data.audio import FeatureStats, SpecAugment
-from s2s.data.batching import TokenBudgetBatchSampler
 from s2s.data.manifest import Utterance, read_manifest
+from s2s.data.resumable import ResumableDataModule
 from s2s.data.speech import Augmentation, SpeechDataset, collate_speech
 from s2s.data.tokenizer import Tokenizer
 from s2s.errors import DataError
 
 
-class SpeechDataModule(pl.LightningDataModule):
+class SpeechDataModule(ResumableDataModule):
     """Reads ``data_dir/{train,valid,test}.tsv``, ``spm.model`` and ``cmvn.json``.
 
     ``max_frames`` is the batch budget in padded feature frames (100 per second of audio);
@@ -28,7 +27,8 @@ class SpeechDataModule(pl.LightningDataModule):
     a translation run (``[de]``) or both (``[de, en]``). A split of at most
     ``cache_hours`` of audio is kept in memory once read; a larger one is read from disk each time. ``spec_augment``
     (a dict of :class:`SpecAugment` fields, or null) and ``speed_perturb`` (factors, e.g.
-    ``[0.9, 1.0, 1.1]``, or null) apply to training batches only.
+    ``[0.9, 1.0, 1.1]``, or null) apply to training batches only, drawn from (seed, epoch, utterance):
+    a resumed run, and a loader with any number of workers, augment as an uninterrupted one does.
     """
 
     def __init__(self, *, data_dir: str, src_lang: str, tgt_langs: list[str], task: str | None = None,
@@ -36,14 +36,14 @@ class SpeechDataModule(pl.LightningDataModule):
                  speed_perturb: list[float] | None = None, valid_max_sentences: int | None = None,
                  train_max_sentences: int | None = None, cache_hours: float = 2.0, num_workers: int = 0,
                  seed: int = 1) -> None:
-        super().__init__()
+        super().__init__(seed, num_workers)
         self.data_dir = Path(data_dir)
         self.src_lang, self.tgt_langs, self.task = src_lang, list(tgt_langs), task
-        self.max_frames, self.max_duration, self.seed = max_frames, max_duration, seed
+        self.max_frames, self.max_duration = max_frames, max_duration
         self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
         self.speed_factors = tuple(speed_perturb) if speed_perturb else (1.0,)
         self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
-        self.num_workers, self.cache_hours = num_workers, cache_hours
+        self.cache_hours = cache_hours
         self.train_dataset = self.valid_dataset = None
 
     def require(self, name: str) -> Path:
@@ -100,15 +100,13 @@ class SpeechDataModule(pl.LightningDataModule):
         if min(self.speed_factors) < 1 and shuffle:  # slowed-down audio is longer: budget for the worst case
             lengths = [(int(f / min(self.speed_factors)) + 1, t) for f, t in lengths]
         budget = max(self.max_frames, max(max(pair) for pair in lengths))
-        sampler = TokenBudgetBatchSampler.for_trainer(self.trainer, lengths, max_tokens=budget, shuffle=shuffle,
-                                                      seed=self.seed)
         collate_fn = functools.partial(collate_speech, dataset, pad_id=self.tokenizer.pad_id,
                                        eos_id=self.tokenizer.eos_id)
-        return DataLoader(range(len(dataset)), batch_sampler=sampler, num_workers=self.num_workers,
-                          collate_fn=collate_fn)
+        return self.batch_loader(len(dataset), lengths, max_tokens=budget, shuffle=shuffle, collate_fn=collate_fn,
+                                 on_epoch=dataset.set_epoch)
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_dataset, shuffle=True)
+        return self.resumed(self.loader(self.train_dataset, shuffle=True))
 
     def val_dataloader(self) -> DataLoader:
         return self.loader(self.valid_dataset, shuffle=False)

@@ -76,6 +76,7 @@ class Seq2SeqModule(pl.LightningModule):
             raise ValueError(f"task.rdrop_alpha must be >= 0, got {rdrop_alpha}")
         self.rdrop_alpha = rdrop_alpha  # > 0: R-Drop training (s2s/rdrop.py)
         self.validation_outputs: list[tuple[int, str]] = []
+        self.validation_losses: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}  # batch -> sum, tokens
         self.max_nonfinite_steps = max_nonfinite_steps
         self.nonfinite_skipped = 0  # updates skipped for a non-finite loss or gradient, this run
         self.nonfinite_in_a_row = 0
@@ -181,26 +182,34 @@ class Seq2SeqModule(pl.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         total, tokens = sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=0.0)
-        self.log("val/loss", total / tokens, batch_size=int(tokens), sync_dist=True)
+        self.validation_losses[tuple(batch.indices)] = (total.detach(), tokens)
         if self.decoding is not None:
             self.validation_outputs += zip(batch.indices, self.translate_batch(batch))
         if self.attention_examples:
             log_validation_attention(self, batch, self.attention_examples)
 
     def on_validation_epoch_start(self) -> None:
-        self.validation_outputs = []
+        self.validation_outputs, self.validation_losses = [], {}
         forget_packed(self.model)  # the optimizer changed the weights since the last round, unseen by their cache
 
     def on_validation_epoch_end(self) -> None:
+        """``val/loss`` and the task's scores over the validation set, each example counted once.
+
+        Under DDP every rank gets the same number of batches: the last rank's share is topped up
+        with batches other ranks already had (``TokenBudgetBatchSampler``, ``pad``). Every rank
+        gathers all ranks' losses and outputs and keeps one per batch and per example, so all
+        ranks log the same figures and none counts a repeated batch twice.
+        """
+        if self.validation_losses:  # (sum, tokens) per batch, fetched from the device at once
+            sums = torch.stack([torch.stack([total.float(), tokens.float()])
+                                for total, tokens in self.validation_losses.values()]).tolist()
+            losses = dict(gather_from_ranks(list(zip(self.validation_losses, sums))))  # a repeated batch: one entry
+            total, tokens = (sum(column) for column in zip(*losses.values()))
+            self.log("val/loss", total / tokens, sync_dist=False)
         if not self.validation_outputs:
             return
-        outputs = self.validation_outputs
-        if dist.is_available() and dist.is_initialized():
-            gathered: list = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, outputs)
-            outputs = [pair for part in gathered for pair in part]
         dataset = self.trainer.datamodule.valid_dataset
-        by_index = dict(outputs)  # ranks may share padded batches; keep one output per example
+        by_index = dict(gather_from_ranks(self.validation_outputs))  # one output per example
         indices = sorted(by_index)
         hypotheses = [by_index[i] for i in indices]
         references = [dataset[i].reference for i in indices]
@@ -229,6 +238,15 @@ class Seq2SeqModule(pl.LightningModule):
         """Make every training checkpoint self-contained and loadable with ``weights_only=True``."""
         info = dict(self.info, step=self.global_step, decoding=dataclasses.asdict(self.decoding))
         checkpoint["s2s"] = s2s_entry(self.model.config, self.tokenizer, info)
+
+
+def gather_from_ranks(items: list) -> list:
+    """``items`` of every DDP rank, in rank order (this process's alone when there is no process group)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return items
+    gathered: list = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, items)
+    return [item for part in gathered for item in part]
 
 
 def time_budget_spent(trainer: pl.Trainer) -> Callable[[], float] | None:

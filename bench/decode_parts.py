@@ -32,6 +32,7 @@ import torch
 from decode import DTYPES, EOS, PAD, build_ct2, build_hf, build_ours, sources  # bench/decode.py
 from machine import describe  # bench/machine.py
 
+import s2s.decoder
 import s2s.model
 from s2s.decoding import DecodingOptions, beam, greedy, search
 from s2s.nn import attention, kv_cache

@@ -31,6 +31,10 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--test-speakers", type=int, default=5,
                    help="speakers held out for test, with --from (default 5; the tarball has its own test set)")
     a.add_argument("--seed", type=int, default=1, help="seed of the speaker split (default 1)")
+    a.add_argument("--split", choices=["speakers", "espnet"], default="speakers",
+                   help="speakers: --valid-speakers/--test-speakers drawn at random (default); espnet: ESPnet's "
+                        "AN4 recipe's dev set (the first 100 utterances by speaker, 8 speakers) for validation, "
+                        "and for test too from a local copy, to compare with ESPnet's published dev WER")
     f = sub.add_parser("fsdd", help="Free Spoken Digit Dataset (recordings held out by index)")
     f.add_argument("--out", type=Path, default=Path("data/fsdd"), help="output folder (default data/fsdd)")
     f.add_argument("--from", dest="local", type=Path, required=True,
@@ -67,7 +71,8 @@ def run(args: list[str]) -> None:
         from s2s.data.an4 import prepare_an4
 
         prepare_an4(out=options.out, local=options.local, vocab_size=options.vocab_size,
-                    valid_speakers=options.valid_speakers, test_speakers=options.test_speakers, seed=options.seed)
+                    valid_speakers=options.valid_speakers, test_speakers=options.test_speakers, seed=options.seed,
+                    split=options.split)
     elif options.corpus == "fsdd":
         from s2s.data.fsdd import prepare_fsdd
 

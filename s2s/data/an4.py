@@ -4,6 +4,13 @@ From a local copy (``--from ../shared/data/an4``: ``train.tsv`` + FLAC files) th
 the validation and test splits are drawn from the training data, so no speaker is heard in
 training and in evaluation. Without ``--from`` the public SPHERE tarball is downloaded; its
 official test speakers become the test split and validation speakers are carved from train.
+
+``--split espnet`` holds out what ESPnet's AN4 recipe holds out instead (``egs2/an4/asr1``,
+``local/data.sh``): its ``train_dev`` is the first 100 training utterances in the order of its
+utterance ids (``<speaker>-<name>``), which is the 8 alphabetically first speakers, and it trains
+on the other 848. ESPnet reports its AN4 Transformer on that set too (WER 12.9, docs/speech.md),
+so a run on this split is compared with it utterance for utterance. The local copy has no
+official test set, so there the test split is the same 100 utterances.
 """
 
 from __future__ import annotations
@@ -73,6 +80,24 @@ def sphere_utterances(root: Path, part: str, audio_dir: Path, console: Console) 
     return rows
 
 
+ESPNET_DEV_UTTERANCES = 100  # ndev_utt in ESPnet's egs2/an4/asr1/local/data.sh
+SPLITS = ("speakers", "espnet")
+
+
+def espnet_id(utterance_id: str) -> str:
+    """ESPnet's (Kaldi's) id for an AN4 utterance: speaker first, ``an251-fash-b`` -> ``fash-an251-b``."""
+    name, speaker, rest = utterance_id.split("-", 2)
+    return "-".join([speaker, name, rest])
+
+
+def split_as_espnet(rows: list[tuple[Utterance, str]]) -> dict[str, list[Utterance]]:
+    """ESPnet's ``train_nodev`` / ``train_dev``: the first 100 utterances sorted by ESPnet's ids are ``valid``."""
+    if len(rows) <= ESPNET_DEV_UTTERANCES:
+        raise DataError(f"ESPnet's split holds out {ESPNET_DEV_UTTERANCES} utterances; the copy has only {len(rows)}")
+    ordered = sorted((utterance for utterance, _ in rows), key=lambda u: espnet_id(u.id))
+    return {"train": ordered[ESPNET_DEV_UTTERANCES:], "valid": ordered[:ESPNET_DEV_UTTERANCES]}
+
+
 def split_by_speaker(rows: list[tuple[Utterance, str]], counts: dict[str, int], seed: int) -> dict[str, list[Utterance]]:
     """Hold out ``counts[split]`` whole speakers per split (seeded); the rest is ``train``."""
     speakers = sorted({speaker for _, speaker in rows})
@@ -90,20 +115,30 @@ def split_by_speaker(rows: list[tuple[Utterance, str]], counts: dict[str, int], 
 
 
 def prepare_an4(*, out: Path, local: Path | None, vocab_size: int, valid_speakers: int, test_speakers: int,
-                seed: int = 1, console: Console | None = None) -> Path:
+                seed: int = 1, split: str = "speakers", console: Console | None = None) -> Path:
+    """``split``: ``speakers`` (``valid_speakers`` and, from a local copy, ``test_speakers`` drawn
+    with ``seed``) or ``espnet`` (ESPnet's ``train_dev``, above)."""
+    if split not in SPLITS:
+        raise DataError(f"unknown AN4 split {split!r}; choose one of {', '.join(SPLITS)}")
     console = console or Console(stderr=True)
     audio_dir = out / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
+
+    def hold_out(rows: list[tuple[Utterance, str]], counts: dict[str, int]) -> dict[str, list[Utterance]]:
+        return split_as_espnet(rows) if split == "espnet" else split_by_speaker(rows, counts, seed)
+
     if local is not None:
-        rows = local_utterances(Path(local), audio_dir)
-        splits = split_by_speaker(rows, {"valid": valid_speakers, "test": test_speakers}, seed)
+        splits = hold_out(local_utterances(Path(local), audio_dir), {"valid": valid_speakers, "test": test_speakers})
+        if split == "espnet":
+            console.print("no official test set in a local copy: test.tsv is ESPnet's train_dev, as valid.tsv")
+            splits["test"] = splits["valid"]
     else:
         with tempfile.TemporaryDirectory() as tmp:
             tarball = fetch("an4_sphere.tar.gz", url=URL, local_dir=None, dest=Path(tmp) / "an4_sphere.tar.gz")
             with tarfile.open(tarball) as tar:
                 tar.extractall(tmp, filter="data")
             root = Path(tmp) / "an4"
-            splits = split_by_speaker(sphere_utterances(root, "train", audio_dir, console), {"valid": valid_speakers}, seed)
+            splits = hold_out(sphere_utterances(root, "train", audio_dir, console), {"valid": valid_speakers})
             splits["test"] = [u for u, _ in sphere_utterances(root, "test", audio_dir, console)]
     text = [u.target for u in splits["train"]]
     finish_speech_corpus(out, splits, corpus="an4", vocab_size=vocab_size, tokenizer_text=text, console=console)

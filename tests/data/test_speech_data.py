@@ -10,13 +10,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from s2s.data.an4 import prepare_an4
+from s2s.data.an4 import espnet_id, prepare_an4
 from s2s.data.audio import FeatureStats
 from s2s.data.fsdd import prepare_fsdd
 from s2s.data.manifest import Utterance, read_manifest, write_manifest
 from s2s.data.speech_datamodule import SpeechDataModule
 from s2s.errors import DataError
-from tests.speech_helpers import an4_subset, fsdd_subset
+from tests.speech_helpers import AN4, an4_subset, fsdd_subset, require_shared
 
 
 def test_manifest_roundtrip(tmp_path):
@@ -79,6 +79,24 @@ def test_prepare_an4_holds_out_speakers(an4_prepared):
     stats = FeatureStats.load(an4_prepared / "cmvn.json")
     assert stats.frames > 1000 and all(s > 0 for s in stats.std)
     assert json.loads((an4_prepared / "meta.json").read_text())["utterances"]["train"] == len(splits["train"])
+
+
+def test_prepare_an4_espnet_split_holds_out_espnets_dev_set(tmp_path):
+    """ESPnet's train_dev: the first 100 of the sorted ``<speaker>-<name>`` ids, 8 whole speakers."""
+    assert espnet_id("an251-fash-b") == "fash-an251-b"
+    require_shared(AN4)
+    out = prepare_an4(out=tmp_path / "an4", local=AN4, vocab_size=40, valid_speakers=5, test_speakers=5,
+                      split="espnet")
+    splits = {s: read_manifest(out / f"{s}.tsv") for s in ("train", "valid", "test")}
+    speakers = {s: {u.id.split("-")[1] for u in rows} for s, rows in splits.items()}
+    assert (len(splits["train"]), len(splits["valid"])) == (848, 100)
+    assert sorted(speakers["valid"]) == ["fash", "fbbh", "fclc", "fejs", "ffmm", "fjam", "fjdn", "fjmd"]
+    assert not speakers["train"] & speakers["valid"]
+    assert splits["test"] == splits["valid"]  # the local copy has no official test set
+    small = an4_subset(tmp_path / "small", speakers=3, per_speaker=2)
+    with pytest.raises(DataError, match="holds out 100 utterances; the copy has only 6"):
+        prepare_an4(out=tmp_path / "small_out", local=small, vocab_size=40, valid_speakers=1, test_speakers=1,
+                    split="espnet")
 
 
 def test_prepare_fsdd_holds_out_indices(tmp_path):

@@ -11,6 +11,14 @@ the time a worker of its ``2x1`` row spends.
 
     python bench/decode_parts.py                      # beam 5 and greedy, 16 sentences, 32 new tokens
     python bench/decode_parts.py --beams 5 --new-tokens 128 --dtype bf16
+    python bench/decode_parts.py --operators          # also: time inside PyTorch's operators, and outside
+
+``--operators`` decodes once more under ``torch.profiler``: the time inside PyTorch's operators
+(their own time summed over every call, the dispatcher's share included), the operator calls per
+decoding step, and what is left: Python between the operators, which a C++ engine such as
+CTranslate2 does not pay. The profiler's own cost per call lands partly inside the operators and
+partly outside, so Python's time is given as a range: at least the unprofiled decode minus the
+time inside operators, at most the profiled decode minus it.
 
 The timers themselves cost about a microsecond a call, so the parts add up to a little more than
 an unwrapped decode; compare parts with parts, and across commits (docs/decoding.md).
@@ -84,6 +92,23 @@ def profile(run: Callable[[], object], runs: int) -> tuple[float, dict[str, floa
     return statistics.median(whole), {label: statistics.median(values) for label, values in per_run.items()}
 
 
+def operator_share(run: Callable[[], object], steps: int, unprofiled: float) -> str:
+    """One profiled decode: time inside PyTorch's operators, their calls per step, and Python's time between them."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    run()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as profiler:
+        start = time.perf_counter()
+        run()
+        profiled = time.perf_counter() - start
+    events = profiler.key_averages()
+    inside = sum(event.self_cpu_time_total for event in events) / 1e6  # microseconds -> seconds
+    calls = sum(event.count for event in events)
+    return (f"inside {inside * 1e3:.1f} of a profiled {profiled * 1e3:.1f}; {calls / steps:.0f} calls per step; "
+            f"Python between them {max(unprofiled - inside, 0) * 1e3:.1f} to {(profiled - inside) * 1e3:.1f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch", type=int, default=16)
@@ -93,6 +118,8 @@ def main() -> None:
     p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--no-ct2", action="store_true", help="skip the CTranslate2 reference")
+    p.add_argument("--operators", action="store_true",
+                   help="also split one profiled decode into time inside PyTorch's operators and outside")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -111,13 +138,17 @@ def main() -> None:
         tokens = [[f"tok{i}" if i > 1 else "</s>" for i in row[:-1]] for row in src.tolist()]
         for beam_size in args.beams:
             options = DecodingOptions(beam_size=beam_size, min_len=n, max_len_a=0, max_len_b=n)
-            whole, parts = profile(lambda: search.generate(model, src, lengths, prefix, options=options, eos_id=EOS,
-                                                           suppress_ids=[PAD]), args.runs)
+            def decode(options=options):
+                return search.generate(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD])
+
+            whole, parts = profile(decode, args.runs)
             print(f"\nbeam {beam_size}" + (" (greedy)" if beam_size == 1 else ""))
             print(f"  {'s2s decode, no timers':<24} {whole * 1e3:8.1f}")
             for label in dict.fromkeys(label for label, _, _ in PARTS):
                 if label in parts:
                     print(f"  {label:<24} {parts[label] * 1e3:8.1f}")
+            if args.operators:
+                print(f"  {'PyTorch operators':<24} {operator_share(decode, n, whole)}")
             if translator is not None:
                 def run_ct2(options=options):
                     return translator.translate_batch(tokens, beam_size=options.beam_size, min_decoding_length=n,

@@ -86,7 +86,10 @@ SPLITS = ("speakers", "espnet")
 
 def espnet_id(utterance_id: str) -> str:
     """ESPnet's (Kaldi's) id for an AN4 utterance: speaker first, ``an251-fash-b`` -> ``fash-an251-b``."""
-    name, speaker, rest = utterance_id.split("-", 2)
+    parts = utterance_id.split("-", 2)
+    if len(parts) != 3:
+        raise DataError(f"AN4 utterance id {utterance_id!r} is not <name>-<speaker>-<channel> (an251-fash-b)")
+    name, speaker, rest = parts
     return "-".join([speaker, name, rest])
 
 

@@ -84,6 +84,8 @@ def test_prepare_an4_holds_out_speakers(an4_prepared):
 def test_prepare_an4_espnet_split_holds_out_espnets_dev_set(tmp_path):
     """ESPnet's train_dev: the first 100 of the sorted ``<speaker>-<name>`` ids, 8 whole speakers."""
     assert espnet_id("an251-fash-b") == "fash-an251-b"
+    with pytest.raises(DataError, match="is not <name>-<speaker>-<channel>"):
+        espnet_id("an251")
     require_shared(AN4)
     out = prepare_an4(out=tmp_path / "an4", local=AN4, vocab_size=40, valid_speakers=5, test_speakers=5,
                       split="espnet")

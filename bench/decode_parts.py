@@ -93,11 +93,11 @@ def profile(run: Callable[[], object], runs: int) -> tuple[float, dict[str, floa
 
 
 def operator_share(run: Callable[[], object], steps: int, unprofiled: float) -> str:
-    """One profiled decode: time inside PyTorch's operators, their calls per step, and Python's time between them."""
+    """One profiled decode (``run`` already warmed up by ``profile``): time inside PyTorch's operators, their
+    calls per step, and Python's time between them."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    run()
     with torch_profile(activities=[ProfilerActivity.CPU]) as profiler:
         start = time.perf_counter()
         run()

@@ -33,7 +33,7 @@ from timing import median_times  # noqa: E402  (bench/timing.py)
 from s2s.decoding import DecodingOptions, forked  # noqa: E402
 from s2s.decoding.parallel import generate_parallel  # noqa: E402
 from s2s.importers.hf_marian import convert_state_dict, model_config  # noqa: E402
-from s2s.model import Seq2Seq  # noqa: E402
+from s2s.model.seq2seq import Seq2Seq  # noqa: E402
 from s2s.nn.linear import prepacking  # noqa: E402
 
 VOCAB, D_MODEL, LAYERS, HEADS, FFN = 8000, 256, 3, 4, 1024

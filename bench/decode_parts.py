@@ -40,17 +40,17 @@ import torch
 from decode import DTYPES, EOS, PAD, build_ct2, build_hf, build_ours, sources  # bench/decode.py
 from machine import describe  # bench/machine.py
 
-import s2s.decoder
-import s2s.model
+import s2s.model.decoder
+import s2s.model.seq2seq
 from s2s.decoding import DecodingOptions, beam, greedy, search
 from s2s.nn import attention, kv_cache
 
 # (what is timed, the object that holds it, its attribute name); indented labels run inside "decoder step"
 PARTS = [
-    ("encoder", s2s.model.Seq2Seq, "encode"),
-    ("decoder step", s2s.model.Seq2Seq, "decode_step"),
+    ("encoder", s2s.model.seq2seq.Seq2Seq, "encode"),
+    ("decoder step", s2s.model.seq2seq.Seq2Seq, "decode_step"),
     ("  linear products", torch.ops.mkldnn, "_linear_pointwise"),
-    ("  Wu (of those)", s2s.decoder.Unembedding, "forward"),
+    ("  Wu (of those)", s2s.model.decoder.Unembedding, "forward"),
     ("  attention kernel", attention.F, "scaled_dot_product_attention"),
     ("  cache: step columns", kv_cache.KVCache, "begin_step"),
     ("  cache: append", kv_cache.LayerCache, "append"),

@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from machine import describe  # bench/machine.py
 
-from s2s.config import ModelConfig
+from s2s.model.config import ModelConfig
 from s2s.data.batching import TokenBudgetBatchSampler, collate
-from s2s.data.text import TranslationDataset
-from s2s.data.tokenizer import Tokenizer
-from s2s.lit_module import sequence_loss
-from s2s.model import Seq2Seq
-from s2s.optim import OptimConfig, build_optimizer
+from s2s.data.text.corpus import TranslationDataset
+from s2s.data.text.tokenizer import Tokenizer
+from s2s.training.lit_module import sequence_loss
+from s2s.model.seq2seq import Seq2Seq
+from s2s.training.optim import OptimConfig, build_optimizer
 
 D, LAYERS, HEADS, FFN = 256, 4, 4, 1024
 
@@ -57,7 +57,7 @@ def our_loss(model, batch):
 
 def hf_loss(model, batch):
     """Marian's logits at every position, then PyTorch's label-smoothed cross-entropy over the labelled ones
-    (what a Hugging Face user runs; s2s computes the same loss with its own backward, s2s.nn.label_smoothing)."""
+    (what a Hugging Face user runs; s2s computes the same loss with its own backward, s2s.training.label_smoothing)."""
     logits = model(input_ids=batch.source, attention_mask=batch.source != 0, decoder_input_ids=batch.target_in,
                    decoder_attention_mask=batch.target_in != 0).logits  # (B, T, V)
     trained = batch.target_out != 0
@@ -104,7 +104,7 @@ def main() -> None:
     print(f"{'precision':<10} {'s2s':>10} {'HF Marian':>10} {'ratio':>7}")
     for dtype in args.precisions:
         engines = {"s2s": (our_model(vocab), our_loss), "hf": (hf_model(vocab), hf_loss)}
-        # Both use fused AdamW: ours through s2s.optim, Marian as the HF Trainer's default (adamw_torch_fused).
+        # Both use fused AdamW: ours through s2s.training.optim, Marian as the HF Trainer's default (adamw_torch_fused).
         optimizers = {"s2s": build_optimizer(engines["s2s"][0], OptimConfig(lr=1e-4))[0],
                       "hf": torch.optim.AdamW(engines["hf"][0].parameters(), lr=1e-4, fused=True)}
         rates: dict[str, list[float]] = {name: [] for name in engines}

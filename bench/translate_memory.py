@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 from s2s.checkpoint import export_checkpoint
-from s2s.config import ModelConfig
-from s2s.data.tokenizer import Tokenizer
-from s2s.model import Seq2Seq
+from s2s.model.config import ModelConfig
+from s2s.data.text.tokenizer import Tokenizer
+from s2s.model.seq2seq import Seq2Seq
 
 ROOT = Path(__file__).resolve().parents[1]
 

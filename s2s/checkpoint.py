@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from s2s.config import ModelConfig
-from s2s.data.marian_tokenizer import MarianTokenizer
-from s2s.data.tokenizer import Tokenizer
+from s2s.model.config import ModelConfig
+from s2s.data.text.marian_tokenizer import MarianTokenizer
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.errors import CheckpointError
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 
 FORMAT_VERSION = 1
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from s2s.config import ModelConfig
-from s2s.data.tokenizer import Tokenizer
-from s2s.model import Seq2Seq
+from s2s.model.config import ModelConfig
+from s2s.data.text.tokenizer import Tokenizer
+from s2s.model.seq2seq import Seq2Seq
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from s2s.averaging import average_checkpoints, last_checkpoints
+from s2s.training.averaging import average_checkpoints, last_checkpoints
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.errors import CheckpointError
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 
 

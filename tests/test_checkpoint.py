@@ -6,7 +6,7 @@ import torch
 
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.errors import CheckpointError
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 
 

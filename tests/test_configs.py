@@ -11,7 +11,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from s2s.config import ModelConfig
+from s2s.model.config import ModelConfig
 
 CONF = resources.files("s2s.conf")
 

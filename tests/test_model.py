@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 
 

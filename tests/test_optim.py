@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from s2s.optim import OptimConfig, build_optimizer
+from s2s.training.optim import OptimConfig, build_optimizer
 
 
 def lrs_over(config: OptimConfig, steps: int) -> list[float]:
@@ -68,7 +68,7 @@ def test_time_budget_spent_reads_the_trainers_timer_and_its_resumed_offset(monke
     from lightning.pytorch.callbacks import Timer
     from lightning.pytorch.callbacks import timer as timer_module
 
-    from s2s.lit_module import time_budget_spent
+    from s2s.training.lit_module import time_budget_spent
 
     assert time_budget_spent(pl.Trainer(logger=False, enable_checkpointing=False)) is None
     trainer = pl.Trainer(max_time={"seconds": 100}, logger=False, enable_checkpointing=False)
@@ -87,7 +87,7 @@ def test_time_budget_spent_under_ddp_is_rank_zeros_fraction_for_every_rank(monke
     """Each process's own clock would give each replica its own learning rate: all take rank 0's."""
     import lightning.pytorch as pl
 
-    from s2s.lit_module import time_budget_spent
+    from s2s.training.lit_module import time_budget_spent
 
     ddp = pl.Trainer(max_time={"seconds": 100}, strategy="ddp", devices=2, accelerator="cpu", logger=False,
                      enable_checkpointing=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from s2s import precision
-from s2s.precision import training_precision
+from s2s.training import precision
+from s2s.training.precision import training_precision
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import torch
 
 from s2s.checkpoint import export_checkpoint
 from s2s.errors import ConfigError
-from s2s.model import Seq2Seq
-from s2s.warm_start import warm_start
+from s2s.model.seq2seq import Seq2Seq
+from s2s.training.warm_start import warm_start
 from tests.conftest import tiny_config
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from s2s.data.text import read_lines
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.text.corpus import read_lines
+from s2s.data.text.tokenizer import Tokenizer
 
 
 def main() -> None:

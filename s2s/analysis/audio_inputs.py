@@ -14,11 +14,11 @@ import torch
 
 from s2s.analysis.inputs import Axis, SourceItem
 from s2s.checkpoint import LoadedModel
-from s2s.data.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
+from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
 from s2s.data.batching import Batch, collate_targets
-from s2s.data.speech import SpeechExample, pad_features
+from s2s.data.speech.dataset import SpeechExample, pad_features
 from s2s.decoding import DecodingOptions, generate
-from s2s.transcriber import Transcriber
+from s2s.inference.transcriber import Transcriber
 
 WINDOW = 20.0  # seconds of each file analyzed, at most
 

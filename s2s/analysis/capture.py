@@ -56,7 +56,7 @@ class AttentionMaps:
 def capture_attention(model: nn.Module, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> AttentionMaps:
     """Teacher-force ``target_in (B, T)`` on ``source`` and return all attention weights.
 
-    Works for any :class:`s2s.model.Seq2Seq` whose encoder keeps its layers in ``encoder.stack``.
+    Works for any :class:`s2s.model.seq2seq.Seq2Seq` whose encoder keeps its layers in ``encoder.stack``.
     """
     with recording(model):
         memory, memory_mask = model.encode(source, source_lengths)  # (B, S, D), (B, S)

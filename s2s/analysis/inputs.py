@@ -16,13 +16,13 @@ import torch
 
 from s2s.checkpoint import LoadedModel
 from s2s.data.batching import Batch, collate
-from s2s.data.pieces import WORD_BOUNDARY, is_punctuation
-from s2s.data.text import Example
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.text.pieces import WORD_BOUNDARY, is_punctuation
+from s2s.data.text.corpus import Example
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.decoding import DecodingOptions
 from s2s.errors import DataError
-from s2s.model import Seq2Seq
-from s2s.translator import Translator
+from s2s.model.seq2seq import Seq2Seq
+from s2s.inference.translator import Translator
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class InputSide(Protocol):
 
 
 class TextInputs:
-    """Text lines, read, decoded and batched through :class:`s2s.translator.Translator`."""
+    """Text lines, read, decoded and batched through :class:`s2s.inference.translator.Translator`."""
 
     def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
                  device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options
-from s2s.data.text import read_lines
+from s2s.data.text.corpus import read_lines
 from s2s.errors import DataError
 
 

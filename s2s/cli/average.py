@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from s2s.averaging import average_checkpoints, last_checkpoints
+from s2s.training.averaging import average_checkpoints, last_checkpoints
 
 
 def parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import sys
 import torch
 
 from s2s.decoding import DecodingOptions
-from s2s.precision import cpu_has_fast_bf16, slow_bf16_reason
+from s2s.training.precision import cpu_has_fast_bf16, slow_bf16_reason
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
-from s2s.evaluation import evaluate_speech, evaluate_translation
+from s2s.inference.evaluation import evaluate_speech, evaluate_translation
 
 
 def parser() -> argparse.ArgumentParser:

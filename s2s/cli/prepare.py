@@ -62,24 +62,24 @@ def parser() -> argparse.ArgumentParser:
 def run(args: list[str]) -> None:
     options = parser().parse_args(args)
     if options.corpus == "multi30k":
-        from s2s.data.multi30k import prepare_multi30k
+        from s2s.data.prepare.multi30k import prepare_multi30k
 
         langs = list(dict.fromkeys([options.src, *options.tgt]))
         prepare_multi30k(langs=langs, out=options.out, local=options.local, vocab_size=options.vocab_size,
                          lowercase=options.lowercase)
     elif options.corpus == "an4":
-        from s2s.data.an4 import prepare_an4
+        from s2s.data.prepare.an4 import prepare_an4
 
         prepare_an4(out=options.out, local=options.local, vocab_size=options.vocab_size,
                     valid_speakers=options.valid_speakers, test_speakers=options.test_speakers, seed=options.seed,
                     split=options.split)
     elif options.corpus == "fsdd":
-        from s2s.data.fsdd import prepare_fsdd
+        from s2s.data.prepare.fsdd import prepare_fsdd
 
         prepare_fsdd(out=options.out, local=options.local, vocab_size=options.vocab_size,
                      valid_count=options.valid_count, test_count=options.test_count)
     elif options.corpus == "synth":
-        from s2s.data.synth import prepare_synth
+        from s2s.data.prepare.synth import prepare_synth
 
         limits = {"train": options.train_limit, "valid": options.eval_limit, "test": options.eval_limit}
         prepare_synth(out=options.out, local=options.local, src_lang=options.src, tgt_lang=options.tgt, limits=limits,

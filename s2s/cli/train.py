@@ -14,7 +14,7 @@ from s2s.errors import ConfigError, S2SError
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def hydra_entry(cfg: DictConfig) -> None:
-    from s2s.training import train  # imported here so `s2s train --help` stays fast
+    from s2s.training.run import train  # imported here so `s2s train --help` stays fast
 
     try:
         train(cfg)

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
 from s2s.errors import DataError
-from s2s.transcriber import Transcriber, Transcript
+from s2s.inference.transcriber import Transcriber, Transcript
 
 FORMATS = ("txt", "json", "srt")
 

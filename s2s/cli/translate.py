@@ -12,9 +12,9 @@ from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options
-from s2s.data.text import utf8_lines
+from s2s.data.text.corpus import utf8_lines
 from s2s.errors import DataError
-from s2s.translator import Translator
+from s2s.inference.translator import Translator
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,1 +1,1 @@
-"""Tokenizer, corpora, batching and the LightningDataModule."""
+"""Data: text and speech corpora, their preparation, and the length-bucketed batches both share."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from s2s.data.text import Example
+from s2s.data.text.corpus import Example
 
 if TYPE_CHECKING:
     from lightning.pytorch import Trainer

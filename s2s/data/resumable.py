@@ -2,7 +2,7 @@
 
 A resumed run must see the batches an uninterrupted one would have seen next, with the same
 dropout masks: Lightning restores the weights, optimizer, scheduler and loop counters,
-``RNGStateCallback`` (s2s/resume.py) the random state, and this class the position in the epoch.
+``RNGStateCallback`` (s2s/training/resume.py) the random state, and this class the position in the epoch.
 """
 
 from __future__ import annotations

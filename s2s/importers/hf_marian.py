@@ -6,7 +6,7 @@ A Marian model folder holds ``config.json``, the weights (``model.safetensors`` 
 post-LN Transformer: no final LayerNorm, token embeddings scaled by sqrt(D), sinusoidal
 positions with sines in the first half of the columns and cosines in the second (our layout),
 a ``final_logits_bias`` after the output projection, and decoding that starts from the
-padding id. Every one of these is a :class:`~s2s.config.ModelConfig` option, so the imported
+padding id. Every one of these is a :class:`~s2s.model.config.ModelConfig` option, so the imported
 model runs through the same code as ours: only the parameter names change.
 """
 
@@ -19,10 +19,10 @@ import torch
 from torch import Tensor
 
 from s2s.checkpoint import export_checkpoint
-from s2s.config import ModelConfig
-from s2s.data.marian_tokenizer import MarianTokenizer
+from s2s.model.config import ModelConfig
+from s2s.data.text.marian_tokenizer import MarianTokenizer
 from s2s.errors import CheckpointError
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from s2s.nn.embeddings import sinusoid_table
 
 ACTIVATIONS = {"swish": "swish", "silu": "swish", "gelu": "gelu", "relu": "relu"}

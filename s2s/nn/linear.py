@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
-from s2s.precision import cpu_has_fast_bf16
+from s2s.training.precision import cpu_has_fast_bf16
 
 T = TypeVar("T")
 PACK_ROWS_HINT = 32  # oneDNN picks the packed layout for this many input rows (the benchmark's batch)

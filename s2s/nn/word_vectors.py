@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from s2s.data.pieces import piece_word
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.text.pieces import piece_word
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.errors import ConfigError, DataError
 
 
@@ -107,6 +107,6 @@ def init_from_vectors(embeddings: list[nn.Embedding], tokenizer: Tokenizer, path
             keep[rows] = 0.0
             # Zero the gradient of the loaded rows; the rest (and the tied Wu's use of them) still trains
             # the other rows. AdamW leaves a row whose gradient is always zero unchanged (no weight decay
-            # on embeddings, see s2s.optim).
+            # on embeddings, see s2s.training.optim).
             embedding.weight.register_hook(lambda grad, keep=keep: grad * keep.to(grad))
     return Coverage(str(path), len(matched), sum(1 for w in words.values() if w), tokenizer.vocab_size)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-from s2s.data.datamodule import TranslationDataModule
+from s2s.data.text.datamodule import TranslationDataModule
 from s2s.decoding import DecodingOptions
-from s2s.lit_module import Seq2SeqModule
-from s2s.optim import OptimConfig
+from s2s.training.lit_module import Seq2SeqModule
+from s2s.training.optim import OptimConfig
 from tests.conftest import multi30k_lines, tiny_config
 
 

@@ -17,9 +17,9 @@ from s2s.analysis.heads import summarize
 from s2s.analysis.inputs import TextInputs
 from s2s.checkpoint import LoadedModel, export_checkpoint
 from s2s.cli.main import main
-from s2s.config import ModelConfig
+from s2s.model.config import ModelConfig
 from s2s.decoding import DecodingOptions
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import multi30k_lines
 
 D, H, POSITIONS = 64, 2, 32

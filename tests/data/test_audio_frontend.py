@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from s2s.data.audio import (HOP_LENGTH, N_MELS, SAMPLE_RATE, FeatureStats, SpecAugment, load_audio, log_mel,
+from s2s.data.speech.audio import (HOP_LENGTH, N_MELS, SAMPLE_RATE, FeatureStats, SpecAugment, load_audio, log_mel,
                             num_frames, speed_perturb)
 from s2s.errors import AudioError
 from tests.speech_helpers import sine, write_odd_files

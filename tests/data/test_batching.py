@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from s2s.data.batching import TokenBudgetBatchSampler, collate
-from s2s.data.text import Example
+from s2s.data.text.corpus import Example
 
 
 def lengths(n=500, seed=0):

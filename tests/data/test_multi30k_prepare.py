@@ -11,9 +11,9 @@ from tests.reliability.test_hostile_inputs import FAST, multi30k_mirror
 
 from s2s.checkpoint import export_checkpoint
 from s2s.cli.main import main
-from s2s.config import ModelConfig
-from s2s.data.tokenizer import Tokenizer
-from s2s.model import Seq2Seq
+from s2s.model.config import ModelConfig
+from s2s.data.text.tokenizer import Tokenizer
+from s2s.model.seq2seq import Seq2Seq
 
 WORDS = {"en": "A Man walks The Dog on Main Street in NEW YORK".split(),
          "de": "Ein Mann führt den Hund über die Straße in ÖSTERREICH".split()}

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from s2s.data.an4 import espnet_id, prepare_an4
-from s2s.data.audio import FeatureStats
-from s2s.data.fsdd import prepare_fsdd
-from s2s.data.manifest import Utterance, read_manifest, write_manifest
-from s2s.data.speech_datamodule import SpeechDataModule
+from s2s.data.prepare.an4 import espnet_id, prepare_an4
+from s2s.data.speech.audio import FeatureStats
+from s2s.data.prepare.fsdd import prepare_fsdd
+from s2s.data.speech.manifest import Utterance, read_manifest, write_manifest
+from s2s.data.speech.datamodule import SpeechDataModule
 from s2s.errors import DataError
 from tests.speech_helpers import AN4, an4_subset, fsdd_subset, require_shared
 
@@ -154,7 +154,7 @@ def test_an4_sphere_layout_is_converted(tmp_path):
     import soundfile as sf
     from rich.console import Console
 
-    from s2s.data.an4 import sphere_utterances
+    from s2s.data.prepare.an4 import sphere_utterances
 
     root = tmp_path / "an4"
     (root / "etc").mkdir(parents=True)

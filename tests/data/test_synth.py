@@ -7,9 +7,9 @@ import os
 import soundfile as sf
 
 from s2s.cli.main import main
-from s2s.data.audio import FeatureStats, load_audio, log_mel
-from s2s.data.manifest import read_manifest
-from s2s.data.synth import job_key, voice_for
+from s2s.data.speech.audio import FeatureStats, load_audio, log_mel
+from s2s.data.speech.manifest import read_manifest
+from s2s.data.prepare.synth import job_key, voice_for
 from tests.speech_helpers import skip_without
 
 

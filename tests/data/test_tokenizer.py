@@ -1,6 +1,6 @@
 import pytest
 
-from s2s.data.tokenizer import BOS, EOS, PAD, UNK, Tokenizer
+from s2s.data.text.tokenizer import BOS, EOS, PAD, UNK, Tokenizer
 
 
 def test_special_ids_and_tags(tokenizer):

@@ -8,7 +8,7 @@ import torch
 from s2s.checkpoint import export_checkpoint
 from s2s.cli import common
 from s2s.cli.main import main
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import multi30k_lines, tiny_config
 
 

@@ -14,7 +14,7 @@ import s2s.decoding.search as search
 from s2s.decoding import DecodingOptions, generate
 from s2s.decoding.beam import BeamChooser
 from s2s.decoding.parallel import generate_parallel
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3

@@ -8,13 +8,13 @@ import math
 import torch
 
 from tests.conftest import tiny_config
-from s2s.data.audio import load_audio, log_mel
+from s2s.data.speech.audio import load_audio, log_mel
 from s2s.data.batching import Batch
-from s2s.data.speech import pad_features
+from s2s.data.speech.dataset import pad_features
 from s2s.decoding import DecodingOptions, generate
 from s2s.decoding.ctc import CTCPrefixScorer
-from s2s.lit_module import ctc_loss
-from s2s.model import Seq2Seq
+from s2s.training.lit_module import ctc_loss
+from s2s.model.seq2seq import Seq2Seq
 from tests.speech_helpers import FSDD
 
 BLANK, EOS = 0, 3

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from s2s.decoding import DecodingOptions, generate
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 
 EOS, PAD, BOS = 3, 0, 2

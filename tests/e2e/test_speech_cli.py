@@ -12,8 +12,8 @@ import torch
 
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.main import main
-from s2s.data.audio import FeatureStats
-from s2s.data.manifest import read_manifest
+from s2s.data.speech.audio import FeatureStats
+from s2s.data.speech.manifest import read_manifest
 from tests.speech_helpers import an4_subset
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from s2s.checkpoint import load_checkpoint
-from s2s.precision import cpu_has_fast_bf16
+from s2s.training.precision import cpu_has_fast_bf16
 from tests.conftest import MULTI30K, require_shared
 
 

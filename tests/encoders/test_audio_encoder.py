@@ -7,7 +7,7 @@ import torch
 
 from tests.conftest import tiny_config
 from s2s.checkpoint import export_checkpoint, load_checkpoint
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 
 
 def audio_model(vocab_size: int = 40, **overrides) -> Seq2Seq:

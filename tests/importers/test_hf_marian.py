@@ -14,7 +14,7 @@ import torch
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.main import main as cli_main
 from s2s.decoding import DecodingOptions, generate
-from s2s.translator import Translator
+from s2s.inference.translator import Translator
 from tests.conftest import multi30k_lines
 
 transformers = pytest.importorskip("transformers")

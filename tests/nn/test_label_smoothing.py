@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from s2s.nn.label_smoothing import LabelSmoothedCrossEntropy, label_smoothed_cross_entropy
+from s2s.training.label_smoothing import LabelSmoothedCrossEntropy, label_smoothed_cross_entropy
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])

@@ -4,11 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from s2s.config import ModelConfig
-from s2s.lit_module import Seq2SeqModule
+from s2s.model.config import ModelConfig
+from s2s.training.lit_module import Seq2SeqModule
 from s2s.nn import linear as packed
 from s2s.nn.linear import Linear, fused_linear, linear, packs, prepacking
-from s2s.optim import OptimConfig, build_optimizer
+from s2s.training.optim import OptimConfig, build_optimizer
 
 pytestmark = pytest.mark.skipif(not packed.AVAILABLE, reason="this torch has no oneDNN")
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from s2s.data.batching import Batch
-from s2s.lit_module import Seq2SeqModule, sequence_loss
-from s2s.model import Seq2Seq
-from s2s.optim import OptimConfig
-from s2s.rdrop import RDropCriterion, rdrop_loss, stacked_twice
+from s2s.training.lit_module import Seq2SeqModule, sequence_loss
+from s2s.model.seq2seq import Seq2Seq
+from s2s.training.optim import OptimConfig
+from s2s.training.rdrop import RDropCriterion, rdrop_loss, stacked_twice
 from tests.conftest import tiny_config
 from tests.decoding.test_ctc import fsdd_batch
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from s2s.errors import ConfigError, DataError
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 from s2s.nn.word_vectors import init_from_vectors, read_vectors
-from s2s.optim import OptimConfig, build_optimizer
+from s2s.training.optim import OptimConfig, build_optimizer
 from tests.conftest import tiny_config
 
 DIM = 32  # tiny_config's d_model

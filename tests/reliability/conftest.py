@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from s2s.checkpoint import export_checkpoint
-from s2s.config import ModelConfig
-from s2s.data.tokenizer import Tokenizer
-from s2s.model import Seq2Seq
+from s2s.model.config import ModelConfig
+from s2s.data.text.tokenizer import Tokenizer
+from s2s.model.seq2seq import Seq2Seq
 from tests.reliability.helpers import ROOT
 
 MULTI30K = Path(os.environ.get("S2S_SHARED_DATA", ROOT.parent / "shared" / "data")) / "multi30k"

@@ -13,7 +13,7 @@ import torch
 from tests.reliability.helpers import cli_env
 
 from s2s.checkpoint import atomic_save
-from s2s.checkpoint_io import AtomicCheckpointIO
+from s2s.training.checkpoint_io import AtomicCheckpointIO
 
 WRITER = """
 import sys, torch

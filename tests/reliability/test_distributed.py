@@ -21,7 +21,7 @@ import torch
 from tests.reliability.helpers import ROOT, cli_env
 
 from s2s.checkpoint import load_checkpoint
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.text.tokenizer import Tokenizer
 
 WORDS = ("red blue green dog cat bird man woman child runs walks jumps sits on under near the a big small old "
          "young ball street park tree house car water").split()

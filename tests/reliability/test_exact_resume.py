@@ -14,13 +14,13 @@ import lightning.pytorch as pl
 import pytest
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from s2s.checkpoint_io import AtomicCheckpointIO
-from s2s.config import ModelConfig
-from s2s.data.datamodule import TranslationDataModule
+from s2s.training.checkpoint_io import AtomicCheckpointIO
+from s2s.model.config import ModelConfig
+from s2s.data.text.datamodule import TranslationDataModule
 from s2s.decoding import DecodingOptions
-from s2s.lit_module import Seq2SeqModule
-from s2s.optim import OptimConfig
-from s2s.resume import RNGStateCallback
+from s2s.training.lit_module import Seq2SeqModule
+from s2s.training.optim import OptimConfig
+from s2s.training.resume import RNGStateCallback
 
 
 class Record(pl.Callback):

@@ -11,7 +11,7 @@ from lightning.pytorch.strategies import FSDPStrategy
 from s2s.checkpoint import atomic_save
 from s2s.errors import CheckpointError, ConfigError
 from s2s.nn.layers import DecoderLayer, EncoderLayer
-from s2s.training import resolve_resume
+from s2s.training.run import resolve_resume
 
 
 def config(*overrides: str, hydra: bool = False):

@@ -14,14 +14,14 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from s2s.checkpoint_io import AtomicCheckpointIO
-from s2s.config import ModelConfig
-from s2s.data.an4 import prepare_an4
-from s2s.data.speech_datamodule import SpeechDataModule
+from s2s.training.checkpoint_io import AtomicCheckpointIO
+from s2s.model.config import ModelConfig
+from s2s.data.prepare.an4 import prepare_an4
+from s2s.data.speech.datamodule import SpeechDataModule
 from s2s.decoding import DecodingOptions
-from s2s.lit_module import Seq2SeqModule
-from s2s.optim import OptimConfig
-from s2s.resume import RNGStateCallback
+from s2s.training.lit_module import Seq2SeqModule
+from s2s.training.optim import OptimConfig
+from s2s.training.resume import RNGStateCallback
 from tests.reliability.test_exact_resume import Record
 from tests.speech_helpers import an4_subset
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from s2s.config import ModelConfig
-from s2s.data.datamodule import TranslationDataModule, collate_indices
-from s2s.lit_module import Seq2SeqModule, sequence_loss
-from s2s.optim import OptimConfig
+from s2s.model.config import ModelConfig
+from s2s.data.text.datamodule import TranslationDataModule, collate_indices
+from s2s.training.lit_module import Seq2SeqModule, sequence_loss
+from s2s.training.optim import OptimConfig
 
 
 def test_a_repeated_validation_batch_counts_once_in_the_loss(corpus_dir):

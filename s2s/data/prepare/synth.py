@@ -25,11 +25,11 @@ from pathlib import Path
 import soundfile as sf
 from rich.console import Console
 
-from s2s.data.audio import SAMPLE_RATE, resample
-from s2s.data.download import fetch, gunzip_lines
-from s2s.data.manifest import Utterance
-from s2s.data.multi30k import SPLITS, URL
-from s2s.data.speech_prep import finish_speech_corpus, progress_bar
+from s2s.data.speech.audio import SAMPLE_RATE, resample
+from s2s.data.prepare.download import fetch, gunzip_lines
+from s2s.data.speech.manifest import Utterance
+from s2s.data.prepare.multi30k import SPLITS, URL
+from s2s.data.prepare.speech_corpus import finish_speech_corpus, progress_bar
 from s2s.errors import DataError
 
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan")

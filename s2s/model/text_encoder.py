@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from s2s.config import ModelConfig
-from s2s.encoders.transformer import EncoderStack
+from s2s.model.config import ModelConfig
+from s2s.model.encoder_stack import EncoderStack
 from s2s.nn.attention import padding_mask
 from s2s.nn.embeddings import Embedding
 

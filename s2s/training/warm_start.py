@@ -16,7 +16,7 @@ import torch
 
 from s2s.checkpoint import load_checkpoint
 from s2s.errors import ConfigError
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 
 PARTS = ("encoder", "decoder", "ctc")
 # The new run's data normalizes its own features (statistics computed by its prepare step).

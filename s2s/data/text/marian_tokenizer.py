@@ -6,7 +6,7 @@ separate vocabularies, the target side in ``target_vocab.json``); a piece missin
 ``<unk>``. EOS is ``</s>``, padding is ``<pad>``, and decoding starts from the padding id
 (Marian has no BOS). A leading ``>>xx<<`` in a source line is a multilingual model's
 target-language code and is kept as one token. The object exposes the same interface as
-:class:`s2s.data.tokenizer.Tokenizer`, so the translator and checkpoints use either.
+:class:`s2s.data.text.tokenizer.Tokenizer`, so the translator and checkpoints use either.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import sentencepiece as spm
 
-from s2s.data.tokenizer import folds_case
+from s2s.data.text.tokenizer import folds_case
 
 LANGUAGE_CODE = re.compile(r"^\s*(>>[^<>\s]+<<)\s*")
 KIND = "marian"

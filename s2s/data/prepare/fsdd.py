@@ -14,9 +14,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from s2s.data.audio import duration_of
-from s2s.data.manifest import Utterance
-from s2s.data.speech_prep import finish_speech_corpus
+from s2s.data.speech.audio import duration_of
+from s2s.data.speech.manifest import Utterance
+from s2s.data.prepare.speech_corpus import finish_speech_corpus
 from s2s.errors import DataError
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

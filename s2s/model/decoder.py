@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from s2s.config import ModelConfig
+from s2s.model.config import ModelConfig
 from s2s.nn.attention import additive_mask, kernel_dtype, key_mask
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache, LayerCache

@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 
 from s2s.checkpoint import export_checkpoint, read_checkpoint, split_checkpoint
-from s2s.config import ModelConfig
-from s2s.data.tokenizer import Tokenizer
+from s2s.model.config import ModelConfig
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.errors import CheckpointError
-from s2s.model import Seq2Seq
+from s2s.model.seq2seq import Seq2Seq
 
 
 def last_checkpoints(run_dir: Path, n: int) -> list[Path]:

@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from s2s.data.audio import FeatureStats, load_audio, log_mel
-from s2s.data.manifest import Utterance, write_manifest
-from s2s.data.tokenizer import LANGUAGES, Tokenizer
+from s2s.data.speech.audio import FeatureStats, load_audio, log_mel
+from s2s.data.speech.manifest import Utterance, write_manifest
+from s2s.data.text.tokenizer import LANGUAGES, Tokenizer
 
 
 def progress_bar(console: Console) -> Progress:

@@ -23,7 +23,7 @@ def check_field_types(config) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Every architecture choice of a :class:`s2s.model.Seq2Seq`.
+    """Every architecture choice of a :class:`s2s.model.seq2seq.Seq2Seq`.
 
     ``vocab_size`` and ``pad_id`` come from the tokenizer at training time; the rest from
     ``conf/model/*.yaml``. Unknown keys fail (a misspelled option must not be ignored).
@@ -48,7 +48,7 @@ class ModelConfig:
     share_embeddings: bool = True  # source and target use one We (joint vocabulary)
     source_vocab_size: int | None = None  # only when share_embeddings is False; None = vocab_size
     final_logits_bias: bool = False  # a learned (V,) bias after Wu (Marian has one)
-    encoder: str = "text"  # "text": token ids; "audio": log-mel frames (s2s.encoders.audio)
+    encoder: str = "text"  # "text": token ids; "audio": log-mel frames (s2s.model.audio_encoder)
     feature_dim: int = 80  # audio: log-mel bins per input frame
     subsampling: int = 4  # audio: frames per encoder position (a power of two: one stride-2 conv each)
     conv_channels: int = 256  # audio: channels of the subsampling convolutions

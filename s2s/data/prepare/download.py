@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from s2s.data.text import utf8_lines
+from s2s.data.text.corpus import utf8_lines
 from s2s.errors import DataError
 
 
@@ -40,7 +40,7 @@ def fetch(name: str, *, url: str, local_dir: Path | None, dest: Path) -> Path:
 
 
 def gunzip_lines(path: Path) -> list[str]:
-    """The lines of a gzip text file, split as :func:`s2s.data.text.utf8_lines` does."""
+    """The lines of a gzip text file, split as :func:`s2s.data.text.corpus.utf8_lines` does."""
     try:
         with gzip.open(path, "rb") as f:
             data = f.read()

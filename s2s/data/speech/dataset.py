@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from s2s.data.audio import SAMPLE_RATE, SpecAugment, load_audio, log_mel, num_frames, speed_perturb
+from s2s.data.speech.audio import SAMPLE_RATE, SpecAugment, load_audio, log_mel, num_frames, speed_perturb
 from s2s.data.batching import Batch, collate_targets
-from s2s.data.manifest import Utterance
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.speech.manifest import Utterance
+from s2s.data.text.tokenizer import Tokenizer
 
 
 @dataclass(frozen=True)

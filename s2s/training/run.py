@@ -14,16 +14,16 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from s2s.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint
-from s2s.checkpoint_io import AtomicCheckpointIO
+from s2s.training.checkpoint_io import AtomicCheckpointIO
 from s2s.decoding import DecodingOptions
 from s2s.errors import ConfigError, NonFiniteLossError
-from s2s.evaluation import evaluate_speech, evaluate_translation
-from s2s.lit_module import Seq2SeqModule
+from s2s.inference.evaluation import evaluate_speech, evaluate_translation
+from s2s.training.lit_module import Seq2SeqModule
 from s2s.nn.word_vectors import init_from_vectors
-from s2s.optim import NO_TIME_LIMIT
-from s2s.precision import training_precision
-from s2s.resume import RNGStateCallback
-from s2s.warm_start import warm_start
+from s2s.training.optim import NO_TIME_LIMIT
+from s2s.training.precision import training_precision
+from s2s.training.resume import RNGStateCallback
+from s2s.training.warm_start import warm_start
 
 console = Console(stderr=True)
 # Lightning warns that a mid-epoch resume repeats data unless the DataLoader is stateful; ours resumes
@@ -160,7 +160,7 @@ def train(cfg: DictConfig) -> Path:
         options = dataclasses.replace(instantiate(cfg.decode), **(cfg.test_decode or {}))  # null: as validation
         if speech:
             for manifest in datamodule.test_manifests():
-                test_speech(loaded, manifest, options, cfg, logger)
+                score_test_manifest(loaded, manifest, options, cfg, logger)
             return run_dir
         for source, reference, lang in datamodule.split_files("test"):
             if source.is_file() and reference.is_file():
@@ -172,7 +172,7 @@ def train(cfg: DictConfig) -> Path:
     return run_dir
 
 
-def test_speech(loaded, manifest: Path, options: DecodingOptions, cfg: DictConfig, logger) -> None:
+def score_test_manifest(loaded, manifest: Path, options: DecodingOptions, cfg: DictConfig, logger) -> None:
     """Score a test manifest: WER/CER for transcripts, BLEU for translations."""
     scores = evaluate_speech(loaded, manifest, options=options)
     summary = "  ".join(f"{k.upper()} {scores[k]:.2f}" for k in ("wer", "cer", "bleu", "chrf") if k in scores)

@@ -7,13 +7,13 @@ from pathlib import Path
 import torch
 
 from s2s.checkpoint import LoadedModel
-from s2s.data.text import read_parallel
+from s2s.data.text.corpus import read_parallel
 from s2s.decoding import DecodingOptions
-from s2s.data.manifest import read_manifest
+from s2s.data.speech.manifest import read_manifest
 from s2s.errors import DataError
 from s2s.metrics import task_scores, translation_scores
-from s2s.transcriber import Transcriber
-from s2s.translator import Translator
+from s2s.inference.transcriber import Transcriber
+from s2s.inference.translator import Translator
 
 
 def evaluate_translation(loaded: LoadedModel, source: Path, reference: Path, *, options: DecodingOptions,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from s2s.config import ModelConfig
+from s2s.model.config import ModelConfig
 from s2s.nn.layers import EncoderLayer
 
 

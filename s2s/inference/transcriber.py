@@ -16,9 +16,9 @@ import torch
 from torch import Tensor
 
 from s2s.checkpoint import LoadedModel
-from s2s.data.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
+from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
 from s2s.data.batching import TokenBudgetBatchSampler
-from s2s.data.speech import pad_features, task_tag
+from s2s.data.speech.dataset import pad_features, task_tag
 from s2s.decoding import DecodingOptions
 from s2s.decoding.parallel import generate_parallel
 from s2s.errors import AudioError

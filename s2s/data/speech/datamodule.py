@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from s2s.data.audio import FeatureStats, SpecAugment
-from s2s.data.manifest import Utterance, read_manifest
+from s2s.data.speech.audio import FeatureStats, SpecAugment
+from s2s.data.speech.manifest import Utterance, read_manifest
 from s2s.data.resumable import ResumableDataModule
-from s2s.data.speech import Augmentation, SpeechDataset, collate_speech
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.speech.dataset import Augmentation, SpeechDataset, collate_speech
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.errors import DataError
 
 

@@ -19,8 +19,8 @@ import torch
 from torch import Tensor
 
 from s2s.data.batching import Batch
-from s2s.model import Seq2Seq
-from s2s.nn.label_smoothing import softmax_to_smoothed_ce_grad_
+from s2s.model.seq2seq import Seq2Seq
+from s2s.training.label_smoothing import softmax_to_smoothed_ce_grad_
 
 
 ROWS_PER_CHUNK = 128  # positions processed together (with their twins): temporaries stay in cache
@@ -30,7 +30,7 @@ class RDropCriterion(torch.autograd.Function):
     """``logits (2N, V)`` (the first copy's positions, then the second's), ``labels (N,)`` ->
     ``[cross-entropy summed over both copies, symmetric KL / 2 summed over positions]``.
 
-    Fused like ``s2s.nn.label_smoothing``: each chunk of positions is read with its twin in the
+    Fused like ``s2s.training.label_smoothing``: each chunk of positions is read with its twin in the
     other copy and its log-probabilities recomputed in fp32 in cache; with ``reuse_logits`` (the
     caller's temporaries) the backward writes the gradient over the logits, once. Per position,
     with ``D = log p - log q`` and ``E_p`` the mean under ``p``:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from s2s.data.download import fetch, gunzip_lines
-from s2s.data.text import read_lines
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.prepare.download import fetch, gunzip_lines
+from s2s.data.text.corpus import read_lines
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.errors import DataError
 
 URL = "https://github.com/multi30k/dataset/raw/master/data/task1/raw/{name}"

@@ -15,17 +15,17 @@ from lightning.pytorch.callbacks import Timer
 
 from s2s.analysis.dashboard import log_validation_attention
 from s2s.checkpoint import s2s_entry
-from s2s.config import ModelConfig
+from s2s.model.config import ModelConfig
 from s2s.data.batching import Batch
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.decoding import DecodingOptions, generate
 from s2s.errors import NonFiniteLossError
 from s2s.metrics import task_scores
-from s2s.model import Seq2Seq
-from s2s.nn.label_smoothing import label_smoothed_cross_entropy
+from s2s.model.seq2seq import Seq2Seq
+from s2s.training.label_smoothing import label_smoothed_cross_entropy
 from s2s.nn.linear import forget_packed
-from s2s.optim import OptimConfig, build_optimizer
-from s2s.rdrop import rdrop_loss, stacked_twice
+from s2s.training.optim import OptimConfig, build_optimizer
+from s2s.training.rdrop import rdrop_loss, stacked_twice
 
 SAMPLE_ROWS = 8  # sample translations shown per validation round
 
@@ -74,7 +74,7 @@ class Seq2SeqModule(pl.LightningModule):
         self.ctc_weight = ctc_weight
         if rdrop_alpha < 0:
             raise ValueError(f"task.rdrop_alpha must be >= 0, got {rdrop_alpha}")
-        self.rdrop_alpha = rdrop_alpha  # > 0: R-Drop training (s2s/rdrop.py)
+        self.rdrop_alpha = rdrop_alpha  # > 0: R-Drop training (s2s/training/rdrop.py)
         self.validation_outputs: list[tuple[int, str]] = []
         self.validation_losses: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}  # batch -> sum, tokens
         self.max_nonfinite_steps = max_nonfinite_steps

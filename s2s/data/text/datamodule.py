@@ -10,8 +10,8 @@ from torch.utils.data import DataLoader
 
 from s2s.data.batching import collate
 from s2s.data.resumable import ResumableDataModule
-from s2s.data.text import TranslationDataset
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.text.corpus import TranslationDataset
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.errors import ConfigError, DataError
 
 

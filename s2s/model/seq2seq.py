@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
-from s2s.config import ModelConfig
-from s2s.decoder import Decoder
-from s2s.encoders.audio import AudioEncoder
-from s2s.encoders.text import TextEncoder
+from s2s.model.config import ModelConfig
+from s2s.model.decoder import Decoder
+from s2s.model.audio_encoder import AudioEncoder
+from s2s.model.text_encoder import TextEncoder
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache
 from s2s.nn.linear import Linear

@@ -26,9 +26,9 @@ from pathlib import Path
 import soundfile as sf
 from rich.console import Console
 
-from s2s.data.download import fetch
-from s2s.data.manifest import Utterance
-from s2s.data.speech_prep import finish_speech_corpus, progress_bar
+from s2s.data.prepare.download import fetch
+from s2s.data.speech.manifest import Utterance
+from s2s.data.prepare.speech_corpus import finish_speech_corpus, progress_bar
 from s2s.errors import DataError
 
 URL = "http://www.speech.cs.cmu.edu/databases/an4/an4_sphere.tar.gz"

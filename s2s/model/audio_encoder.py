@@ -15,8 +15,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from s2s.config import ModelConfig
-from s2s.encoders.transformer import EncoderStack
+from s2s.model.config import ModelConfig
+from s2s.model.encoder_stack import EncoderStack
 from s2s.nn.attention import padding_mask
 from s2s.nn.dropout import Dropout
 from s2s.nn.embeddings import PositionEncoding

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from s2s.data.tokenizer import Tokenizer
+from s2s.data.text.tokenizer import Tokenizer
 from s2s.errors import DataError
 
 

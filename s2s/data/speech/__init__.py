@@ -1,0 +1,1 @@
+"""Speech data: the audio front end, manifests, datasets and their LightningDataModule."""

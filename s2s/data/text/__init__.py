@@ -1,0 +1,1 @@
+"""Text data: tokenizers, parallel corpora and their LightningDataModule."""

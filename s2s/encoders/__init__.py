@@ -1,1 +1,0 @@
-"""Encoders: bidirectional Transformers over text tokens or audio features."""

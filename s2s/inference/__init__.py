@@ -1,0 +1,1 @@
+"""Using a trained checkpoint: translating text, transcribing audio, scoring a test set."""

@@ -1,0 +1,1 @@
+"""Training: the LightningModule, its losses and optimizer, precision, strategies, resume and warm start."""

@@ -22,33 +22,41 @@ import torch
 from s2s.model.config import ModelConfig
 from s2s.data.text.marian_tokenizer import MarianTokenizer
 from s2s.data.text.tokenizer import Tokenizer
+from s2s.data.text.whisper_tokenizer import WhisperTokenizer
 from s2s.errors import CheckpointError
 from s2s.model.seq2seq import Seq2Seq
 
 FORMAT_VERSION = 1
 
 
+AnyTokenizer = Tokenizer | MarianTokenizer | WhisperTokenizer
+IMPORTED_TOKENIZERS = {"marian": MarianTokenizer, "whisper": WhisperTokenizer}  # by the "kind" of their state
+
+
 @dataclass
 class LoadedModel:
     model: Seq2Seq
-    tokenizer: Tokenizer | MarianTokenizer
+    tokenizer: AnyTokenizer
     info: dict  # task, languages, decoding defaults, training step
 
 
-def s2s_entry(config: ModelConfig, tokenizer: Tokenizer | MarianTokenizer, info: dict) -> dict:
+def s2s_entry(config: ModelConfig, tokenizer: AnyTokenizer, info: dict) -> dict:
     """The plain-data part every checkpoint carries."""
     return {"format_version": FORMAT_VERSION, "model_config": config.to_dict(),
             "tokenizer": tokenizer_state(tokenizer), "info": info}
 
 
-def tokenizer_state(tokenizer: Tokenizer | MarianTokenizer) -> bytes | dict:
+def tokenizer_state(tokenizer: AnyTokenizer) -> bytes | dict:
     """Our SentencePiece model's bytes, or an imported model's tokenizer as a dict of plain data."""
-    return tokenizer.state() if isinstance(tokenizer, MarianTokenizer) else tokenizer.model_bytes
+    return tokenizer.model_bytes if isinstance(tokenizer, Tokenizer) else tokenizer.state()
 
 
-def tokenizer_from_state(state: bytes | dict) -> Tokenizer | MarianTokenizer:
+def tokenizer_from_state(state: bytes | dict) -> AnyTokenizer:
     if isinstance(state, dict):
-        return MarianTokenizer.from_state(state)
+        kind = state.get("kind", "marian")
+        if kind not in IMPORTED_TOKENIZERS:
+            raise ValueError(f"unknown tokenizer kind {kind!r}")
+        return IMPORTED_TOKENIZERS[kind].from_state(state)
     return Tokenizer(state)
 
 

@@ -17,6 +17,7 @@ from s2s.checkpoint import LoadedModel
 from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
 from s2s.data.batching import Batch, collate_targets
 from s2s.data.speech.dataset import SpeechExample, pad_features
+from s2s.decoding.suppression import never_first, never_generated
 from s2s.decoding import DecodingOptions, generate
 from s2s.inference.transcriber import Transcriber
 
@@ -49,9 +50,9 @@ class AudioInputs:
     def decode(self, items: Sequence[SourceItem]) -> list[list[int]]:
         source, lengths = self.features(items)
         prefix = torch.tensor([self.prefix] * len(items), device=self.device)
-        suppress = [self.tokenizer.pad_id, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
         hypotheses = generate(self.model, source, lengths, prefix, options=self.options,
-                              eos_id=self.tokenizer.eos_id, suppress_ids=suppress)
+                              eos_id=self.tokenizer.eos_id, suppress_ids=never_generated(self.tokenizer),
+                              suppress_at_start=never_first(self.tokenizer))
         return [list(hyps[0].tokens) if hyps else [] for hyps in hypotheses]
 
     def batch(self, items: Sequence[SourceItem], targets: Sequence[Sequence[int]]) -> Batch:

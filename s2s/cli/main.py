@@ -16,7 +16,7 @@ COMMANDS = {
     "evaluate": ("s2s.cli.evaluate", "score a checkpoint on a test set (BLEU, chrF, TER; WER, CER for speech)"),
     "average": ("s2s.cli.average", "average the weights of several checkpoints"),
     "analyze": ("s2s.cli.analyze", "the attention-head report: what every head attends to"),
-    "import": ("s2s.cli.importer", "convert a Hugging Face Marian (OPUS-MT) model to an s2s checkpoint"),
+    "import": ("s2s.cli.importer", "convert a Marian (OPUS-MT) or Whisper model to an s2s checkpoint"),
 }
 
 USAGE = "usage: s2s <command> [options]\n\ncommands:\n" + "".join(

@@ -26,6 +26,18 @@ class SuppressTokens:
         return logprobs
 
 
+class SuppressAtStart:
+    """Never generate these ids as the first token (Whisper's ``suppress_blank``: a lone space, EOS)."""
+
+    def __init__(self, token_ids: Iterable[int]) -> None:
+        self.token_ids = sorted(set(token_ids))
+
+    def apply(self, logprobs: Tensor, generated: Tensor, max_new: Tensor) -> Tensor:
+        if generated.shape[1] == 0:
+            logprobs[:, self.token_ids] = NEG_INF
+        return logprobs
+
+
 class MinLength:
     """No EOS before ``min_len`` tokens (EOS included) have been generated."""
 

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from s2s.decoding.beam import BeamChooser
 from s2s.decoding.ctc import CTCPrefixScorer
-from s2s.decoding.filters import MaxLength, MinLength, NoRepeatNGram, SuppressTokens
+from s2s.decoding.filters import MaxLength, MinLength, NoRepeatNGram, SuppressAtStart, SuppressTokens
 from s2s.decoding.greedy import GreedyChooser
 from s2s.decoding.hypothesis import Hypothesis
 from s2s.decoding.options import DecodingOptions
@@ -15,10 +15,12 @@ from s2s.decoding.options import DecodingOptions
 
 @torch.inference_mode()
 def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
-             eos_id: int, suppress_ids: list[int]) -> list[list[Hypothesis]]:
+             eos_id: int, suppress_ids: list[int], suppress_at_start: list[int] = ()) -> list[list[Hypothesis]]:
     """Decode a batch. ``source (B, S)``, ``source_lengths (B,)``, ``prefix (B, P)`` forced first tokens.
 
-    Returns, per sentence, up to ``options.nbest`` hypotheses, best first.
+    ``suppress_ids`` are never generated, ``suppress_at_start`` not as the first token
+    (``s2s.decoding.suppression`` gives a tokenizer's). Returns, per sentence, up to ``options.nbest``
+    hypotheses, best first.
     """
     memory, mask = model.encode(source, source_lengths)
     cache = model.decoder.new_cache(memory, mask)
@@ -33,6 +35,8 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
     chooser_type = BeamChooser if options.beam_size > 1 else GreedyChooser
     chooser = chooser_type(batch, max_new, options, eos_id)
     filters = [SuppressTokens(suppress_ids)]
+    if suppress_at_start:
+        filters.append(SuppressAtStart(suppress_at_start))
     if options.min_len:
         filters.append(MinLength(options.min_len, eos_id))
     if options.no_repeat_ngram:

@@ -19,6 +19,7 @@ from s2s.checkpoint import LoadedModel
 from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
 from s2s.data.batching import TokenBudgetBatchSampler
 from s2s.data.speech.dataset import pad_features, task_tag
+from s2s.decoding.suppression import never_first, never_generated
 from s2s.decoding import DecodingOptions
 from s2s.decoding.parallel import generate_parallel
 from s2s.errors import AudioError
@@ -153,8 +154,8 @@ class Transcriber:
             prefix = torch.tensor([self.prefix] * len(batch))
             hyps = generate_parallel(self.model, source.to(self.device, self.dtype), source_lengths.to(self.device),
                                      prefix.to(self.device), options=self.options, eos_id=self.tokenizer.eos_id,
-                                     suppress_ids=[self.tokenizer.pad_id, self.tokenizer.bos_id,
-                                                   *self.tokenizer.tag_ids], workers=self.workers)
+                                     suppress_ids=never_generated(self.tokenizer),
+                                     suppress_at_start=never_first(self.tokenizer), workers=self.workers)
             for i, h in zip(batch, hyps):
                 texts[i] = self.tokenizer.decode(h[0].tokens) if h else ""
         return texts

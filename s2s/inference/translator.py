@@ -10,6 +10,7 @@ import torch
 
 from s2s.checkpoint import LoadedModel
 from s2s.data.batching import TokenBudgetBatchSampler
+from s2s.decoding.suppression import never_generated
 from s2s.decoding import DecodingOptions, Hypothesis
 from s2s.decoding.parallel import generate_parallel
 
@@ -101,7 +102,6 @@ class Translator:
             source[i, : len(ids)] = torch.tensor(ids)
         lengths = torch.tensor([len(s) for s in sources])
         prefix = torch.tensor([self.prefix] * len(sources))
-        suppress = [pad, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
         return generate_parallel(self.model, source.to(self.device), lengths.to(self.device), prefix.to(self.device),
-                                 options=self.options, eos_id=self.tokenizer.eos_id, suppress_ids=suppress,
+                                 options=self.options, eos_id=self.tokenizer.eos_id, suppress_ids=never_generated(self.tokenizer),
                                  workers=self.workers)

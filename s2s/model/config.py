@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 ENCODERS = ("text", "audio")
+FEATURES = ("log_mel", "whisper")  # s2s.data.speech.features: what an audio model reads
+AUDIO_FRONTENDS = ("conv2d", "conv1d")  # s2s.model.audio_frontends: how it shortens them
+POSITIONS = ("sinusoid", "learned", "whisper")  # s2s.nn.embeddings.PositionEncoding
 
 
 TYPE_CHECKS = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
@@ -43,6 +46,8 @@ class ModelConfig:
     norm_first: bool = True  # pre-LN; False is the original post-LN Transformer
     learned_positions: bool = False  # False: sinusoids
     max_positions: int = 1024
+    encoder_positions: str | None = None  # one of POSITIONS; None: the decoder's kind (learned_positions)
+    max_source_positions: int | None = None  # encoder positions; None: max_positions
     embed_scale: bool = True  # multiply We lookups by sqrt(D)
     tie_output: bool = True  # Wu shares its weights with the target embedding We
     share_embeddings: bool = True  # source and target use one We (joint vocabulary)
@@ -50,6 +55,8 @@ class ModelConfig:
     final_logits_bias: bool = False  # a learned (V,) bias after Wu (Marian has one)
     encoder: str = "text"  # "text": token ids; "audio": log-mel frames (s2s.model.audio_encoder)
     feature_dim: int = 80  # audio: log-mel bins per input frame
+    features: str = "log_mel"  # audio: "log_mel" (natural log, n_fft 512) or "whisper" (log10, clamped at max - 8)
+    audio_frontend: str = "conv2d"  # audio: "conv2d" (stride-2 Conv2d+ReLU layers) or "conv1d" (Whisper's two Conv1d+GELU)
     subsampling: int = 4  # audio: frames per encoder position (a power of two: one stride-2 conv each)
     conv_channels: int = 256  # audio: channels of the subsampling convolutions
     ctc: bool = False  # a CTC head (D -> V, blank = the padding id) on the encoder output
@@ -64,6 +71,13 @@ class ModelConfig:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.subsampling < 1 or self.subsampling & (self.subsampling - 1):
             raise ValueError(f"subsampling must be a power of two (1, 2, 4, 8...), got {self.subsampling}")
+        for name, value, choices in (("features", self.features, FEATURES),
+                                     ("audio_frontend", self.audio_frontend, AUDIO_FRONTENDS),
+                                     ("encoder_positions", self.encoder_positions, (None, *POSITIONS))):
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+        if self.audio_frontend == "conv1d" and self.subsampling != 2:
+            raise ValueError("audio_frontend=conv1d subsamples by 2 (its second convolution): set subsampling=2")
 
     def layer_options(self) -> dict:
         """Keyword arguments shared by every encoder and decoder layer."""
@@ -74,6 +88,12 @@ class ModelConfig:
     @property
     def src_vocab_size(self) -> int:
         return self.source_vocab_size or self.vocab_size
+
+    @property
+    def source_positions(self) -> tuple[str, int]:
+        """The encoder's kind of positions and how many it has."""
+        kind = self.encoder_positions or ("learned" if self.learned_positions else "sinusoid")
+        return kind, self.max_source_positions or self.max_positions
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -25,19 +25,18 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = config
 
-        def embedding(vocab_size: int, shared: nn.Embedding | None = None) -> Embedding:
-            return Embedding(
-                vocab_size, config.d_model, pad_id=config.pad_id, max_positions=config.max_positions,
-                learned_positions=config.learned_positions, scale=config.embed_scale, dropout=config.dropout,
-                token_embedding=shared,
-            )
+        def embedding(vocab_size: int, positions: tuple[str, int], shared: nn.Embedding | None = None) -> Embedding:
+            kind, count = positions
+            return Embedding(vocab_size, config.d_model, pad_id=config.pad_id, max_positions=count, positions=kind,
+                             scale=config.embed_scale, dropout=config.dropout, token_embedding=shared)
 
-        target_embedding = embedding(config.vocab_size)  # We of the target side
+        decoder_positions = ("learned" if config.learned_positions else "sinusoid", config.max_positions)
+        target_embedding = embedding(config.vocab_size, decoder_positions)  # We of the target side
         shared = target_embedding.tokens if config.share_embeddings else None
         if config.encoder == "audio":
             self.encoder = AudioEncoder(config)
         else:
-            self.encoder = TextEncoder(config, embedding(config.src_vocab_size, shared))
+            self.encoder = TextEncoder(config, embedding(config.src_vocab_size, config.source_positions, shared))
         self.decoder = Decoder(config, target_embedding)
         # CTC over the target vocabulary; the padding id doubles as the blank (never a target).
         self.ctc = Linear(config.d_model, config.vocab_size) if config.ctc else None

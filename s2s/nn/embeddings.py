@@ -10,14 +10,17 @@ from torch import Tensor, nn
 from s2s.nn.dropout import Dropout
 
 
-def sinusoid_table(num_positions: int, dim: int) -> Tensor:
+def sinusoid_table(num_positions: int, dim: int, *, whisper: bool = False) -> Tensor:
     """``(P, D)`` table: sines in the first half of the columns, cosines in the second.
 
     Column ``i`` of each half has frequency ``10000^(-2i/D)``; this is the layout of
     fairseq and Marian (the original paper interleaves sin/cos, which is a permutation).
+    Whisper's encoder spreads the same range one column differently, ``10000^(-i/(D/2 - 1))``,
+    so that its last column's frequency is exactly ``1/10000``.
     """
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float64) * 2 / dim)  # (D/2,)
+    rate = 1 / (half - 1) if whisper else 2 / dim
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float64) * rate)  # (D/2,)
     angles = torch.arange(num_positions, dtype=torch.float64)[:, None] * freqs[None, :]  # (P, D/2)
     table = torch.zeros(num_positions, dim, dtype=torch.float64)
     table[:, :half] = torch.sin(angles)
@@ -26,15 +29,17 @@ def sinusoid_table(num_positions: int, dim: int) -> Tensor:
 
 
 class PositionEncoding(nn.Module):
-    """Adds position information: a fixed sinusoid table or a learned ``(max_positions, D)`` table."""
+    """Position information: a learned ``(max_positions, D)`` table, or fixed sinusoids (``kind`` "sinusoid"
+    as in fairseq and Marian, "whisper" as in Whisper's audio encoder)."""
 
-    def __init__(self, dim: int, max_positions: int, *, learned: bool) -> None:
+    def __init__(self, dim: int, max_positions: int, *, kind: str) -> None:
         super().__init__()
         self.max_positions = max_positions
-        if learned:
+        if kind == "learned":
             self.table = nn.Parameter(torch.randn(max_positions, dim) * dim**-0.5)
         else:
-            self.register_buffer("table", sinusoid_table(max_positions, dim), persistent=False)
+            table = sinusoid_table(max_positions, dim, whisper=kind == "whisper")
+            self.register_buffer("table", table, persistent=False)
 
     def forward(self, length: int, start: int = 0) -> Tensor:
         """Positions ``start .. start+length-1`` -> ``(length, D)``."""
@@ -48,7 +53,7 @@ class PositionEncoding(nn.Module):
 class Embedding(nn.Module):
     """``We`` lookup, optionally scaled by ``sqrt(D)``, plus positions and dropout."""
 
-    def __init__(self, vocab_size: int, dim: int, *, pad_id: int, max_positions: int, learned_positions: bool,
+    def __init__(self, vocab_size: int, dim: int, *, pad_id: int, max_positions: int, positions: str,
                  scale: bool, dropout: float, token_embedding: nn.Embedding | None = None) -> None:
         super().__init__()
         self.tokens = token_embedding or nn.Embedding(vocab_size, dim, padding_idx=pad_id)  # We (V, D)
@@ -56,7 +61,7 @@ class Embedding(nn.Module):
             nn.init.normal_(self.tokens.weight, mean=0.0, std=dim**-0.5)
             with torch.no_grad():
                 self.tokens.weight[pad_id].zero_()
-        self.positions = PositionEncoding(dim, max_positions, learned=learned_positions)
+        self.positions = PositionEncoding(dim, max_positions, kind=positions)
         self.scale = math.sqrt(dim) if scale else 1.0
         self.dropout = Dropout(dropout)
 

@@ -18,6 +18,7 @@ from s2s.checkpoint import s2s_entry
 from s2s.model.config import ModelConfig
 from s2s.data.batching import Batch
 from s2s.data.text.tokenizer import Tokenizer
+from s2s.decoding.suppression import never_first, never_generated
 from s2s.decoding import DecodingOptions, generate
 from s2s.errors import NonFiniteLossError
 from s2s.metrics import task_scores
@@ -173,12 +174,9 @@ class Seq2SeqModule(pl.LightningModule):
     def translate_batch(self, batch: Batch, options: DecodingOptions | None = None) -> list[str]:
         options = options or self.decoding
         hypotheses = generate(self.model, batch.source, batch.source_lengths, batch.prefix, options=options,
-                              eos_id=self.tokenizer.eos_id, suppress_ids=self.suppress_ids)
+                              eos_id=self.tokenizer.eos_id, suppress_ids=never_generated(self.tokenizer),
+                              suppress_at_start=never_first(self.tokenizer))
         return [self.tokenizer.decode(hyps[0].tokens) for hyps in hypotheses]
-
-    @property
-    def suppress_ids(self) -> list[int]:
-        return [self.tokenizer.pad_id, self.tokenizer.bos_id, *self.tokenizer.tag_ids]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         total, tokens = sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=0.0)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from s2s.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint
+from s2s.data.speech.audio import FeatureStats
 from s2s.training.checkpoint_io import AtomicCheckpointIO
 from s2s.decoding import DecodingOptions
 from s2s.errors import ConfigError, NonFiniteLossError
@@ -23,6 +24,7 @@ from s2s.nn.word_vectors import init_from_vectors
 from s2s.training.optim import NO_TIME_LIMIT
 from s2s.training.precision import training_precision
 from s2s.training.resume import RNGStateCallback
+from s2s.training.init_from import adjusted_config, carried_info, start_from
 from s2s.training.warm_start import warm_start
 
 console = Console(stderr=True)
@@ -112,19 +114,33 @@ def train(cfg: DictConfig) -> Path:
         console.print(f"[yellow]note[/] {note}", soft_wrap=True)  # one line, whatever the width
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
-    tokenizer = datamodule.tokenizer
-    model_config = instantiate(cfg.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id)
+    speech = hasattr(datamodule, "feature_stats")
+    pretrained = load_checkpoint(cfg.init.checkpoint) if cfg.init.checkpoint else None
+    if pretrained is not None:  # fine-tuning: the checkpoint's architecture, tokenizer and features
+        tokenizer = pretrained.tokenizer
+        model_config = adjusted_config(pretrained.model.config, dict(cfg.init.model))
+        if speech and model_config.encoder == "audio":
+            encoder = pretrained.model.encoder
+            datamodule.adopt(tokenizer, model_config.features, model_config.feature_dim,
+                             FeatureStats(encoder.feature_mean.tolist(), encoder.feature_std.tolist(), 0))
+    else:
+        tokenizer = datamodule.tokenizer
+        model_config = instantiate(cfg.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id)
     info = {"task": cfg.task.name, "task_tag": cfg.data.get("task", cfg.task.tag), "src_lang": cfg.data.src_lang,
-            "tgt_langs": list(cfg.data.tgt_langs), "config": OmegaConf.to_container(cfg, resolve=True)}
+            "tgt_langs": list(cfg.data.tgt_langs), "config": OmegaConf.to_container(cfg, resolve=True),
+            **(carried_info(pretrained) if pretrained is not None else {})}
+    if speech:
+        info["pad_seconds"] = cfg.data.get("pad_seconds")  # how the model reads audio: the transcriber does the same
     module = Seq2SeqModule(model_config=model_config, tokenizer=tokenizer, optim=instantiate(cfg.optim),
                            decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing,
                            attention_examples=cfg.attention_examples, max_nonfinite_steps=cfg.max_nonfinite_steps,
                            ctc_weight=cfg.task.ctc_weight, rdrop_alpha=cfg.task.get("rdrop_alpha", 0.0))
-    speech = hasattr(datamodule, "feature_stats")
     if speech != (model_config.encoder == "audio"):
         raise ConfigError(f"data {cfg.data._target_.rsplit('.', 1)[-1]} needs model.encoder="
                           f"{'audio' if speech else 'text'} (got {model_config.encoder!r})")
-    if speech:  # global mean/variance normalization: the statistics become model buffers
+    if pretrained is not None:
+        console.print(start_from(module.model, pretrained, list(cfg.init.freeze)))
+    elif speech:  # global mean/variance normalization: the statistics become model buffers
         module.model.encoder.set_feature_stats(datamodule.feature_stats.mean, datamodule.feature_stats.std)
     if cfg.warm_start.checkpoint:
         console.print(warm_start(module.model, cfg.warm_start.checkpoint, list(cfg.warm_start.parts)))

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from s2s.data.speech.audio import FeatureStats, SpecAugment
+from s2s.data.speech.features import feature_extractor
 from s2s.data.speech.manifest import Utterance, read_manifest
 from s2s.data.resumable import ResumableDataModule
 from s2s.data.speech.dataset import Augmentation, SpeechDataset, collate_speech
@@ -29,13 +30,16 @@ class SpeechDataModule(ResumableDataModule):
     (a dict of :class:`SpecAugment` fields, or null) and ``speed_perturb`` (factors, e.g.
     ``[0.9, 1.0, 1.1]``, or null) apply to training batches only, drawn from (seed, epoch, utterance):
     a resumed run, and a loader with any number of workers, augment as an uninterrupted one does.
+    ``pad_seconds`` extends every utterance with silence to that length (Whisper's 30-s windows); null
+    reads each at its own length. A run that starts from a checkpoint (``init.checkpoint``) calls
+    :meth:`adopt` first: the checkpoint's tokenizer, features and normalization replace the corpus's.
     """
 
     def __init__(self, *, data_dir: str, src_lang: str, tgt_langs: list[str], task: str | None = None,
                  max_frames: int = 20000, max_duration: float = 20.0, spec_augment: dict | None = None,
                  speed_perturb: list[float] | None = None, valid_max_sentences: int | None = None,
                  train_max_sentences: int | None = None, cache_hours: float = 2.0, num_workers: int = 0,
-                 seed: int = 1) -> None:
+                 pad_seconds: float | None = None, seed: int = 1) -> None:
         super().__init__(seed, num_workers)
         self.data_dir = Path(data_dir)
         self.src_lang, self.tgt_langs, self.task = src_lang, list(tgt_langs), task
@@ -43,8 +47,14 @@ class SpeechDataModule(ResumableDataModule):
         self.spec_augment = SpecAugment(**spec_augment) if spec_augment else None
         self.speed_factors = tuple(speed_perturb) if speed_perturb else (1.0,)
         self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
-        self.cache_hours = cache_hours
+        self.cache_hours, self.pad_seconds = cache_hours, pad_seconds
+        self.features = feature_extractor("log_mel")
         self.train_dataset = self.valid_dataset = None
+
+    def adopt(self, tokenizer, features: str, feature_dim: int, feature_stats: FeatureStats) -> None:
+        """Read the corpus as a pretrained model does: its tokenizer, its features, its normalization."""
+        self.tokenizer, self.feature_stats = tokenizer, feature_stats  # replace the cached corpus files' values
+        self.features = feature_extractor(features, feature_dim)
 
     def require(self, name: str) -> Path:
         path = self.data_dir / name
@@ -86,7 +96,8 @@ class SpeechDataModule(ResumableDataModule):
             raise DataError(f"{self.manifest(split)} has no usable utterances")
         cache = sum(r.duration for r in rows) <= self.cache_hours * 3600  # 16 kHz float32: 230 MB an hour
         return SpeechDataset(rows, self.tokenizer, src_lang=self.src_lang, default_lang=self.tgt_langs[0],
-                             task=self.task, seed=self.seed, cache=cache)
+                             task=self.task, seed=self.seed, cache=cache, features=self.features,
+                             pad_seconds=self.pad_seconds)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -17,7 +17,7 @@ from s2s.data.text.tokenizer import Tokenizer
 
 @dataclass(frozen=True)
 class SpeechExample:
-    features: Tensor  # (F, 80) raw log-mel
+    features: Tensor  # (F, feature_dim) raw log-mel
     target: list[int]  # prefix + target ids (labels are this shifted left + EOS)
     prefix_len: int
     reference: str  # the target text, for WER/BLEU
@@ -35,15 +35,22 @@ def task_tag(task: str | None, lang: str, src_lang: str) -> str | None:
 class Augmentation:
     spec_augment: SpecAugment | None
     speed_factors: tuple[float, ...]  # one is drawn per example; (1.0,) = none
-    fill: Tensor  # (80,) the training mean: masked regions become 0 after normalization
+    fill: Tensor  # (feature_dim,) the model's normalization mean: masked regions become 0 after normalization
 
 
 class SpeechDataset:
-    """Utterances and their targets; audio read on first access (and kept with ``cache``), features computed on access."""
+    """Utterances and their targets; audio read on first access (and kept with ``cache``), features computed on access.
+
+    ``features``: the model's feature function (``s2s.data.speech.features``); ``pad_seconds``: every
+    utterance is extended with silence to this length first (Whisper reads 30-s windows), or read at
+    its own length (None).
+    """
 
     def __init__(self, utterances: list[Utterance], tokenizer: Tokenizer, *, src_lang: str, default_lang: str,
-                 task: str | None, seed: int = 1, cache: bool = True) -> None:
+                 task: str | None, seed: int = 1, cache: bool = True,
+                 features: Callable[[Tensor], Tensor] = log_mel, pad_seconds: float | None = None) -> None:
         self.utterances, self.cache = utterances, cache
+        self.features, self.pad_samples = features, round(pad_seconds * SAMPLE_RATE) if pad_seconds else None
         self.waves: list[Tensor | None] = [None] * len(utterances)
         self.prefixes, self.targets = [], []
         for u, ids in zip(utterances, tokenizer.encode_batch([u.target for u in utterances])):
@@ -80,18 +87,21 @@ class SpeechDataset:
         rng = self.augmentation_rng(index) if aug is not None else None
         if aug is not None and len(aug.speed_factors) > 1:
             wave = speed_perturb(wave, rng.choice(aug.speed_factors))
-        features = log_mel(wave)  # (F, 80)
+        if self.pad_samples is not None:
+            wave = torch.nn.functional.pad(wave[: self.pad_samples], (0, max(self.pad_samples - wave.numel(), 0)))
+        features = self.features(wave)  # (F, feature_dim)
         if aug is not None and aug.spec_augment is not None:
             features = aug.spec_augment(features, aug.fill, rng)
         return SpeechExample(features, self.targets[index], self.prefixes[index], u.target, u.source or u.id)
 
     def lengths(self) -> list[tuple[int, int]]:
         """``(feature frames, target tokens)`` per utterance, from the manifest's durations."""
-        return [(num_frames(round(u.duration * SAMPLE_RATE)), len(t)) for u, t in zip(self.utterances, self.targets)]
+        return [(num_frames(self.pad_samples or round(u.duration * SAMPLE_RATE)), len(t))
+                for u, t in zip(self.utterances, self.targets)]
 
 
 def pad_features(features: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-    """``(F_i, 80)`` matrices -> ``(B, F, 80)`` zero-padded and lengths ``(B,)``."""
+    """``(F_i, feature_dim)`` matrices -> ``(B, F, feature_dim)`` zero-padded and lengths ``(B,)``."""
     lengths = torch.tensor([f.shape[0] for f in features])
     batch = features[0].new_zeros(len(features), int(lengths.max()), features[0].shape[1])
     for i, f in enumerate(features):

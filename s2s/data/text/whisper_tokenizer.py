@@ -1,13 +1,11 @@
 """The tokenizer of an OpenAI Whisper model: byte-level BPE text tokens, then special and timestamp tokens.
 
-Whisper's vocabulary is GPT-2-style byte-level BPE (``tokenizer.json``, read with Hugging Face's
-``tokenizers``) followed by ``<|endoftext|>``, ``<|startoftranscript|>``, one ``<|xx|>`` per language,
-the task tokens, ``<|notimestamps|>`` and 1501 timestamp tokens (0.00 to 30.00 s in steps of 0.02 s).
-``tokenizer.json`` need not list the timestamps: they are the ids after ``<|notimestamps|>`` up to the
-model's ``vocab_size`` - 1. Every id from ``<|endoftext|>`` on is special, never text. English-only
-models (``*.en``, 51864 ids) and multilingual ones (51865; 51866 with ``<|yue|>``) place the specials
-differently, so each is looked up by name. The object has the interface of
-:class:`s2s.data.text.tokenizer.Tokenizer`, so the data, decoding and checkpoint code use either.
+Byte-level BPE (``tokenizer.json``, read with Hugging Face's ``tokenizers``), then ``<|endoftext|>``,
+``<|startoftranscript|>``, one ``<|xx|>`` per language, the task tokens, ``<|notimestamps|>`` and 1501
+timestamps (0.00 to 30.00 s by 0.02 s), which ``tokenizer.json`` need not list: the ids after
+``<|notimestamps|>`` up to the model's ``vocab_size`` - 1. Every id from ``<|endoftext|>`` on is special.
+English-only (``*.en``, 51864 ids) and multilingual models (51865; 51866 with ``<|yue|>``) place the
+specials differently, so each is looked up by name. The interface is :class:`s2s.data.text.tokenizer.Tokenizer`'s.
 """
 
 from __future__ import annotations
@@ -40,6 +38,7 @@ class WhisperTokenizer:
     def __init__(self, tokenizer_json: str, vocab_size: int) -> None:
         """``vocab_size``: the model's output size, which tells the layout (Whisper: multilingual iff >= 51865)."""
         self.tokenizer_json, self.vocab_size = tokenizer_json, int(vocab_size)
+        self.source_vocab_size = self.vocab_size  # one vocabulary (the encoder reads audio)
         self.bpe = tokenizers.Tokenizer.from_str(tokenizer_json)
         self.bpe.encode_special_tokens = True  # "<|endoftext|>" typed in a transcript is text, not a control token
         self.multilingual = self.vocab_size >= 51865
@@ -47,8 +46,8 @@ class WhisperTokenizer:
             self._id(n) for n in ("endoftext", "startoftranscript", "notimestamps"))
         self.translate_id, self.transcribe_id, self.sot_lm_id, self.sot_prev_id = (
             self._id(n) for n in ("translate", "transcribe", "startoflm", "startofprev"))
-        self.no_speech_id = self.bpe.token_to_id("<|nospeech|>")  # named <|nocaptions|> in older vocabularies
-        self.no_speech_id = self._id("nocaptions") if self.no_speech_id is None else self.no_speech_id
+        has_nospeech = self.bpe.token_to_id("<|nospeech|>") is not None  # <|nocaptions|> in older vocabularies
+        self.no_speech_id = self._id("nospeech" if has_nospeech else "nocaptions")
         self.timestamp_begin_id = self.no_timestamps_id + 1
         if self.vocab_size - self.timestamp_begin_id != TIMESTAMPS:
             raise ValueError(f"vocab_size {self.vocab_size} leaves {self.vocab_size - self.timestamp_begin_id} "
@@ -69,18 +68,14 @@ class WhisperTokenizer:
 
     @classmethod
     def from_folder(cls, path: str | Path, vocab_size: int | None = None) -> "WhisperTokenizer":
-        """From a converted model's folder: ``tokenizer.json``, and ``vocabulary.txt`` when there.
-
-        CTranslate2's ``vocabulary.txt`` names every id, timestamps included: it gives the vocabulary
-        size and must list the same tokens. Without it, ``vocab_size`` or ``config.json``'s (Hugging Face).
-        """
+        """From ``tokenizer.json`` and, when there, CTranslate2's ``vocabulary.txt`` (every id, timestamps
+        included), which gives the size and must agree; else ``vocab_size`` or ``config.json``'s (Hugging Face)."""
         folder = Path(path)
         vocab_file, config_file = folder / "vocabulary.txt", folder / "config.json"
         names = vocab_file.read_text(encoding="utf-8").rstrip("\n").split("\n") if vocab_file.exists() else None
-        if vocab_size is None and names is not None:
-            vocab_size = len(names)
-        elif vocab_size is None and config_file.exists():
-            vocab_size = json.loads(config_file.read_text(encoding="utf-8")).get("vocab_size")
+        if vocab_size is None:
+            vocab_size = len(names) if names is not None else (
+                json.loads(config_file.read_text(encoding="utf-8")).get("vocab_size") if config_file.exists() else None)
         if vocab_size is None:
             raise ValueError(f"{folder} has no vocabulary.txt nor a config.json vocab_size: pass vocab_size")
         tokenizer = cls((folder / "tokenizer.json").read_text(encoding="utf-8"), vocab_size)
@@ -89,16 +84,9 @@ class WhisperTokenizer:
         return tokenizer
 
     # ----- the Tokenizer interface -----------------------------------------------------------
-    @property
-    def source_vocab_size(self) -> int:
-        return self.vocab_size
-
     def encode(self, text: str) -> list[int]:
-        """Text -> text token ids, no specials.
-
-        Whisper's training transcripts start with a space (" Hello world"), so the text is stripped and
-        given one leading space: fine-tuning targets then look like what the model learned to write.
-        """
+        """Text -> text token ids, no specials. Whisper's training transcripts start with a space (" Hello"):
+        the text is stripped and given one, so fine-tuning targets look like what the model learned to write."""
         return self.bpe.encode(spaced(text), add_special_tokens=False).ids
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
@@ -109,19 +97,16 @@ class WhisperTokenizer:
         return self.encode(text)
 
     def decode(self, ids: Sequence[int]) -> str:
-        """Ids -> text without the leading space, dropping every special (``<|endoftext|>`` and all ids after it)."""
+        """Ids -> stripped text (no leading space), dropping every special: ``<|endoftext|>`` and all ids after it."""
         return self.bpe.decode([int(i) for i in ids if 0 <= int(i) < self.eos_id]).strip()
 
     def is_special(self, token_id: int) -> bool:
         return token_id >= self.eos_id
 
     def piece(self, token_id: int) -> str:
-        """A readable piece: ``<|name|>`` for a special, else its text with spaces written ``▁``.
-
-        ``▁`` is SentencePiece's word-initial mark, what :mod:`s2s.data.text.pieces` reads (byte-level
-        BPE writes ``Ġ``). The text comes from the byte-level decoder: a token holding part of a UTF-8
-        character (emoji and many accented letters are split) shows ``�`` for its incomplete bytes.
-        """
+        """``<|name|>`` for a special, else its text with spaces as SentencePiece's word-initial ``▁`` (which
+        :mod:`s2s.data.text.pieces` reads; byte-level BPE writes ``Ġ``). Decoded by the byte-level decoder, a
+        token holding part of a UTF-8 character (emoji are split) shows ``�`` for its incomplete bytes."""
         if self.is_special(token_id):
             return self.token_name(token_id)
         return self.bpe.decode([token_id]).replace(" ", WORD_BOUNDARY)
@@ -148,33 +133,29 @@ class WhisperTokenizer:
 
     def prefix(self, target_lang: str | None, task: str | None = None, *, timestamps: bool = False,
                spoken_lang: str | None = None) -> list[int]:
-        """Decoder prefix: ``[<|startoftranscript|>, <|xx|>, <|task|>]`` (multilingual) + ``<|notimestamps|>``.
-
-        Whisper's ``<|xx|>`` names the spoken language and ``translate`` writes English, so a translation
-        prefix needs ``spoken_lang``; transcription writes the spoken language (``target_lang``, default en).
-        """
+        """``[<|startoftranscript|>, <|xx|>, <|task|>]`` (multilingual) + ``<|notimestamps|>``. ``<|xx|>`` is the
+        spoken language and ``translate`` writes English, so a translation needs ``spoken_lang``; transcribing
+        writes the spoken language (``target_lang``, default en)."""
         task = task or "transcribe"
         if task not in TASKS:
             raise ValueError(f"Whisper has no task {task!r}; choose one of {list(TASKS)}")
         ids = [self.bos_id]
         if self.multilingual:
-            ids += [self.language_id(self._spoken(target_lang, task, spoken_lang)),
+            ids += [self._language_id(target_lang, task, spoken_lang),
                     self.translate_id if task == "translate" else self.transcribe_id]
         elif {target_lang or "en", spoken_lang or "en"} != {"en"} or task != "transcribe":
             raise ValueError(f"an English-only Whisper model only transcribes English (asked to {task} "
                              f"{spoken_lang or 'en'} into {target_lang or 'en'})")
         return ids if timestamps else ids + [self.no_timestamps_id]
 
-    def _spoken(self, target_lang: str | None, task: str, spoken_lang: str | None) -> str:
+    def _language_id(self, target_lang: str | None, task: str, spoken_lang: str | None) -> int:
         if task == "translate" and (target_lang or "en") != "en":
             raise ValueError(f"Whisper translates into English only, not {target_lang!r}")
         if task == "translate" and spoken_lang is None:
             raise ValueError("a Whisper translation prefix names the spoken language: pass spoken_lang")
         if task == "transcribe" and None not in (target_lang, spoken_lang) and target_lang != spoken_lang:
             raise ValueError(f"transcribing {spoken_lang!r} speech writes {spoken_lang!r}, not {target_lang!r}")
-        return spoken_lang or target_lang or "en"
-
-    def language_id(self, code: str) -> int:
+        code = spoken_lang or target_lang or "en"
         if code not in self.language_codes:
             raise ValueError(f"this Whisper model has no language {code!r}")
         return self.language_codes[code]
@@ -197,12 +178,12 @@ class WhisperTokenizer:
         """``(start s, end s, text)`` of each segment of an output decoded with timestamps.
 
         Whisper writes ``<|start|> text <|end|>`` per segment, one's end and the next one's start side by
-        side, and a single timestamp after the last. Text after a start with no end is cut off at the
-        window's end and makes no segment (Whisper decodes that audio again), nor does text before the
-        first timestamp. Times are within the 30 s window. Other specials are left out.
+        side, a single timestamp after the last. Text after a start with no end (cut off at the window's
+        end: Whisper decodes that audio again) or before the first timestamp makes no segment. Times are
+        within the 30 s window; other specials are left out.
         """
-        ids = [int(i) for i in ids if int(i) < self.eos_id or int(i) in self.timestamp_ids]
         stamps = self.timestamp_ids
+        ids = [int(i) for i in ids if int(i) < self.eos_id or int(i) in stamps]
         segments, chunk = [], []
         for i, token in enumerate(ids):
             chunk.append(token)
@@ -217,12 +198,9 @@ class WhisperTokenizer:
 
     @functools.cached_property
     def suppress_ids(self) -> tuple[int, ...]:
-        """Tokens of non-speech annotations: Whisper's default suppressed text tokens, computed as OpenAI does.
-
-        Whisper's decoder also suppresses ``<|startoftranscript|>``, the task tokens, ``<|startoflm|>``,
-        ``<|startofprev|>`` and ``<|nospeech|>`` (a converted model's ``suppress_ids`` lists them too);
-        they are in :attr:`tag_ids`, which s2s's decoding suppresses anyway.
-        """
+        """Tokens of non-speech annotations: Whisper's default suppressed text tokens, found as OpenAI does.
+        Its decoder also suppresses ``<|startoftranscript|>``, the task tokens, ``<|startoflm|>``, ``<|startofprev|>``
+        and ``<|nospeech|>`` (a converted model's ``suppress_ids`` lists them too): all in :attr:`tag_ids`."""
         first = {self._raw(" -")[0], self._raw(" '")[0]}  # "-" and "'" stay inside words, not starting one
         for symbol in NON_SPEECH + list(MUSIC_SIGNS):
             for tokens in (self._raw(symbol), self._raw(" " + symbol)):

@@ -14,7 +14,8 @@ import torch
 
 from s2s.analysis.inputs import Axis, SourceItem
 from s2s.checkpoint import LoadedModel
-from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
+from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio
+from s2s.data.speech.features import feature_extractor
 from s2s.data.batching import Batch, collate_targets
 from s2s.data.speech.dataset import SpeechExample, pad_features
 from s2s.decoding.suppression import never_first, never_generated
@@ -30,21 +31,23 @@ class AudioInputs:
     def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
                  device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
         # One window per file: as long as the transcriber's default, or what the encoder holds.
-        capacity = loaded.model.encoder.subsample.frames_needed(loaded.model.config.max_positions) / FRAMES_PER_SECOND
+        config = loaded.model.config
+        capacity = loaded.model.encoder.subsample.frames_needed(config.source_positions[1]) / FRAMES_PER_SECOND
         window = min(WINDOW, capacity)
         self.transcriber = Transcriber(loaded, options=options, target_lang=target_lang, window=window,
                                        overlap=window / 10, device=device, dtype=dtype)
         self.model, self.tokenizer, self.options = self.transcriber.model, loaded.tokenizer, options
         self.prefix = list(self.transcriber.prefix)
         self.device, self.dtype = device, dtype
-        self.seconds_per_position = loaded.model.config.subsampling / FRAMES_PER_SECOND
+        self.seconds_per_position = config.subsampling / FRAMES_PER_SECOND
+        self.features_of = feature_extractor(config.features, config.feature_dim)
 
     def read(self, inputs: Sequence[str]) -> list[SourceItem]:
         window = int(self.transcriber.window * SAMPLE_RATE)
-        return [SourceItem(Path(path).name, log_mel(load_audio(path)[:window])) for path in inputs]
+        return [SourceItem(Path(path).name, self.features_of(load_audio(path)[:window])) for path in inputs]
 
     def features(self, items: Sequence[SourceItem]) -> tuple[torch.Tensor, torch.Tensor]:
-        source, lengths = pad_features([item.data for item in items])  # (B, F, 80), (B,)
+        source, lengths = pad_features([item.data for item in items])  # (B, F, feature_dim), (B,)
         return source.to(self.device, self.dtype), lengths.to(self.device)
 
     def decode(self, items: Sequence[SourceItem]) -> list[list[int]]:

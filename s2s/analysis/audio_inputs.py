@@ -1,7 +1,7 @@
 """Audio files as analysis inputs, for speech models: source positions are time, not words.
 
-Each file is analyzed as one window: its first 20 seconds, or less when the encoder's positions
-hold less. The encoder's positions are subsampled frames, labelled by their start time;
+Each file is analyzed as one window, the transcriber's: its first 20 seconds, or less when the
+encoder's positions hold less; a Whisper model's 30 seconds, padded with silence as it reads them. The encoder's positions are subsampled frames, labelled by their start time;
 the measures that need words, punctuation or EOS do not apply to them (see docs/analysis.md).
 """
 
@@ -15,36 +15,29 @@ import torch
 from s2s.analysis.inputs import Axis, SourceItem
 from s2s.checkpoint import LoadedModel
 from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio
-from s2s.data.speech.features import feature_extractor
 from s2s.data.batching import Batch, collate_targets
 from s2s.data.speech.dataset import SpeechExample, pad_features
 from s2s.decoding.suppression import never_first, never_generated
 from s2s.decoding import DecodingOptions, generate
 from s2s.inference.transcriber import Transcriber
 
-WINDOW = 20.0  # seconds of each file analyzed, at most
-
-
 class AudioInputs:
     """Audio files, read with the speech front end and decoded with the transcriber's prefix."""
 
     def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
                  device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
-        # One window per file: as long as the transcriber's default, or what the encoder holds.
-        config = loaded.model.config
-        capacity = loaded.model.encoder.subsample.frames_needed(config.source_positions[1]) / FRAMES_PER_SECOND
-        window = min(WINDOW, capacity)
-        self.transcriber = Transcriber(loaded, options=options, target_lang=target_lang, window=window,
-                                       overlap=window / 10, device=device, dtype=dtype)
+        # One window per file, the transcriber's: 20 s, or a Whisper model's 30 s padded with silence.
+        self.transcriber = Transcriber(loaded, options=options, target_lang=target_lang, overlap=0.0,
+                                       device=device, dtype=dtype)
         self.model, self.tokenizer, self.options = self.transcriber.model, loaded.tokenizer, options
         self.prefix = list(self.transcriber.prefix)
         self.device, self.dtype = device, dtype
-        self.seconds_per_position = config.subsampling / FRAMES_PER_SECOND
-        self.features_of = feature_extractor(config.features, config.feature_dim)
+        self.seconds_per_position = loaded.model.config.subsampling / FRAMES_PER_SECOND
 
     def read(self, inputs: Sequence[str]) -> list[SourceItem]:
         window = int(self.transcriber.window * SAMPLE_RATE)
-        return [SourceItem(Path(path).name, self.features_of(load_audio(path)[:window])) for path in inputs]
+        return [SourceItem(Path(path).name, self.transcriber.window_features(load_audio(path)[:window]))
+                for path in inputs]
 
     def features(self, items: Sequence[SourceItem]) -> tuple[torch.Tensor, torch.Tensor]:
         source, lengths = pad_features([item.data for item in items])  # (B, F, feature_dim), (B,)

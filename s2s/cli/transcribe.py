@@ -32,14 +32,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("files", type=Path, nargs="+", help="audio files")
     p.add_argument("--format", choices=FORMATS, default="txt",
                    help="txt: the text (FILE<TAB>text with several files); json: one object per file with "
-                        "timed segments; srt: subtitles, one cue per window (default txt)")
+                        "timed segments; srt: subtitles, one cue per segment (default txt)")
     p.add_argument("-o", "--output-dir", type=Path, default=None, help="write DIR/<file name>.<format> per input")
-    p.add_argument("--window", type=float, default=20.0, help="seconds decoded at once (default 20)")
+    p.add_argument("--window", type=float, default=None,
+                   help="seconds decoded at once (default 20; a Whisper model's 30, padded with silence)")
     p.add_argument("--overlap", type=float, default=2.0, help="seconds shared by consecutive windows (default 2)")
     p.add_argument("--ctc-weight", type=float, default=None,
                    help="joint CTC/attention weight (default 0.3 with a CTC head, else 0)")
     p.add_argument("--task", choices=["transcribe", "translate"], default=None,
                    help="task tag of a multi-task model (default: the one it was trained for)")
+    p.add_argument("--language", default=None,
+                   help="the spoken language (e.g. de) of a multilingual Whisper model; with --task translate "
+                        "it writes English")
+    p.add_argument("--timestamps", action="store_true",
+                   help="Whisper models: time each segment by the model's timestamp tokens (json and srt "
+                        "show them) instead of one segment per window")
     add_decoding_arguments(p)
     p.set_defaults(max_len_a=0.5, max_len_b=5)  # output tokens per encoder position (25 per second)
     return p
@@ -73,7 +80,7 @@ def run(args: list[str]) -> None:
     if ctc_weight and not loaded.model.config.ctc:
         raise ValueError(f"--ctc-weight {ctc_weight}: this model has no CTC head")
     transcriber = Transcriber(loaded, options=decoding, target_lang=options.tgt_lang, task=options.task,
-                              window=options.window, overlap=options.overlap, device=check_device(options.device),
+                              language=options.language, timestamps=options.timestamps, window=options.window, overlap=options.overlap, device=check_device(options.device),
                               dtype=decoding_dtype(options), workers=options.workers)
     if options.output_dir is not None:
         options.output_dir.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import weakref
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain
@@ -62,12 +63,12 @@ def _adopt(model: nn.Module) -> None:
 
 
 def _decode(tensors: bytes, packed: bool, options: DecodingOptions, eos_id: int, suppress_ids: list[int],
-            suppress_at_start: list[int]) -> list[list[Hypothesis]]:
+            suppress_at_start: list[int], rules: list) -> list[list[Hypothesis]]:
     """In a child: :func:`generate` on its part of the batch (tensors pickled by value, any dtype)."""
     source, source_lengths, prefix = pickle.loads(tensors)
     with prepacking(packed):
         return generate(_child_model, source, source_lengths, prefix, options=options, eos_id=eos_id,
-                        suppress_ids=suppress_ids, suppress_at_start=suppress_at_start)
+                        suppress_ids=suppress_ids, suppress_at_start=suppress_at_start, rules=rules)
 
 
 class ForkedPool:
@@ -106,7 +107,8 @@ def pool_for(model: nn.Module, workers: int) -> ForkedPool:
 
 def decode_parts(model: nn.Module, workers: int, parts: list[slice], source: Tensor, source_lengths: Tensor,
                  prefix: Tensor, *, options: DecodingOptions, eos_id: int,
-                 suppress_ids: list[int], suppress_at_start: list[int] = ()) -> list[list[list[Hypothesis]]]:
+                 suppress_ids: list[int], suppress_at_start: list[int] = (),
+                 rules: Sequence = ()) -> list[list[list[Hypothesis]]]:
     """Each part of the batch (at most ``workers``) decoded by one forked worker; results in the order of ``parts``."""
     with _lock:  # one batch at a time: a pool's workers are all busy with it
         pool = pool_for(model, workers)
@@ -114,7 +116,8 @@ def decode_parts(model: nn.Module, workers: int, parts: list[slice], source: Ten
         try:
             inputs = [pickle.dumps([t[p].clone() for t in (source, source_lengths, prefix)])  # clone: a view
                       for p in parts]                                          # would pickle the whole batch
-            futures = [pool.executor.submit(_decode, part, packed, options, eos_id, suppress_ids, list(suppress_at_start))
+            futures = [pool.executor.submit(_decode, part, packed, options, eos_id, suppress_ids,
+                                           list(suppress_at_start), list(rules))
                        for part in inputs]
             return [future.result() for future in futures]
         except BrokenProcessPool as error:

@@ -12,6 +12,7 @@ over the whole batch, because a sentence's output never depends on the other sen
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -49,7 +50,7 @@ def decode_parts_threaded(model, workers: int, parts: list[slice], source: Tenso
 
 def generate_parallel(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
                       eos_id: int, suppress_ids: list[int], workers: int,
-                      suppress_at_start: list[int] = ()) -> list[list[Hypothesis]]:
+                      suppress_at_start: list[int] = (), rules: Sequence = ()) -> list[list[Hypothesis]]:
     """:func:`generate` with the sentences dealt round-robin into ``workers`` parts, one worker each.
 
     Round-robin, because a caller that sorts sentences by length would otherwise give one
@@ -61,9 +62,9 @@ def generate_parallel(model, source: Tensor, source_lengths: Tensor, prefix: Ten
         raise ValueError(f"workers must be >= 1, got {workers}")
     if workers == 1 or batch < 2 or source.device.type != "cpu":  # workers are for CPU cores
         return generate(model, source, source_lengths, prefix, options=options, eos_id=eos_id,
-                        suppress_ids=suppress_ids, suppress_at_start=suppress_at_start)
+                        suppress_ids=suppress_ids, suppress_at_start=suppress_at_start, rules=rules)
     parts = [slice(i, None, workers) for i in range(min(workers, batch))]  # sentence i goes to part i % W
     decode_parts = forked.decode_parts if forked.AVAILABLE else decode_parts_threaded
     results = decode_parts(model, workers, parts, source, source_lengths, prefix, options=options, eos_id=eos_id,
-                           suppress_ids=suppress_ids, suppress_at_start=suppress_at_start)
+                           suppress_ids=suppress_ids, suppress_at_start=suppress_at_start, rules=rules)
     return [results[i % len(parts)][i // len(parts)] for i in range(batch)]

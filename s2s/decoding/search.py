@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
 from s2s.decoding.beam import BeamChooser
 from s2s.decoding.ctc import CTCPrefixScorer
-from s2s.decoding.filters import MaxLength, MinLength, NoRepeatNGram, SuppressAtStart, SuppressTokens
+from s2s.decoding.filters import LogitFilter, MaxLength, MinLength, NoRepeatNGram, SuppressAtStart, SuppressTokens
 from s2s.decoding.greedy import GreedyChooser
 from s2s.decoding.hypothesis import Hypothesis
 from s2s.decoding.options import DecodingOptions
@@ -15,12 +17,14 @@ from s2s.decoding.options import DecodingOptions
 
 @torch.inference_mode()
 def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
-             eos_id: int, suppress_ids: list[int], suppress_at_start: list[int] = ()) -> list[list[Hypothesis]]:
+             eos_id: int, suppress_ids: list[int], suppress_at_start: list[int] = (),
+             rules: Sequence[LogitFilter] = ()) -> list[list[Hypothesis]]:
     """Decode a batch. ``source (B, S)``, ``source_lengths (B,)``, ``prefix (B, P)`` forced first tokens.
 
     ``suppress_ids`` are never generated, ``suppress_at_start`` not as the first token
-    (``s2s.decoding.suppression`` gives a tokenizer's). Returns, per sentence, up to ``options.nbest``
-    hypotheses, best first.
+    (``s2s.decoding.suppression`` gives a tokenizer's); ``rules`` are further filters, applied after
+    those (e.g. :class:`~s2s.decoding.filters.TimestampRules`). Returns, per sentence, up to
+    ``options.nbest`` hypotheses, best first.
     """
     memory, mask = model.encode(source, source_lengths)
     cache = model.decoder.new_cache(memory, mask)
@@ -37,6 +41,7 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
     filters = [SuppressTokens(suppress_ids)]
     if suppress_at_start:
         filters.append(SuppressAtStart(suppress_at_start))
+    filters.extend(rules)
     if options.min_len:
         filters.append(MinLength(options.min_len, eos_id))
     if options.no_repeat_ngram:

@@ -39,7 +39,8 @@ def evaluate_translation(loaded: LoadedModel, source: Path, reference: Path, *, 
 
 def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOptions, target_lang: str | None = None,
                     device: str = "cpu", hypotheses_out: Path | None = None, dtype: torch.dtype = torch.float32,
-                    workers: int = 1, lowercase: bool = False, tokenize: str = "13a") -> dict:
+                    workers: int = 1, lowercase: bool = False, tokenize: str = "13a",
+                    normalize: str | None = None) -> dict:
     """WER/CER (speech recognition) or BLEU/chrF (speech translation) on a manifest's utterances."""
     rows = read_manifest(manifest)
     if not rows:
@@ -58,6 +59,7 @@ def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOpt
         hypotheses_out.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     same_language = target_lang is not None and target_lang == loaded.info.get("src_lang")
     task = "asr" if same_language else loaded.info.get("task", "asr")  # transcripts are scored by WER
-    scores = task_scores(task, hypotheses, [r.target for r in rows], lowercase=lowercase, tokenize=tokenize)
+    scores = task_scores(task, hypotheses, [r.target for r in rows], lowercase=lowercase, tokenize=tokenize,
+                         normalize=normalize)
     scores["utterances"] = len(rows)
     return scores

@@ -4,6 +4,14 @@ Long recordings are cut into overlapping windows (``window`` seconds, consecutiv
 sharing ``overlap`` seconds), every window of every file is decoded in length-sorted
 batches, and each file's windows are merged back: the words that the end of one window and
 the start of the next both heard are kept once. Each window gives one timed segment.
+
+Whisper models read the same overlapping windows, 30 s long (what their encoder holds), not
+Whisper's own sequential seeking, where each window starts at the last timestamp of the one
+before: fixed windows let every window of every file be decoded in one batch. An imported
+Whisper model reads each window padded with silence to 30 s, as it was trained; a model
+fine-tuned at real length (``pad_seconds`` null in its checkpoint) reads it as it is. With
+``timestamps``, a Whisper model writes timestamp tokens and each of its segments is timed by
+them; a segment is kept by the window that holds its middle best, away from the shared audio.
 """
 
 from __future__ import annotations
@@ -16,15 +24,19 @@ import torch
 from torch import Tensor
 
 from s2s.checkpoint import LoadedModel
-from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio, log_mel
+from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio
 from s2s.data.batching import TokenBudgetBatchSampler
 from s2s.data.speech.dataset import pad_features, task_tag
+from s2s.data.speech.features import feature_extractor, pad_or_trim
+from s2s.decoding.filters import TimestampRules
 from s2s.decoding.suppression import never_first, never_generated
 from s2s.decoding import DecodingOptions
 from s2s.decoding.parallel import generate_parallel
 from s2s.errors import AudioError
 
 MAX_MERGE_WORDS = 12  # longest word overlap looked for between consecutive windows
+DEFAULT_WINDOW = 20.0  # seconds, for models trained on utterances at their own length
+WHISPER_WINDOW = 30.0  # seconds an imported Whisper model reads at once, padded with silence
 
 
 @dataclass(frozen=True)
@@ -75,16 +87,51 @@ def merge_texts(texts: list[str]) -> list[str]:
 
 class Transcriber:
     def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
-                 task: str | None = None, window: float = 20.0, overlap: float = 2.0, max_frames: int = 30000,
+                 task: str | None = None, language: str | None = None, timestamps: bool = False,
+                 window: float | None = None, overlap: float = 2.0, max_frames: int = 30000,
                  device: str = "cpu", dtype: torch.dtype = torch.float32, workers: int = 1) -> None:
-        """``workers``: on a CPU, decode each batch of windows with this many single-threaded workers
-        (``s2s.decoding.parallel``)."""
+        """``window``: seconds decoded at once (default: 30 for Whisper, else 20 or what the encoder holds).
+        ``language``: the spoken language, for a multilingual Whisper model. ``workers``: on a CPU, decode
+        each batch of windows with this many single-threaded workers (``s2s.decoding.parallel``)."""
         if loaded.model.config.encoder != "audio":
             raise ValueError("this checkpoint is a text model: use `s2s translate`")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device, self.dtype = loaded.tokenizer, options, device, dtype
         self.workers = workers
-        info = loaded.info
+        config, info = self.model.config, loaded.info
+        self.features_of = feature_extractor(config.features, config.feature_dim)
+        self.pad_seconds = info.get("pad_seconds", WHISPER_WINDOW if "whisper" in info else None)
+        self.timestamps = timestamps
+        self.prefix = self._prefix(info, target_lang, task, language)
+        self.suppress_ids = never_generated(self.tokenizer, timestamps=timestamps)
+        self.rules = [TimestampRules(self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id,
+                                     self.tokenizer.no_timestamps_id)] if timestamps else []
+        # A window must fit the encoder's positions after subsampling.
+        capacity = self.model.encoder.subsample.frames_needed(config.source_positions[1]) / FRAMES_PER_SECOND
+        if window is None:
+            window = self.pad_seconds or min(DEFAULT_WINDOW, capacity)
+        if not 0 <= overlap < window:
+            raise ValueError(f"the overlap ({overlap} s) must be shorter than the window ({window} s)")
+        if window > min(capacity, self.pad_seconds or capacity):
+            raise ValueError(f"--window {window} s exceeds what this model can encode at once "
+                             f"({min(capacity, self.pad_seconds or capacity):.1f} s)")
+        self.window, self.overlap, self.max_frames = window, overlap, max_frames
+
+    def _prefix(self, info: dict, target_lang: str | None, task: str | None, language: str | None) -> list[int]:
+        if "whisper" in info:
+            # Whisper's prefix names the spoken language; translating writes English.
+            task = task or info.get("task_tag") or "transcribe"
+            language = language or target_lang if task == "transcribe" else language
+            if language is None and self.tokenizer.multilingual:
+                raise ValueError("this Whisper model is multilingual: name the spoken language with --language")
+            return self.tokenizer.prefix("en" if task == "translate" else language, task,
+                                         timestamps=self.timestamps, spoken_lang=language)
+        if self.timestamps:
+            raise ValueError("--timestamps needs a Whisper model (timestamp tokens); this model's segments "
+                             "are its windows")
+        if language is not None:
+            raise ValueError("--language names the spoken language of a multilingual Whisper model; "
+                             "this model reads one language (choose what it writes with --tgt-lang)")
         langs = info.get("tgt_langs") or ["en"]
         if target_lang is None and len(langs) > 1:
             raise ValueError(f"this model writes {langs}: choose one with --tgt-lang")
@@ -92,14 +139,7 @@ class Transcriber:
         if target_lang not in langs:
             raise ValueError(f"this model writes {langs}, not {target_lang!r}")
         tag = task_tag(task or info.get("task_tag"), target_lang, info.get("src_lang") or "en")
-        self.prefix = self.tokenizer.prefix(target_lang, tag)
-        # A window must fit the encoder's positions after subsampling.
-        capacity = self.model.encoder.subsample.frames_needed(self.model.config.max_positions) / FRAMES_PER_SECOND
-        if not 0 <= overlap < window:
-            raise ValueError(f"the overlap ({overlap} s) must be shorter than the window ({window} s)")
-        if window > capacity:
-            raise ValueError(f"--window {window} s exceeds what this model can encode at once ({capacity:.1f} s)")
-        self.window, self.overlap, self.max_frames = window, overlap, max_frames
+        return self.tokenizer.prefix(target_lang, tag)
 
     def transcribe_files(self, paths: Iterable[str | Path], batch_files: int = 16) -> Iterator[Transcript]:
         """One :class:`Transcript` per path, in order; a file that cannot be read gets ``error`` set."""
@@ -125,40 +165,65 @@ class Transcriber:
         """16 kHz mono waveforms ``(N,)`` -> transcripts (windows of all of them decoded together)."""
         spans = [windows(w.numel(), self.window, self.overlap) for w in waves]
         chunks = [(i, s, e) for i, file_spans in enumerate(spans) for s, e in file_spans]
-        texts = self.decode_chunks([log_mel(waves[i][s:e]) for i, s, e in chunks])
-        by_file: list[list[tuple[int, int, str]]] = [[] for _ in waves]
-        for (i, s, e), text in zip(chunks, texts):
-            by_file[i].append((s, e, text))
+        outputs = self.decode_chunks([self.window_features(waves[i][s:e]) for i, s, e in chunks])
+        by_file: list[list[tuple[int, int, list[int]]]] = [[] for _ in waves]
+        for (i, s, e), tokens in zip(chunks, outputs):
+            by_file[i].append((s, e, tokens))
+        timed = self.timed_segments if self.timestamps else self.window_segments
         transcripts = []
         for wave, pieces in zip(waves, by_file):
-            parts = merge_texts([t for _, _, t in pieces])
-            half = self.overlap / 2
-            segments = []
-            for n, ((s, e, _), part) in enumerate(zip(pieces, parts)):
-                # Consecutive windows overlap: each segment ends halfway through the shared audio.
-                start = s / SAMPLE_RATE + (half if n > 0 else 0.0)
-                end = e / SAMPLE_RATE - (half if n < len(pieces) - 1 else 0.0)
-                segments.append(Segment(round(start, 2), round(end, 2), part))
-            text = " ".join(p for p in parts if p)
+            segments = timed(pieces, wave.numel() / SAMPLE_RATE)
+            text = " ".join(s.text for s in segments if s.text)
             transcripts.append(Transcript("", text, segments, round(wave.numel() / SAMPLE_RATE, 3)))
         return transcripts
 
-    def decode_chunks(self, features: list[Tensor]) -> list[str]:
-        texts = [""] * len(features)
+    def window_features(self, wave: Tensor) -> Tensor:
+        if self.pad_seconds:
+            wave = pad_or_trim(wave, round(self.pad_seconds * SAMPLE_RATE))
+        return self.features_of(wave)  # (F, feature_dim)
+
+    def window_segments(self, pieces: list[tuple[int, int, list[int]]], duration: float) -> list[Segment]:
+        """One segment per window, its words that the window before also heard dropped."""
+        parts = merge_texts([self.tokenizer.decode(tokens) for _, _, tokens in pieces])
+        half = self.overlap / 2
+        segments = []
+        for n, ((s, e, _), part) in enumerate(zip(pieces, parts)):
+            # Consecutive windows overlap: each segment ends halfway through the shared audio.
+            start = s / SAMPLE_RATE + (half if n > 0 else 0.0)
+            end = e / SAMPLE_RATE - (half if n < len(pieces) - 1 else 0.0)
+            segments.append(Segment(round(start, 2), round(end, 2), part))
+        return segments
+
+    def timed_segments(self, pieces: list[tuple[int, int, list[int]]], duration: float) -> list[Segment]:
+        """The segments a Whisper model timed, each kept by the window whose own part holds its middle."""
+        half, segments = self.overlap / 2, []
+        for n, (s, e, tokens) in enumerate(pieces):
+            offset = s / SAMPLE_RATE
+            own_start = offset + (half if n > 0 else 0.0)
+            own_end = e / SAMPLE_RATE - half if n < len(pieces) - 1 else float("inf")
+            for start, end, text in self.tokenizer.decode_with_timestamps(tokens):
+                start, end = offset + start, min(offset + end, duration)
+                if own_start <= (start + end) / 2 < own_end:
+                    segments.append(Segment(round(start, 2), round(end, 2), text.strip()))
+        return segments
+
+    def decode_chunks(self, features: list[Tensor]) -> list[list[int]]:
+        """Each window's output tokens (timestamps among them when asked for)."""
+        outputs: list[list[int]] = [[] for _ in features]
         lengths = [(f.shape[0], f.shape[0]) for f in features]
         if not lengths:
-            return texts
+            return outputs
         budget = max(self.max_frames, max(n for n, _ in lengths))
         for batch in TokenBudgetBatchSampler(lengths, max_tokens=budget, shuffle=False):
-            source, source_lengths = pad_features([features[i] for i in batch])  # (B, F, 80)
+            source, source_lengths = pad_features([features[i] for i in batch])  # (B, F, feature_dim)
             prefix = torch.tensor([self.prefix] * len(batch))
             hyps = generate_parallel(self.model, source.to(self.device, self.dtype), source_lengths.to(self.device),
                                      prefix.to(self.device), options=self.options, eos_id=self.tokenizer.eos_id,
-                                     suppress_ids=never_generated(self.tokenizer),
-                                     suppress_at_start=never_first(self.tokenizer), workers=self.workers)
+                                     suppress_ids=self.suppress_ids, suppress_at_start=never_first(self.tokenizer),
+                                     rules=self.rules, workers=self.workers)
             for i, h in zip(batch, hyps):
-                texts[i] = self.tokenizer.decode(h[0].tokens) if h else ""
-        return texts
+                outputs[i] = list(h[0].tokens) if h else []
+        return outputs
 
 
 def _with_path(transcript: Transcript, path: str) -> Transcript:

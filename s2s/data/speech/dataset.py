@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from s2s.data.speech.audio import SAMPLE_RATE, SpecAugment, load_audio, log_mel, num_frames, speed_perturb
+from s2s.data.speech.features import pad_or_trim
 from s2s.data.batching import Batch, collate_targets
 from s2s.data.speech.manifest import Utterance
 from s2s.data.text.tokenizer import Tokenizer
@@ -88,7 +89,7 @@ class SpeechDataset:
         if aug is not None and len(aug.speed_factors) > 1:
             wave = speed_perturb(wave, rng.choice(aug.speed_factors))
         if self.pad_samples is not None:
-            wave = torch.nn.functional.pad(wave[: self.pad_samples], (0, max(self.pad_samples - wave.numel(), 0)))
+            wave = pad_or_trim(wave, self.pad_samples)
         features = self.features(wave)  # (F, feature_dim)
         if aug is not None and aug.spec_augment is not None:
             features = aug.spec_augment(features, aug.fill, rng)

@@ -42,6 +42,11 @@ class WhisperLogMel:
         return torch.maximum(log_spec, log_spec.max() - WHISPER_DYNAMIC_RANGE).T.contiguous()  # (F, n_mels)
 
 
+def pad_or_trim(wave: Tensor, samples: int) -> Tensor:
+    """``wave (N,)`` cut or extended with silence to exactly ``samples``: Whisper's fixed 30 s input."""
+    return torch.nn.functional.pad(wave[:samples], (0, max(samples - wave.numel(), 0)))
+
+
 _EXTRACTORS: dict[tuple[str, int], Callable[[Tensor], Tensor]] = {}
 
 

@@ -27,6 +27,7 @@ from s2s.data.speech.audio import SAMPLE_RATE, load_audio
 from s2s.data.speech.features import feature_extractor
 from s2s.decoding import DecodingOptions, generate
 from s2s.decoding.suppression import never_first, never_generated
+from s2s.model.encoded import EncodedSource
 from s2s.importers.ctranslate2_bin import read_model_bin
 from tests.speech_helpers import AN4, FSDD, require_shared
 from tests.whisper_twin import hugging_face_twin
@@ -97,7 +98,7 @@ def prefix_of(tokenizer) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def tiny_en_memory(tiny_en, windows) -> torch.Tensor:
+def tiny_en_memory(tiny_en, windows) -> EncodedSource:
     with torch.inference_mode():
         return tiny_en.model.encode(windows, torch.full((len(windows),), WINDOW))
 
@@ -106,11 +107,11 @@ class Encoded:
     """A model whose encoder output for one batch is already computed (and checked on its own), so that
     decoding 30 s windows several ways does not encode them again each time."""
 
-    def __init__(self, model, memory: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def __init__(self, model, memory: EncodedSource) -> None:
         self.model, self.memory = model, memory
 
-    def encode(self, source: torch.Tensor, source_lengths: torch.Tensor):
-        assert len(source) == len(self.memory[0])
+    def encode(self, source: torch.Tensor, source_lengths: torch.Tensor) -> EncodedSource:
+        assert len(source) == len(self.memory.memory)
         return self.memory
 
     def __getattr__(self, name: str):
@@ -118,7 +119,7 @@ class Encoded:
 
 
 def decode(loaded, features: torch.Tensor, lengths: torch.Tensor, options: DecodingOptions,
-           memory: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[list[int]]:
+           memory: EncodedSource | None = None) -> list[list[int]]:
     tok = loaded.tokenizer
     prefix = torch.tensor([prefix_of(tok)] * len(features))
     model = loaded.model if memory is None else Encoded(loaded.model, memory)
@@ -168,16 +169,17 @@ def test_tiny_en_beam_search_is_ctranslate2s_under_its_length_convention(tiny_en
         assert mine >= other
 
 
-def row(memory: tuple[torch.Tensor, torch.Tensor], i: int) -> tuple[torch.Tensor, torch.Tensor]:
-    return memory[0][i:i + 1], memory[1][i:i + 1]
+def row(memory: EncodedSource, i: int) -> EncodedSource:
+    return EncodedSource(memory.memory[i:i + 1], memory.mask[i:i + 1], memory.lengths[i:i + 1],
+                         tuple((k[i:i + 1], v[i:i + 1]) for k, v in memory.cross))
 
 
-def teacher_forced_logits(model, memory: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+def teacher_forced_logits(model, memory: EncodedSource, target: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return model.decoder.unembed(model.memory_decoder_states(*memory, target))
+        return model.decoder.unembed(model.decoder_states(memory, target))
 
 
-def sequence_logprob(loaded, memory: tuple[torch.Tensor, torch.Tensor], tokens: list[int], *,
+def sequence_logprob(loaded, memory: EncodedSource, tokens: list[int], *,
                      renormalize: list[int] | None = None) -> float:
     """Teacher-forced log-probability of ``tokens`` + EOS after the prefix; ``renormalize``: the log-softmax
     taken after banning those ids (and Whisper's first-token bans), as CTranslate2 and OpenAI do."""
@@ -220,14 +222,14 @@ def tiny_en_with_stored_positions(tiny_en, tiny_en_folder):
 def test_tiny_en_encoder_output_is_ctranslate2s(tiny_en, tiny_en_folder, tiny_en_with_stored_positions, windows,
                                                  ctranslate2_runs, tiny_en_memory):
     encoded, _, _ = ctranslate2_runs
-    memory, _ = tiny_en_memory
+    memory = tiny_en_memory.memory
     scale = encoded.abs().max().item()
     # The one difference: s2s computes the encoder's sinusoids exactly, CTranslate2 uses model.bin's
     # float16 copy (off by up to 2.4e-4), and 30 s of positions through four layers turn that into
     # ~1% of the output's scale (measured 0.13 at values up to 12.7).
     assert (memory - encoded).abs().max().item() < 0.03 * scale
     with torch.inference_mode():
-        same_table, _ = tiny_en_with_stored_positions.encode(windows[:2], full_windows(windows[:2]))
+        same_table = tiny_en_with_stored_positions.encode(windows[:2], full_windows(windows[:2])).memory
     # float32 against float32: measured 3.6e-4 at values up to 12.7
     assert (same_table - encoded[:2]).abs().max().item() < 2e-3
 
@@ -237,7 +239,7 @@ def test_tiny_en_encoder_output_is_hugging_faces_from_the_same_weights(tiny_en, 
     """Hugging Face with the stored table agrees with CTranslate2 (so neither its GELU nor its convolutions
     differ), and with our exact table agrees with us: the sinusoids' rounding is the whole difference."""
     encoded, _, _ = ctranslate2_runs
-    memory, _ = tiny_en_memory
+    memory = tiny_en_memory.memory
     hf = hugging_face_twin(tiny_en)
     for table, reference in ((stored_positions(tiny_en_folder), encoded[:2]),
                              (tiny_en.model.encoder.positions.table, memory[:2])):
@@ -539,11 +541,12 @@ def test_an_utterance_is_encoded_and_decoded_the_same_alone_and_in_a_batch(model
     lengths_out = loaded.model.encoder.output_lengths(lengths)
     options = DecodingOptions(beam_size=3, max_len_a=0, max_len_b=20)
     with torch.inference_mode():
-        memory, mask = loaded.model.encode(features, lengths)
+        encoded = loaded.model.encode(features, lengths)
+        memory, mask = encoded.memory, encoded.mask
     together = decode(loaded, features, lengths, options)
     for i, f in enumerate(inputs):
         with torch.inference_mode():
-            alone, _ = loaded.model.encode(f[None], lengths[i:i + 1])
+            alone = loaded.model.encode(f[None], lengths[i:i + 1]).memory
         assert alone.shape[1] == lengths_out[i] == mask[i].sum()
         assert (alone[0] - memory[i, : lengths_out[i]]).abs().max().item() < 1e-4
         assert decode(loaded, f[None], lengths[i:i + 1], options) == [together[i]]

@@ -22,7 +22,7 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
     """Decode a batch. ``source (B, S)``, ``source_lengths (B,)``, ``prefix (B, P)`` forced first tokens.
 
     ``suppress_ids`` are never generated, ``suppress_at_start`` not as the first token
-    (``s2s.decoding.suppression`` gives a tokenizer's); ``rules`` are further filters, applied after
+    (a tokenizer's ``never_generated`` and ``never_first``); ``rules`` are further filters, applied after
     those (e.g. :class:`~s2s.decoding.filters.TimestampRules`). Returns, per sentence, up to
     ``options.nbest`` hypotheses, best first.
     """

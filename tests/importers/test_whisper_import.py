@@ -26,7 +26,6 @@ from s2s.cli.main import main as cli_main
 from s2s.data.speech.audio import SAMPLE_RATE, load_audio
 from s2s.data.speech.features import feature_extractor
 from s2s.decoding import DecodingOptions, generate
-from s2s.decoding.suppression import never_first, never_generated
 from s2s.model.encoded import EncodedSource
 from s2s.importers.ctranslate2_bin import read_model_bin
 from tests.speech_helpers import AN4, FSDD, require_shared
@@ -124,7 +123,7 @@ def decode(loaded, features: torch.Tensor, lengths: torch.Tensor, options: Decod
     prefix = torch.tensor([prefix_of(tok)] * len(features))
     model = loaded.model if memory is None else Encoded(loaded.model, memory)
     hyps = generate(model, features, lengths, prefix, options=options, eos_id=tok.eos_id,
-                    suppress_ids=never_generated(tok), suppress_at_start=never_first(tok))
+                    suppress_ids=list(tok.never_generated), suppress_at_start=list(tok.never_first))
     return [list(h[0].tokens) for h in hyps]  # EOS excluded
 
 
@@ -189,7 +188,7 @@ def sequence_logprob(loaded, memory: EncodedSource, tokens: list[int], *,
     logits = teacher_forced_logits(loaded.model, memory, target)[0, len(prefix) - 1:].double()
     if renormalize is not None:
         logits[:, renormalize] = float("-inf")
-        logits[0, never_first(tok)] = float("-inf")
+        logits[0, list(tok.never_first)] = float("-inf")
     logprobs = logits.log_softmax(-1)
     return sum(logprobs[j, t].item() for j, t in enumerate(tokens + [tok.eos_id]))
 
@@ -265,7 +264,7 @@ def test_tiny_en_first_logits_are_ctranslate2s(tiny_en, tiny_en_with_stored_posi
         # What CTranslate2 suppresses we suppress too; we also ban the tags it leaves (languages,
         # <|notimestamps|>, timestamps), which a transcript without timestamps never holds.
         for step, at_step in enumerate(banned):
-            ours_banned = set(never_generated(tok)) | (set(never_first(tok)) if step == 0 else set())
+            ours_banned = set(tok.never_generated) | (set(tok.never_first) if step == 0 else set())
             assert set(at_step.nonzero().squeeze(1).tolist()) <= ours_banned
         assert (same_table - theirs)[~banned].abs().max().item() < 1e-3  # measured 6e-5 at logits up to 30
         assert (as_imported - theirs)[~banned].abs().max().item() < 0.5  # the sinusoids' rounding again
@@ -351,8 +350,8 @@ def test_hugging_face_logits(hf_whisper, hf_imported):
     hf, _ = hf_whisper
     assert_logits_match(hf, hf_imported)
     # generation_config.json's suppression lists are recorded in the checkpoint
-    assert hf_imported.info["whisper"]["suppress_ids"] == [1, 2, 7]
-    assert hf_imported.info["whisper"]["suppress_at_start"] == [220, 50256]
+    assert hf_imported.info.whisper["suppress_ids"] == [1, 2, 7]
+    assert hf_imported.info.whisper["suppress_at_start"] == [220, 50256]
 
 
 def hf_generate(hf, tok, features: torch.Tensor, *, beam: int, alpha: float) -> list[list[int]]:
@@ -363,7 +362,7 @@ def hf_generate(hf, tok, features: torch.Tensor, *, beam: int, alpha: float) -> 
     """
     out = hf.generate(input_features=normalized(features), num_beams=beam, length_penalty=alpha,
                       early_stopping=True, do_sample=False, max_new_tokens=LIMIT - 1,
-                      suppress_tokens=never_generated(tok), begin_suppress_tokens=never_first(tok)).tolist()
+                      suppress_tokens=list(tok.never_generated), begin_suppress_tokens=list(tok.never_first)).tolist()
     prefix = prefix_of(tok)
     rows = [row[len(prefix):] if row[: len(prefix)] == prefix else row for row in out]  # versions differ
     return [row[: row.index(tok.eos_id)] if tok.eos_id in row else row for row in rows]
@@ -560,7 +559,7 @@ def test_cached_decoding_is_teacher_forcing(model_and_inputs):
     features, lengths = batched(inputs)
     prefix = torch.tensor([prefix_of(tok)] * len(inputs))
     hyps = generate(loaded.model, features, lengths, prefix, options=DecodingOptions(max_len_a=0, max_len_b=20),
-                    eos_id=tok.eos_id, suppress_ids=never_generated(tok), suppress_at_start=never_first(tok))
+                    eos_id=tok.eos_id, suppress_ids=list(tok.never_generated), suppress_at_start=list(tok.never_first))
     for i, h in enumerate(hyps):
         tokens = list(h[0].tokens) + [tok.eos_id]
         forced_eos = len(tokens) == 20  # at the limit EOS is forced, scored by its own log-probability
@@ -568,8 +567,8 @@ def test_cached_decoding_is_teacher_forcing(model_and_inputs):
         with torch.no_grad():
             logprobs = loaded.model(inputs[i][None], lengths[i:i + 1], target)[0, prefix.shape[1] - 1:].log_softmax(-1)
         chosen = logprobs.gather(1, torch.tensor(tokens)[:, None]).sum().item()
-        logprobs[:, never_generated(tok)] = float("-inf")
-        logprobs[0, never_first(tok)] = float("-inf")
+        logprobs[:, list(tok.never_generated)] = float("-inf")
+        logprobs[0, list(tok.never_first)] = float("-inf")
         argmax = logprobs.argmax(-1).tolist()
         assert argmax[:-1] == tokens[:-1] and (forced_eos or argmax[-1] == tok.eos_id)
         assert h[0].logprob == pytest.approx(chosen, abs=1e-3)

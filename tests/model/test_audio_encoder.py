@@ -8,6 +8,7 @@ import torch
 from tests.conftest import tiny_config
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 
 
 def audio_model(vocab_size: int = 40, **overrides) -> Seq2Seq:
@@ -66,7 +67,7 @@ def test_feature_statistics_travel_in_the_checkpoint(tmp_path, tokenizer):
     model = audio_model(vocab_size=tokenizer.vocab_size)
     mean, std = torch.linspace(-8, 2, 80), torch.linspace(1, 3, 80)
     model.encoder.set_feature_stats(mean.tolist(), std.tolist())
-    export_checkpoint(model, tokenizer, {"task": "asr"}, tmp_path / "model.pt")
+    export_checkpoint(model, tokenizer, CheckpointInfo(task="asr"), tmp_path / "model.pt")
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert torch.equal(loaded.model.encoder.feature_mean, mean)
     assert torch.equal(loaded.model.encoder.feature_std, std)

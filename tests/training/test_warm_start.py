@@ -8,6 +8,7 @@ from s2s.checkpoint import export_checkpoint
 from s2s.errors import ConfigError
 from s2s.model.seq2seq import Seq2Seq
 from s2s.training.warm_start import warm_start
+from s2s.model.info import CheckpointInfo
 from tests.conftest import tiny_config
 
 
@@ -18,7 +19,7 @@ def model(seed: int, **overrides) -> Seq2Seq:
 
 def saved(tmp_path, tokenizer, source: Seq2Seq):
     path = tmp_path / "source.pt"
-    export_checkpoint(source, tokenizer, {"tgt_langs": ["de"]}, path)
+    export_checkpoint(source, tokenizer, CheckpointInfo(tgt_langs=("de",)), path)
     return path
 
 

@@ -31,7 +31,7 @@ FORMAT_VERSION = 1
 
 
 AnyTokenizer = Tokenizer | MarianTokenizer | WhisperTokenizer
-IMPORTED_TOKENIZERS = {"marian": MarianTokenizer, "whisper": WhisperTokenizer}  # by the "kind" of their state
+IMPORTED_TOKENIZERS: dict[str, type[MarianTokenizer] | type[WhisperTokenizer]] = {"marian": MarianTokenizer, "whisper": WhisperTokenizer}  # by the "kind" of their state
 
 
 @dataclass

@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from s2s.nn.attention import MultiHeadAttention
+
+if TYPE_CHECKING:
+    from s2s.model.seq2seq import Seq2Seq
 
 KINDS = ("encoder", "decoder", "cross")
 KIND_TITLES = {"encoder": "encoder self-attention", "decoder": "decoder self-attention", "cross": "cross-attention"}
@@ -53,7 +57,7 @@ class AttentionMaps:
 
 
 @torch.inference_mode()
-def capture_attention(model: nn.Module, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> AttentionMaps:
+def capture_attention(model: Seq2Seq, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> AttentionMaps:
     """Teacher-force ``target_in (B, T)`` on ``source`` and return all attention weights.
 
     Works for any :class:`s2s.model.seq2seq.Seq2Seq` whose encoder keeps its layers in ``encoder.stack``.
@@ -61,7 +65,13 @@ def capture_attention(model: nn.Module, source: Tensor, source_lengths: Tensor, 
     with recording(model):
         encoded = model.encode(source, source_lengths)
         model.decoder_states(encoded, target_in)
-        encoder = [layer.self_attn.last_weights.float().cpu() for layer in model.encoder.stack.layers]
-        decoder = [layer.self_attn.last_weights.float().cpu() for layer in model.decoder.layers]
-        cross = [layer.cross_attn.last_weights.float().cpu() for layer in model.decoder.layers]
+        encoder = [kept_weights(layer.self_attn) for layer in model.encoder.stack.layers]
+        decoder = [kept_weights(layer.self_attn) for layer in model.decoder.layers]
+        cross = [kept_weights(layer.cross_attn) for layer in model.decoder.layers]
     return AttentionMaps(encoder, decoder, cross, encoded.lengths.cpu())
+
+
+def kept_weights(attention: object) -> Tensor:
+    """The weights an attention module kept in a :func:`recording` pass, float32 on the CPU."""
+    assert isinstance(attention, MultiHeadAttention) and attention.last_weights is not None  # recording() kept them
+    return attention.last_weights.float().cpu()

@@ -83,7 +83,7 @@ def log_report_to_wandb(files: ReportFiles, summaries: Sequence[HeadSummary], *,
     import wandb
 
     measures = sorted({m for s in summaries for m in s.measures})
-    columns = ["attention", "layer", "head", "pattern", "figure", "description", *measures]
+    columns: list[str | int] = ["attention", "layer", "head", "pattern", "figure", "description", *measures]
     table = wandb.Table(columns=columns)
     for s in summaries:
         table.add_data(s.title, s.layer, s.head, s.pattern, round(s.figure, 4), s.description,

@@ -14,11 +14,10 @@ from typing import Any, Protocol
 
 import torch
 
-from s2s.checkpoint import LoadedModel
+from s2s.checkpoint import AnyTokenizer, LoadedModel
 from s2s.data.batching import Batch, collate
 from s2s.data.text.pieces import WORD_BOUNDARY, is_punctuation
 from s2s.data.text.corpus import Example
-from s2s.data.text.tokenizer import Tokenizer
 from s2s.decoding import DecodingOptions
 from s2s.errors import DataError
 from s2s.model.seq2seq import Seq2Seq
@@ -66,7 +65,7 @@ class Axis:
         return cls(tuple(f"{i * seconds_per_frame:.2f}s" for i in range(count)), None, (False,) * count, None, "frame")
 
 
-def token_axis(tokenizer: Tokenizer, ids: Sequence[int], eos: int | None = None) -> Axis:
+def token_axis(tokenizer: AnyTokenizer, ids: Sequence[int], eos: int | None = None) -> Axis:
     pieces = [tokenizer.piece(i) for i in ids]
     special = [tokenizer.is_special(i) for i in ids]
     return Axis.from_pieces(pieces, special, eos)
@@ -84,7 +83,7 @@ class InputSide(Protocol):
     """What :func:`s2s.analysis.collect.collect_attention` needs from an input modality."""
 
     model: Seq2Seq
-    tokenizer: Tokenizer
+    tokenizer: AnyTokenizer
     prefix: list[int]
 
     def read(self, inputs: Sequence[str]) -> list[SourceItem]: ...

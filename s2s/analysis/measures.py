@@ -126,12 +126,13 @@ def punctuation_keys(ctx: Context, tq: int, tk: int) -> KeySet | None:
     keys = np.broadcast_to(punct, (tq, tk)).copy()
     if ctx.kind != "cross":
         np.fill_diagonal(keys, False)  # a punctuation mark attending to itself is "same"
-    return keys, keys.any(axis=1)
+    return keys, keys.any(axis=1)  # type: ignore[return-value]  # numpy types any(axis=...) as a scalar or an array
 
 
 def same_word_keys(ctx: Context, tq: int, tk: int) -> KeySet | None:
     if ctx.keys.words is None:
         return None
+    assert ctx.queries.words is not None  # queries are tokens (the decoder's, or the text keys' own)
     words = np.array(ctx.keys.words[:tk])
     qwords = np.array(ctx.queries.words[:tq])[:, None]
     keys = (qwords == words[None, :]) & (qwords >= 0)

@@ -11,11 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options
 from s2s.data.text.corpus import read_lines
 from s2s.errors import DataError
+
+if TYPE_CHECKING:
+    from s2s.analysis.audio_inputs import AudioInputs
+    from s2s.analysis.inputs import TextInputs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -66,6 +71,7 @@ def run(args: list[str]) -> None:
     from s2s.analysis.heads import summarize
     from s2s.analysis.report import write_report
 
+    Side: type[AudioInputs] | type[TextInputs]
     if audio:
         from s2s.analysis.audio_inputs import AudioInputs as Side
     else:

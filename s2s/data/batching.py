@@ -107,7 +107,9 @@ class TokenBudgetBatchSampler(torch.utils.data.Sampler[list[int]]):
         rng = random.Random(self.seed + self.epoch)
         noise = (lambda: rng.random()) if self.shuffle else (lambda: 0.0)
         order = sorted(range(len(self.lengths)), key=lambda i: (max(self.lengths[i]) + noise(), self.lengths[i]))
-        batches, current, longest = [], [], 0
+        batches: list[list[int]] = []
+        current: list[int] = []
+        longest = 0
         for i in order:
             new_longest = max(longest, *self.lengths[i])
             full = self.max_sentences is not None and len(current) >= self.max_sentences

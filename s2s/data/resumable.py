@@ -34,16 +34,19 @@ class ResumableDataModule(pl.LightningDataModule):
                                                       seed=self.seed, on_epoch=on_epoch)
         # Its own generator: creating an iterator draws a worker seed, which must not advance the
         # global RNG (dropout), or a resumed run would draw different masks than an uninterrupted one.
-        return DataLoader(range(size), batch_sampler=sampler, num_workers=self.num_workers, collate_fn=collate_fn,
-                          generator=torch.Generator().manual_seed(self.seed))
+        # (torch types the dataset as a Dataset; any sequence serves as a map-style one)
+        return DataLoader(range(size), batch_sampler=sampler, num_workers=self.num_workers,  # type: ignore[arg-type]
+                          collate_fn=collate_fn, generator=torch.Generator().manual_seed(self.seed))
 
     def resumed(self, loader: DataLoader) -> DataLoader:
         """The training ``loader``, positioned after the batches a loaded checkpoint had trained (once)."""
         if self.resume_point is not None:
             # Lightning draws the first batch of a resumed run before it calls set_epoch: set it here.
             epoch, batches_done = self.resume_point
-            loader.batch_sampler.set_epoch(epoch)
-            loader.batch_sampler.skip_on_resume(epoch, batches_done)
+            sampler = loader.batch_sampler
+            assert isinstance(sampler, TokenBudgetBatchSampler)  # the loader is batch_loader's
+            sampler.set_epoch(epoch)
+            sampler.skip_on_resume(epoch, batches_done)
             self.resume_point = None
         return loader
 
@@ -54,8 +57,9 @@ class ResumableDataModule(pl.LightningDataModule):
         if trainer is None:
             return {}
         loop = trainer.fit_loop
-        return {"epoch": loop.epoch_progress.current.processed,
-                "batches_done": loop.epoch_loop.batch_progress.current.processed}
+        # Lightning types these trackers by their base class, which has no ``processed``
+        return {"epoch": loop.epoch_progress.current.processed,  # type: ignore[attr-defined]
+                "batches_done": loop.epoch_loop.batch_progress.current.processed}  # type: ignore[attr-defined]
 
     def load_state_dict(self, state_dict: dict) -> None:
         if "epoch" in state_dict:

@@ -47,7 +47,7 @@ class BeamChooser:
         # The 2K best (beam, token) extensions of each sentence: its K beams ranked together, offset by their scores
         top_scores, top_beam, top_token = group_topk(logprobs, min(2 * k, r * vocab), group=r,
                                                      offset=self.scores.view(-1))  # (A, 2K) each, best first
-        top_beam, top_token = top_beam.tolist(), top_token.tolist()
+        top_beam_list, top_token_list = top_beam.tolist(), top_token.tolist()
         top_scores_list = top_scores.tolist()
         max_new = self.max_new[:: r].tolist()
         generated = None  # fetched from the device only if some hypothesis ends
@@ -58,7 +58,7 @@ class BeamChooser:
             for rank, score in enumerate(top_scores_list[a]):
                 if score == NEG_INF:
                     break
-                row, token = a * r + top_beam[a][rank], top_token[a][rank]
+                row, token = a * r + top_beam_list[a][rank], top_token_list[a][rank]
                 if token == self.eos_id:
                     if rank < k:
                         generated = self.generated.tolist() if generated is None else generated

@@ -73,6 +73,7 @@ class CTCPrefixScorer:
 
     def select(self, rows: Tensor, tokens: Tensor) -> None:
         """The chooser kept old rows ``rows (N',)`` extended by ``tokens (N',)``: adopt their states."""
+        assert self.pending is not None, "select() follows the score() that keeps the candidates"
         cand, r, psi = self.pending
         slot = (cand[rows] == tokens[:, None]).float().argmax(dim=1)  # (N',) the token's candidate slot
         self.r = r[rows, :, slot]  # (N', T, 2)

@@ -107,7 +107,7 @@ def pool_for(model: nn.Module, workers: int) -> ForkedPool:
 
 def decode_parts(model: nn.Module, workers: int, parts: list[slice], source: Tensor, source_lengths: Tensor,
                  prefix: Tensor, *, options: DecodingOptions, eos_id: int,
-                 suppress_ids: list[int], suppress_at_start: list[int] = (),
+                 suppress_ids: list[int], suppress_at_start: Sequence[int] = (),
                  rules: Sequence = ()) -> list[list[list[Hypothesis]]]:
     """Each part of the batch (at most ``workers``) decoded by one forked worker; results in the order of ``parts``."""
     with _lock:  # one batch at a time: a pool's workers are all busy with it

@@ -50,7 +50,7 @@ def decode_parts_threaded(model, workers: int, parts: list[slice], source: Tenso
 
 def generate_parallel(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
                       eos_id: int, suppress_ids: list[int], workers: int,
-                      suppress_at_start: list[int] = (), rules: Sequence = ()) -> list[list[Hypothesis]]:
+                      suppress_at_start: Sequence[int] = (), rules: Sequence = ()) -> list[list[Hypothesis]]:
     """:func:`generate` with the sentences dealt round-robin into ``workers`` parts, one worker each.
 
     Round-robin, because a caller that sorts sentences by length would otherwise give one

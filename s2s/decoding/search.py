@@ -17,7 +17,7 @@ from s2s.decoding.options import DecodingOptions
 
 @torch.inference_mode()
 def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
-             eos_id: int, suppress_ids: list[int], suppress_at_start: list[int] = (),
+             eos_id: int, suppress_ids: list[int], suppress_at_start: Sequence[int] = (),
              rules: Sequence[LogitFilter] = ()) -> list[list[Hypothesis]]:
     """Decode a batch. ``source (B, S)``, ``source_lengths (B,)``, ``prefix (B, P)`` forced first tokens.
 
@@ -37,7 +37,7 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
     max_new = max_new.clamp(min=1, max=model.config.max_positions - prefix_len)
     chooser_type = BeamChooser if options.beam_size > 1 else GreedyChooser
     chooser = chooser_type(batch, max_new, options, eos_id)
-    filters = [SuppressTokens(suppress_ids)]
+    filters: list[LogitFilter] = [SuppressTokens(suppress_ids)]
     if suppress_at_start:
         filters.append(SuppressAtStart(suppress_at_start))
     filters.extend(rules)

@@ -20,13 +20,13 @@ scalar, a float a float32 scalar, and a string (before version 6) an int8 vector
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import torch
 
@@ -83,7 +83,7 @@ def dequantize(value: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 class _Cursor:
     """Sequential reads from the file; a short read anywhere means the file is truncated."""
 
-    def __init__(self, file: BinaryIO, name: str) -> None:
+    def __init__(self, file: io.BufferedIOBase, name: str) -> None:
         self.file, self.name = file, name
         self.size = os.fstat(file.fileno()).st_size
 
@@ -110,7 +110,7 @@ class _Cursor:
             raise ValueError(f"{self.name}: truncated at {what}")
         tensor = torch.empty(shape, dtype=dtype)
         buffer = tensor.reshape(-1).view(torch.uint8).numpy()  # (numel * itemsize,), sharing memory
-        if self.file.readinto(buffer) != buffer.size:
+        if self.file.readinto(buffer) != buffer.size:  # type: ignore[arg-type]  # numpy's stubs: a buffer on 3.12+ only
             raise ValueError(f"{self.name}: truncated at {what}")
         return tensor
 

@@ -28,10 +28,12 @@ from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio
 from s2s.data.batching import TokenBudgetBatchSampler
 from s2s.data.speech.dataset import pad_features, task_tag
 from s2s.data.speech.features import feature_extractor, pad_or_trim
+from s2s.data.text.whisper_tokenizer import WhisperTokenizer
 from s2s.decoding.filters import TimestampRules
 from s2s.decoding import DecodingOptions
 from s2s.errors import AudioError
 from s2s.inference.search_front import PromptedSearch, target_language
+from s2s.model.audio_encoder import AudioEncoder
 from s2s.model.info import CheckpointInfo
 
 MAX_MERGE_WORDS = 12  # longest word overlap looked for between consecutive windows
@@ -100,11 +102,14 @@ class Transcriber:
         self.features_of = feature_extractor(config.features, config.feature_dim)
         self.pad_seconds = info.pad_seconds
         self.timestamps = timestamps
-        rules = [TimestampRules(self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id,
-                                self.tokenizer.no_timestamps_id)] if timestamps else []
+        rules: list[TimestampRules] = []
+        if timestamps and isinstance(self.tokenizer, WhisperTokenizer):  # other models: _prefix refuses timestamps
+            rules.append(TimestampRules(self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id,
+                                        self.tokenizer.no_timestamps_id))
         self.search = PromptedSearch(self.model, self.tokenizer, options, self._prefix(info, target_lang, task, language),
                                      timestamps=timestamps, rules=rules, workers=workers, device=device)
         # A window must fit the encoder's positions after subsampling.
+        assert isinstance(self.model.encoder, AudioEncoder)  # config.encoder is "audio" (checked above)
         capacity = self.model.encoder.subsample.frames_needed(config.source_positions[1]) / FRAMES_PER_SECOND
         if window is None:
             window = self.pad_seconds or min(DEFAULT_WINDOW, capacity)
@@ -123,6 +128,7 @@ class Transcriber:
                 language: str | None) -> list[int]:
         if info.whisper is not None:
             # Whisper's prefix names the spoken language; translating writes English.
+            assert isinstance(self.tokenizer, WhisperTokenizer)  # a Whisper checkpoint carries Whisper's tokenizer
             task = task or info.task_tag or "transcribe"
             language = language or target_lang if task == "transcribe" else language
             if language is None and self.tokenizer.multilingual:
@@ -194,6 +200,7 @@ class Transcriber:
 
     def timed_segments(self, pieces: list[tuple[int, int, list[int]]], duration: float) -> list[Segment]:
         """The segments a Whisper model timed, each kept by the window whose own part holds its middle."""
+        assert isinstance(self.tokenizer, WhisperTokenizer)  # timestamps: only a Whisper prefix allows them
         half, segments = self.overlap / 2, []
         for n, (s, e, tokens) in enumerate(pieces):
             offset = s / SAMPLE_RATE

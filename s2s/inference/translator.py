@@ -10,6 +10,7 @@ import torch
 
 from s2s.checkpoint import LoadedModel
 from s2s.data.batching import TokenBudgetBatchSampler
+from s2s.data.text.marian_tokenizer import MarianTokenizer
 from s2s.decoding import DecodingOptions, Hypothesis
 from s2s.inference.search_front import PromptedSearch, target_language
 
@@ -32,7 +33,7 @@ class Translator:
             raise ValueError("this checkpoint is a speech model: use `s2s transcribe` (or `s2s evaluate --manifest`)")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device = loaded.tokenizer, options, device
-        self.source_code = None  # a multilingual Marian model's >>xx<< id, put in front of each source line
+        self.source_code: int | None = None  # a multilingual Marian model's >>xx<< id, put in front of each source line
         codes = getattr(self.tokenizer, "language_codes", None)
         if codes and target_lang is not None:
             if target_lang not in codes:
@@ -55,8 +56,10 @@ class Translator:
 
     def encode(self, line: str, number: int) -> list[int]:
         ids = self.tokenizer.encode(line)
-        if self.source_code is not None and not self.tokenizer.starts_with_language_code(line):
-            ids = [self.source_code] + ids  # --tgt-lang xx on a multilingual Marian model: >>xx<< first
+        if self.source_code is not None:
+            assert isinstance(self.tokenizer, MarianTokenizer)  # only a Marian model has >>xx<< source codes
+            if not self.tokenizer.starts_with_language_code(line):
+                ids = [self.source_code] + ids  # --tgt-lang xx on a multilingual Marian model: >>xx<< first
         if len(ids) > self.max_source:
             self.warn(f"line {number}: {len(ids)} tokens, truncated to the model's limit of {self.max_source}")
             ids = ids[: self.max_source]

@@ -23,6 +23,9 @@ from s2s.nn.embeddings import PositionEncoding
 
 
 class AudioEncoder(nn.Module):
+    feature_mean: Tensor  # (feature_dim,) buffers
+    feature_std: Tensor
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.register_buffer("feature_mean", torch.zeros(config.feature_dim))  # set from cmvn.json at training

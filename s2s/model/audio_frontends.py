@@ -11,6 +11,7 @@ when the utterance is alone.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 from torch import Tensor, nn
 
@@ -18,9 +19,10 @@ from s2s.nn.attention import padding_mask
 from s2s.nn.linear import Linear
 
 KERNEL, STRIDE = 3, 2
+LengthT = TypeVar("LengthT", int, Tensor)  # one length, or a (B,) tensor of them
 
 
-def conv_length(length: Tensor | int) -> Tensor | int:
+def conv_length(length: LengthT) -> LengthT:
     """Output length of one kernel-3, stride-2, unpadded convolution."""
     return (length - KERNEL) // STRIDE + 1
 

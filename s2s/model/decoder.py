@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -46,8 +49,8 @@ class Decoder(nn.Module):
     def project_memory(self, memory: Tensor) -> tuple[tuple[Tensor, Tensor], ...]:
         """Every layer's cross-attention keys/values of the source ``memory (B, S, D)``, computed once
         and cast to the attention kernel's dtype here rather than at every step."""
-        return tuple(tuple(t.to(kernel_dtype(t.dtype, t.device)) for t in layer.cross_attn.project_kv(memory))
-                     for layer in self.layers)
+        pairs = (layer.cross_attn.project_kv(memory) for layer in cast("Iterable[DecoderLayer]", self.layers))
+        return tuple((k.to(kernel_dtype(k.dtype, k.device)), v.to(kernel_dtype(v.dtype, v.device))) for k, v in pairs)
 
     def start_cache(self, encoded: EncodedSource) -> KVCache:
         """An empty target prefix over ``encoded``: the cache a decoding loop steps through."""

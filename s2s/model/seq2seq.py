@@ -30,7 +30,7 @@ class Seq2Seq(nn.Module):
         target_embedding = embedding(config.vocab_size, decoder_positions)  # We of the target side
         shared = target_embedding.tokens if config.share_embeddings else None
         if config.encoder == "audio":
-            self.encoder = AudioEncoder(config)
+            self.encoder: AudioEncoder | TextEncoder = AudioEncoder(config)
         else:
             self.encoder = TextEncoder(config, embedding(config.src_vocab_size, config.source_positions, shared))
         self.decoder = Decoder(config, target_embedding)

@@ -63,6 +63,7 @@ class LayerCache:
         """
         if self.self_k is None or step.width > self.self_k.shape[1]:
             self.grow(k, step.width)
+        assert self.self_k is not None and self.self_v is not None  # grow() made them
         batch = self.cross_k.shape[0]
         n, h, tn, dh = k.shape
         for buffer, new in ((self.self_k, k), (self.self_v, v)):
@@ -83,6 +84,7 @@ class LayerCache:
         # removes a finite key's score but not a NaN's
         new_k, new_v = (like.new_zeros(self.cross_k.shape[0], capacity, h, dh, dtype=dtype) for _ in range(2))
         if self.self_k is not None:
+            assert self.self_v is not None  # the two buffers are made together
             new_k[:, :old] = self.self_k
             new_v[:, :old] = self.self_v
         self.self_k, self.self_v = new_k, new_v
@@ -92,6 +94,7 @@ class LayerCache:
         self.cross_k = self.cross_k.index_select(0, index)
         self.cross_v = self.cross_v.index_select(0, index)
         if self.self_k is not None:
+            assert self.self_v is not None  # the two buffers are made together
             new_k, new_v = (buffer.new_zeros(index.numel(), *buffer.shape[1:]) for buffer in (self.self_k, self.self_v))
             new_k[:, :width] = self.self_k[index, :width]
             new_v[:, :width] = self.self_v[index, :width]
@@ -99,6 +102,7 @@ class LayerCache:
 
     def move_columns(self, start: int, source: Tensor) -> None:
         """Column ``start + j`` of sentence ``b`` takes what column ``source[b, j] >= start`` held; ``source (B, W)``."""
+        assert self.self_k is not None and self.self_v is not None  # only a cache with columns has columns to move
         batch, capacity, h, dh = self.self_k.shape
         end = start + source.shape[1]
         # whole columns (H * Dh values each) picked from the buffers seen as (B * capacity, H * Dh): a row copy,
@@ -164,6 +168,8 @@ class KVCache:
         device = self.memory_mask.device
         if self.beams == 1:
             return StepColumns(slice(start, end), None, end, None if new == 1 else causal_mask(new, end, device))
+        assert (self.ancestry is not None and self.widths is not None and self.column_position is not None
+                and self.column_slot is not None)  # _widen() set the beam tables
         batch, k = self.batch_size, self.beams
         own_slot = torch.arange(k, device=device).repeat(batch)  # (N,)
         self.ancestry = torch.cat([self.ancestry, own_slot[:, None].expand(-1, new)], dim=1)  # (N, end)
@@ -194,18 +200,21 @@ class KVCache:
 
     def visible(self, start: int, new: int) -> Tensor:
         """``(B, K, new, W)`` boolean: query (slot j, position start + i) may attend column c of its sentence."""
+        assert self.column_position is not None  # _widen() set the beam tables
         allowed = self.descends() & self.in_use()[:, None, :]  # (B, K, W)
         query_position = torch.arange(start, start + new, device=allowed.device)
         return allowed[:, :, None, :] & (self.column_position[:, None, None, :] <= query_position[None, None, :, None])
 
     def descends(self) -> Tensor:
         """``(B, K, W)`` boolean: column c holds a node of the ancestry of row j (slot j of sentence b)."""
+        assert self.ancestry is not None and self.column_position is not None and self.column_slot is not None  # _widen() set the beam tables
         batch, k, width = self.batch_size, self.beams, self.column_position.shape[1]
         ancestor = self.ancestry.view(batch, k, -1).gather(2, self.column_position[:, None, :].expand(batch, k, width))
         return ancestor == self.column_slot[:, None, :]  # the slot that wrote row j's node there wrote this column
 
     def in_use(self) -> Tensor:
         """``(B, W)``: columns below each sentence's width."""
+        assert self.column_position is not None and self.widths is not None  # _widen() set the beam tables
         return torch.arange(self.column_position.shape[1], device=self.widths.device) < self.widths[:, None]
 
     def reorder(self, index: Tensor, beams: int | None = None) -> None:
@@ -230,11 +239,12 @@ class KVCache:
             self.ancestry = self.ancestry.index_select(0, index)
         if sentences.numel() != self.batch_size or not torch.equal(
                 sentences, torch.arange(self.batch_size, device=sentences.device)):
-            width = self.length if self.widths is None else self.column_position.shape[1]
+            width = self.length if self.column_position is None else self.column_position.shape[1]
             for layer in self.layers:
                 layer.select_sentences(sentences, width)
             self.memory_mask = self.memory_mask.index_select(0, sentences)
             if self.widths is not None:
+                assert self.column_position is not None and self.column_slot is not None  # set with widths
                 self.widths = self.widths.index_select(0, sentences)
                 self.column_position = self.column_position.index_select(0, sentences)
                 self.column_slot = self.column_slot.index_select(0, sentences)
@@ -244,6 +254,7 @@ class KVCache:
 
     def drop_dead_columns(self) -> None:
         """Squeeze out the columns no row descends from, if that narrows the widest sentence enough."""
+        assert self.column_position is not None and self.column_slot is not None  # _widen() set the beam tables
         width = self.column_position.shape[1]
         live = self.descends().any(dim=1) & self.in_use()  # (B, W)
         counts = live.sum(dim=1)  # (B,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from torch import Tensor, nn
@@ -13,7 +14,7 @@ from s2s.nn.linear import Linear
 
 # ReLU runs in place: it writes over fc1's output instead of a fresh (tokens, ffn_dim) tensor, whose first writes
 # page-fault on a CPU (bench/train.py times the training step); its backward needs only its own output.
-ACTIVATIONS = {"relu": partial(nn.ReLU, inplace=True), "gelu": nn.GELU, "swish": nn.SiLU}
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": partial(nn.ReLU, inplace=True), "gelu": nn.GELU, "swish": nn.SiLU}
 
 
 class FeedForward(nn.Module):

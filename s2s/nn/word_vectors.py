@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from s2s.data.text.pieces import piece_word
-from s2s.data.text.tokenizer import Tokenizer
 from s2s.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from s2s.checkpoint import AnyTokenizer
 
 
 def read_vectors(path: str | Path, wanted: set[str]) -> tuple[int, dict[str, torch.Tensor]]:
@@ -64,7 +67,7 @@ class Coverage:
                 f"({100 * self.matched / self.vocab:.1f}%; {self.matched} of {self.words} whole-word pieces)")
 
 
-def match_pieces(tokenizer: Tokenizer, vectors: dict[str, torch.Tensor]) -> dict[int, torch.Tensor]:
+def match_pieces(tokenizer: AnyTokenizer, vectors: dict[str, torch.Tensor]) -> dict[int, torch.Tensor]:
     matched = {}
     for token_id in range(tokenizer.vocab_size):
         word = None if tokenizer.is_special(token_id) else piece_word(tokenizer.piece(token_id))
@@ -78,7 +81,7 @@ def match_pieces(tokenizer: Tokenizer, vectors: dict[str, torch.Tensor]) -> dict
     return matched
 
 
-def init_from_vectors(embeddings: list[nn.Embedding], tokenizer: Tokenizer, path: str | Path, *,
+def init_from_vectors(embeddings: list[nn.Embedding], tokenizer: AnyTokenizer, path: str | Path, *,
                       freeze: bool = False) -> Coverage:
     """Copy matched vectors into every distinct ``We`` in ``embeddings`` (source and target, or one shared)."""
     distinct = list({id(e): e for e in embeddings}.values())

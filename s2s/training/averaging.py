@@ -44,6 +44,7 @@ def average_checkpoints(paths: list[Path], out: Path) -> None:
         for name, value in state.items():
             total[name] = total.get(name, 0) + value.double()
     averaged = {name: (value / len(paths)).to(dtype=torch.float32) for name, value in total.items()}
+    assert first_entry is not None  # paths is not empty
     model = Seq2Seq(ModelConfig.from_dict(dict(first_entry["model_config"])))
     model.load_state_dict(averaged)
     info = dataclasses.replace(CheckpointInfo.from_dict(dict(first_entry.get("info", {}))),

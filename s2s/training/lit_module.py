@@ -14,10 +14,9 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Timer
 
 from s2s.analysis.dashboard import log_validation_attention
-from s2s.checkpoint import s2s_entry
+from s2s.checkpoint import AnyTokenizer, s2s_entry
 from s2s.model.config import ModelConfig
 from s2s.data.batching import Batch
-from s2s.data.text.tokenizer import Tokenizer
 from s2s.decoding import DecodingOptions, generate
 from s2s.errors import NonFiniteLossError
 from s2s.metrics import task_scores
@@ -59,7 +58,7 @@ def ctc_loss(log_probs: torch.Tensor, input_lengths: torch.Tensor, batch: Batch,
 
 
 class Seq2SeqModule(pl.LightningModule):
-    def __init__(self, *, model_config: ModelConfig, tokenizer: Tokenizer, optim: OptimConfig,
+    def __init__(self, *, model_config: ModelConfig, tokenizer: AnyTokenizer, optim: OptimConfig,
                  decoding: DecodingOptions, info: CheckpointInfo, label_smoothing: float = 0.1,
                  attention_examples: int = 0, max_nonfinite_steps: int = 10, ctc_weight: float = 0.0,
                  rdrop_alpha: float = 0.0) -> None:
@@ -207,7 +206,7 @@ class Seq2SeqModule(pl.LightningModule):
             self.log("val/loss", total / tokens, sync_dist=False)
         if not self.validation_outputs:
             return
-        dataset = self.trainer.datamodule.valid_dataset
+        dataset = self.trainer.datamodule.valid_dataset  # type: ignore[attr-defined]  # Lightning sets it at fit
         by_index = dict(gather_from_ranks(self.validation_outputs))  # one output per example
         indices = sorted(by_index)
         hypotheses = [by_index[i] for i in indices]
@@ -255,14 +254,16 @@ def time_budget_spent(trainer: pl.Trainer) -> Callable[[], float] | None:
     different learning rate, so the replicas would drift apart: every process takes rank 0's
     fraction instead (one small broadcast per optimizer step, which every rank makes together).
     """
-    timers = [c for c in trainer.callbacks if isinstance(c, Timer) and c.time_remaining() is not None]
+    callbacks = trainer.callbacks  # type: ignore[attr-defined]  # set by Lightning's callback connector
+    timers = [c for c in callbacks if isinstance(c, Timer) and c.time_remaining() is not None]
     if not timers:
         return None
     timer = timers[0]
 
     def spent() -> float:
-        elapsed = timer.time_elapsed()
-        fraction = elapsed / (elapsed + timer.time_remaining())
+        elapsed, remaining = timer.time_elapsed(), timer.time_remaining()
+        assert remaining is not None  # a timer with a duration (the filter above)
+        fraction = elapsed / (elapsed + remaining)
         return trainer.strategy.broadcast(fraction, src=0) if trainer.world_size > 1 else fraction
 
     return spent

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -40,6 +41,7 @@ class OptimConfig:
     def lr_factor(self, step: int, time_spent: float = 0.0) -> float:
         """LR multiplier at optimizer ``step`` (1-based); ``time_spent``: the fraction of the time budget used."""
         if self.schedule == "cosine":
+            assert self.decay_steps is not None  # __post_init__ requires it for cosine
             return cosine_factor(step, self.warmup_steps, self.decay_steps)
         if self.schedule == "cosine_time":
             return min(1.0, max(step, 1) / max(self.warmup_steps, 1)) * half_cosine(time_spent)
@@ -77,14 +79,15 @@ def build_optimizer(module: torch.nn.Module, config: OptimConfig, *, fused: bool
     """
     if config.schedule == "cosine_time" and time_spent is None:
         raise ValueError(NO_TIME_LIMIT)
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, param in module.named_parameters():
         if not param.requires_grad:
             continue
         (no_decay if param.ndim < 2 or "embedding" in name else decay).append(param)
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr, betas=tuple(config.betas), eps=config.eps, fused=fused,
+        lr=config.lr, betas=cast("tuple[float, float]", tuple(config.betas)), eps=config.eps, fused=fused,
     )
     clock = time_spent or (lambda: 0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: config.lr_factor(step + 1, clock()))

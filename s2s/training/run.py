@@ -5,16 +5,20 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from pathlib import Path
+from typing import Any, Literal, cast
 
 import lightning.pytorch as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, Timer
+from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from s2s.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint
+from s2s.model.audio_encoder import AudioEncoder
 from s2s.model.info import CheckpointInfo
+from s2s.model.text_encoder import TextEncoder
 from s2s.data.speech.audio import FeatureStats
 from s2s.training.checkpoint_io import AtomicCheckpointIO
 from s2s.decoding import DecodingOptions
@@ -87,7 +91,7 @@ def unfinished_anneal_note(trainer: pl.Trainer, schedule: str, peak_lr: float) -
     """
     if schedule != "cosine_time" or trainer.interrupted or not trainer.optimizers:
         return None
-    if any(isinstance(c, Timer) and (c.time_remaining() or 0) <= 0 for c in trainer.callbacks):
+    if any(isinstance(c, Timer) and (c.time_remaining() or 0) <= 0 for c in trainer.callbacks):  # type: ignore[attr-defined]
         return None  # the time ran out: the schedule reached its end
     factor = trainer.optimizers[0].param_groups[0]["lr"] / peak_lr
     if factor < 0.05:  # annealed (the last update's rate is that of the time spent when it was made)
@@ -122,6 +126,7 @@ def train(cfg: DictConfig) -> Path:
         model_config = adjusted_config(pretrained.model.config, dict(cfg.init.model))
         if speech and model_config.encoder == "audio":
             encoder = pretrained.model.encoder
+            assert isinstance(encoder, AudioEncoder)  # the architecture, encoder included, is the checkpoint's
             datamodule.adopt(tokenizer, model_config.features, model_config.feature_dim,
                              FeatureStats(encoder.feature_mean.tolist(), encoder.feature_std.tolist(), 0))
     else:
@@ -129,7 +134,7 @@ def train(cfg: DictConfig) -> Path:
         model_config = instantiate(cfg.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id)
     test_options = dataclasses.replace(instantiate(cfg.decode), **(cfg.test_decode or {}))  # null: as validation
     info = CheckpointInfo(task=cfg.task.name, task_tag=cfg.data.get("task", cfg.task.tag), src_lang=cfg.data.src_lang,
-                          tgt_langs=tuple(cfg.data.tgt_langs), config=OmegaConf.to_container(cfg, resolve=True),
+                          tgt_langs=tuple(cfg.data.tgt_langs), config=cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True)),
                           pad_seconds=cfg.data.get("pad_seconds") if speech else None,  # the transcriber reads
                           default_decoding=dataclasses.asdict(test_options),            # audio the same way
                           **(carried_info(pretrained) if pretrained is not None else {}))
@@ -143,16 +148,18 @@ def train(cfg: DictConfig) -> Path:
     if pretrained is not None:
         console.print(start_from(module.model, pretrained, list(cfg.init.freeze)))
     elif speech:  # global mean/variance normalization: the statistics become model buffers
+        assert isinstance(module.model.encoder, AudioEncoder)  # speech data has an audio encoder (checked above)
         module.model.encoder.set_feature_stats(datamodule.feature_stats.mean, datamodule.feature_stats.std)
     if cfg.warm_start.checkpoint:
         console.print(warm_start(module.model, cfg.warm_start.checkpoint, list(cfg.warm_start.parts)))
     if cfg.embedding.pretrained:
         embeddings = [module.model.decoder.embedding.tokens]
         if not speech:  # an audio encoder has no token embedding
+            assert isinstance(module.model.encoder, TextEncoder)  # text data has a text encoder (checked above)
             embeddings.insert(0, module.model.encoder.embedding.tokens)
         coverage = init_from_vectors(embeddings, tokenizer, cfg.embedding.pretrained, freeze=cfg.embedding.freeze)
         console.print(coverage.summary() + ("; those rows are frozen" if cfg.embedding.freeze else ""))
-    logger = instantiate(cfg.logger) if cfg.logger else False
+    logger: Logger | Literal[False] = instantiate(cfg.logger) if cfg.logger else False
     if logger:
         logger.log_hyperparams(info.config)
     # Subword sampling segments the training set anew each epoch, in a new loader.
@@ -170,7 +177,9 @@ def train(cfg: DictConfig) -> Path:
         return run_dir
     if note := unfinished_anneal_note(trainer, cfg.optim.schedule, cfg.optim.lr):
         console.print(f"[yellow]note[/] {note}", soft_wrap=True)
-    best = trainer.checkpoint_callback.best_model_path or trainer.checkpoint_callback.last_model_path
+    checkpoints = trainer.checkpoint_callback
+    assert isinstance(checkpoints, ModelCheckpoint)  # build_callbacks adds one
+    best = checkpoints.best_model_path or checkpoints.last_model_path
     loaded = load_checkpoint(best)
     export_checkpoint(loaded.model, loaded.tokenizer, loaded.info, run_dir / "model.pt")
     console.print(f"[green]exported[/] {run_dir / 'model.pt'} (from {Path(best).name})")

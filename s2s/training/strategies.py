@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from lightning.pytorch.strategies import FSDPStrategy
 
 from s2s.nn.layers import DecoderLayer, EncoderLayer
 
 
-def fsdp_strategy(*, sharding_strategy: str = "FULL_SHARD", cpu_offload: bool = False,
+ShardingStrategy = Literal["FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"]
+
+
+def fsdp_strategy(*, sharding_strategy: ShardingStrategy = "FULL_SHARD", cpu_offload: bool = False,
                   activation_checkpointing: bool = False) -> FSDPStrategy:
     """Fully sharded data parallel with one FSDP unit per Transformer layer.
 

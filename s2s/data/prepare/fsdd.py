@@ -23,6 +23,14 @@ WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 
 
+def name_fields(path: Path) -> tuple[str, str, str]:
+    """``(digit, speaker, index)`` of a recording whose name matches ``NAME``."""
+    match = NAME.match(path.name)
+    assert match is not None  # only matching files are read
+    digit, speaker, index = match.groups()
+    return digit, speaker, index
+
+
 def prepare_fsdd(*, out: Path, local: Path, vocab_size: int = 40, valid_count: int = 5, test_count: int = 5,
                  console: Console | None = None) -> Path:
     """``local``: the FSDD folder (holding ``recordings/``) or the ``recordings`` folder itself."""
@@ -31,12 +39,12 @@ def prepare_fsdd(*, out: Path, local: Path, vocab_size: int = 40, valid_count: i
     files = sorted(p for p in recordings.glob("*.wav") if NAME.match(p.name))
     if not files:
         raise DataError(f"no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) in {recordings}")
-    first = min(int(NAME.match(p.name).group(3)) for p in files)
+    first = min(int(name_fields(p)[2]) for p in files)
     audio_dir = out / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
     splits: dict[str, list[Utterance]] = {"train": [], "valid": [], "test": []}
     for path in files:
-        digit, _, index = NAME.match(path.name).groups()
+        digit, _, index = name_fields(path)
         offset = int(index) - first
         split = "valid" if offset < valid_count else "test" if offset < valid_count + test_count else "train"
         dest = audio_dir / path.name

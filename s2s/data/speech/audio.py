@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +117,7 @@ class FeatureStats:
     frames: int
 
     @classmethod
-    def compute(cls, features: list[Tensor] | object) -> "FeatureStats":
+    def compute(cls, features: Iterable[Tensor]) -> "FeatureStats":
         """Accumulate over ``(F, N_MELS)`` feature matrices (in float64 for a stable variance)."""
         total = torch.zeros(N_MELS, dtype=torch.float64)
         squares = torch.zeros(N_MELS, dtype=torch.float64)

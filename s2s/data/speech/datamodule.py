@@ -49,7 +49,8 @@ class SpeechDataModule(ResumableDataModule):
         self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
         self.cache_hours, self.pad_seconds = cache_hours, pad_seconds
         self.features = feature_extractor("log_mel")
-        self.train_dataset = self.valid_dataset = None
+        self.train_dataset: SpeechDataset | None = None
+        self.valid_dataset: SpeechDataset | None = None
 
     def adopt(self, tokenizer, features: str, feature_dim: int, feature_stats: FeatureStats) -> None:
         """Read the corpus as a pretrained model does: its tokenizer, its features, its normalization."""
@@ -117,7 +118,9 @@ class SpeechDataModule(ResumableDataModule):
                                  on_epoch=dataset.set_epoch)
 
     def train_dataloader(self) -> DataLoader:
+        assert self.train_dataset is not None  # setup() loaded it
         return self.resumed(self.loader(self.train_dataset, shuffle=True))
 
     def val_dataloader(self) -> DataLoader:
+        assert self.valid_dataset is not None  # setup() loaded it
         return self.loader(self.valid_dataset, shuffle=False)

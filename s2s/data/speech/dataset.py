@@ -25,7 +25,7 @@ class SpeechExample:
     source_text: str  # what was said (the transcript when known, else the utterance id)
 
 
-def task_tag(task: str | None, lang: str, src_lang: str) -> str | None:
+def task_tag(task: str | None, lang: str | None, src_lang: str | None) -> str | None:
     """The task tag of a row: ``"auto"`` picks transcribe when the target is in the spoken language."""
     if task == "auto":
         return "transcribe" if lang == src_lang else "translate"
@@ -66,8 +66,9 @@ class SpeechDataset:
         return len(self.utterances)
 
     def wave(self, index: int) -> Tensor:
-        if self.waves[index] is not None:
-            return self.waves[index]
+        cached = self.waves[index]
+        if cached is not None:
+            return cached
         wave = load_audio(self.utterances[index].audio)
         if self.cache:
             self.waves[index] = wave
@@ -87,11 +88,13 @@ class SpeechDataset:
         u, wave, aug = self.utterances[index], self.wave(index), self.augmentation
         rng = self.augmentation_rng(index) if aug is not None else None
         if aug is not None and len(aug.speed_factors) > 1:
+            assert rng is not None  # drawn whenever there is augmentation
             wave = speed_perturb(wave, rng.choice(aug.speed_factors))
         if self.pad_samples is not None:
             wave = pad_or_trim(wave, self.pad_samples)
         features = self.features(wave)  # (F, feature_dim)
         if aug is not None and aug.spec_augment is not None:
+            assert rng is not None  # drawn whenever there is augmentation
             features = aug.spec_augment(features, aug.fill, rng)
         return SpeechExample(features, self.targets[index], self.prefixes[index], u.target, u.source or u.id)
 

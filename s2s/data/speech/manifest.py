@@ -72,9 +72,9 @@ def read_manifest(path: str | Path, *, check_audio: bool = True) -> list[Utteran
             rows.append(Utterance(row["id"], audio if audio.is_absolute() else path.parent / audio, duration,
                                   row["target"] or "", row.get("source") or "", row.get("lang") or ""))
     if check_audio:
-        missing = [(line, r.audio) for line, r in enumerate(rows, start=2) if not r.audio.is_file()]
-        if missing:
-            line, audio = missing[0]
+        absent = [(line, r.audio) for line, r in enumerate(rows, start=2) if not r.audio.is_file()]
+        if absent:
+            line, audio = absent[0]
             raise DataError(f"{path} line {line}: audio file {audio} not found"
-                            + (f" (and {len(missing) - 1} more rows)" if len(missing) > 1 else ""))
+                            + (f" (and {len(absent) - 1} more rows)" if len(absent) > 1 else ""))
     return rows

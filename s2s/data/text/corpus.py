@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from s2s.errors import DataError
 MAX_ENCODING_WARNINGS = 5  # per file; more would drown the output
 
 
-def utf8_lines(stream: io.BufferedIOBase, name: str) -> Iterator[str]:
+def utf8_lines(stream: Iterable[bytes], name: str) -> Iterator[str]:
     """Lines of a byte stream split on ``\n`` only, newline stripped; invalid UTF-8 is replaced, with a warning.
 
     ``str.splitlines`` would also split on form feeds, U+0085 and U+2028, which may sit inside a

@@ -34,7 +34,8 @@ class TranslationDataModule(ResumableDataModule):
         self.src_lang, self.tgt_langs, self.task = src_lang, list(tgt_langs), task
         self.max_tokens, self.max_length = max_tokens, max_length
         self.valid_max_sentences, self.train_max_sentences = valid_max_sentences, train_max_sentences
-        self.train_dataset = self.valid_dataset = None
+        self.train_dataset: TranslationDataset | None = None
+        self.valid_dataset: TranslationDataset | None = None
 
     @functools.cached_property
     def tokenizer(self) -> Tokenizer:
@@ -78,10 +79,11 @@ class TranslationDataModule(ResumableDataModule):
         """
         trainer, epoch = self.trainer, 0
         if trainer is not None:
-            if trainer.reload_dataloaders_every_n_epochs != 1:
+            if trainer.reload_dataloaders_every_n_epochs != 1:  # type: ignore[attr-defined]  # Lightning sets it
                 raise ConfigError("data.subword_alpha draws a new segmentation every epoch: the trainer needs "
                                   "reload_dataloaders_every_n_epochs=1 (s2s train sets it)")
             epoch = trainer.current_epoch
+        assert self.subword_alpha is not None  # called only when sampling is on
         self.tokenizer.seed_sampling(self.seed * 100_003 + epoch)
         sample = functools.partial(self.tokenizer.sample_batch, alpha=self.subword_alpha)
         return self.load("train", self.train_max_sentences, encode=sample)
@@ -89,7 +91,9 @@ class TranslationDataModule(ResumableDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.subword_alpha is not None:
             self.train_dataset = self.resegmented_train_dataset()
+        assert self.train_dataset is not None  # setup() loaded it
         return self.resumed(self.loader(self.train_dataset, shuffle=True))
 
     def val_dataloader(self) -> DataLoader:
+        assert self.valid_dataset is not None  # setup() loaded it
         return self.loader(self.valid_dataset, shuffle=False)

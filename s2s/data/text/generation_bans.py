@@ -9,8 +9,23 @@ import functools
 class GenerationBans:
     """Mixed into each tokenizer class; ``pad_id``, ``bos_id`` and ``tag_ids`` are the tokenizer's."""
 
-    non_speech_ids: tuple[int, ...] = ()  # a Whisper model's annotations ("(music)", "♪"), banned like tags
-    never_first: tuple[int, ...] = ()  # banned as the first generated token only (Whisper's suppress_blank)
+    pad_id: int
+    bos_id: int
+
+    @property
+    def tag_ids(self) -> frozenset[int]:
+        """The tokenizer's prefix tags, never part of the output text; each tokenizer class defines them."""
+        raise NotImplementedError
+
+    @property
+    def non_speech_ids(self) -> tuple[int, ...]:
+        """A Whisper model's annotations ("(music)", "♪"), banned like tags."""
+        return ()
+
+    @property
+    def never_first(self) -> tuple[int, ...]:
+        """Banned as the first generated token only (Whisper's suppress_blank)."""
+        return ()
 
     @functools.cached_property
     def never_generated(self) -> tuple[int, ...]:

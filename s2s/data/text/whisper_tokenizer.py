@@ -118,7 +118,10 @@ class WhisperTokenizer(GenerationBans):
             return f"<|{self.seconds(token_id):.2f}|>"
         if not 0 <= token_id < self.timestamp_begin_id:
             raise ValueError(f"token id {token_id} is outside the vocabulary (0..{self.vocab_size - 1})")
-        return self.bpe.id_to_token(token_id)
+        name = self.bpe.id_to_token(token_id)
+        if name is None:
+            raise ValueError(f"tokenizer.json has no token of id {token_id}")
+        return name
 
     @functools.cached_property
     def tag_ids(self) -> frozenset[int]:
@@ -130,7 +133,7 @@ class WhisperTokenizer(GenerationBans):
         """``xx`` -> id of ``<|xx|>``; empty for English-only models (which list the tokens, unused)."""
         if not self.multilingual:
             return {}
-        return {self.bpe.id_to_token(i)[2:-2]: i for i in range(self.bos_id + 1, self.translate_id)}
+        return {self.token_name(i)[2:-2]: i for i in range(self.bos_id + 1, self.translate_id)}
 
     def prefix(self, target_lang: str | None, task: str | None = None, *, timestamps: bool = False,
                spoken_lang: str | None = None) -> list[int]:

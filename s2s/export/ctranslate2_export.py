@@ -140,7 +140,6 @@ def whisper_spec(loaded: LoadedModel):
     spec.config.suppress_ids_begin = list(tokenizer.suppress_at_start)
     spec.config.lang_ids = sorted(tokenizer.language_codes.values())
     spec.config.alignment_heads = [list(map(int, pair)) for pair in heads]
-    spec.config.unk_token = spec.config.bos_token = spec.config.eos_token = tokenizer.token_name(tokenizer.eos_id)
     spec.register_vocabulary(vocabulary(tokenizer))
     return spec
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
 from pathlib import Path
 
@@ -46,11 +47,17 @@ def example_source(model) -> tuple[torch.Tensor, torch.Tensor]:
 def export_graph(graph, args: tuple, path: Path, input_names: list[str], output_names: list[str],
                  dynamic_shapes, external_data: bool) -> None:
     # torch.onnx prints its progress and warns about optional packages: keep the command's output to its result
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(graph, args, str(path), input_names=input_names, output_names=output_names,
-                          dynamic_shapes=dynamic_shapes, opset_version=OPSET, external_data=external_data,
-                          verbose=False)
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, args, str(path), input_names=input_names, output_names=output_names,
+                              dynamic_shapes=dynamic_shapes, opset_version=OPSET, external_data=external_data,
+                              verbose=False)
+    finally:
+        logger.setLevel(level)
 
 
 def check_graph(path: Path, feeds: dict[str, torch.Tensor], expected: tuple[torch.Tensor, ...]) -> None:

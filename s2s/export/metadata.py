@@ -56,6 +56,8 @@ def describe(loaded: LoadedModel, engine: str, tokenizer: dict) -> dict:
     return {
         "format": FORMAT, "version": VERSION, "engine": engine, "encoder": config.encoder,
         "features": config.features if config.encoder == "audio" else None, "feature_dim": config.feature_dim,
+        # the shortest input the audio front end reads: a runtime extends shorter batches (as the encoder does)
+        "min_frames": loaded.model.encoder.subsample.min_frames if config.encoder == "audio" else 1,
         "decoder_layers": config.decoder_layers, "num_heads": config.num_heads,
         "head_dim": config.d_model // config.num_heads, "vocab_size": config.vocab_size,
         "max_positions": config.max_positions, "ctc": config.ctc,

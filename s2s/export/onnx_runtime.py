@@ -49,6 +49,9 @@ class OnnxSeq2Seq:
     def encode(self, source: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
         """``source (B, S)`` int64 ids or ``(B, F, feature_dim)`` float32 log-mel, ``lengths (B,)`` ->
         ``[memory_mask (B, S'), cross_k_0, cross_v_0, ...]`` (and the CTC log-probabilities last, if any)."""
+        short = self.meta["min_frames"] - source.shape[1]
+        if short > 0:  # frames past each length are zeroed inside the graph, so padding with anything is silence
+            source = np.pad(source, ((0, 0), (0, short), (0, 0)))
         return self.encoder.run(None, {"source": source, "source_lengths": np.asarray(lengths, dtype=np.int64)})
 
     def greedy(self, source: np.ndarray, lengths: np.ndarray, prefix: list[int], *, max_len_a: float | None = None,

@@ -79,7 +79,7 @@ def whisper_export(whisper_checkpoint, tmp_path_factory):
     return out
 
 
-def test_whisper_transcripts_are_s2s_token_for_token(whisper_checkpoint, whisper_export):
+def test_whisper_transcripts_are_s2s_token_for_token(whisper_checkpoint, whisper_export, capsys):
     from tests.importers.test_whisper_import import decode, normalized, whisper_window
 
     loaded = load_checkpoint(whisper_checkpoint)
@@ -93,7 +93,11 @@ def test_whisper_transcripts_are_s2s_token_for_token(whisper_checkpoint, whisper
                                [tokenizer.prefix("en", "transcribe")] * len(files), beam_size=1,
                                suppress_tokens=never_generated(tokenizer), max_length=100)
     assert [r.sequences_ids[0] for r in results] == ours
-    assert all(tokenizer.decode(ids) for ids in ours)  # words, not empty lines
+    capsys.readouterr()
+    main(["transcribe", str(whisper_checkpoint), *map(str, files), "--beam", "1"])
+    transcripts = [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()]
+    assert [tokenizer.decode(ids) for ids in ours] == transcripts  # `s2s transcribe`'s text
+    assert all(transcripts)  # words, not empty lines
 
 
 def test_whisper_export_imports_back_to_the_same_weights(whisper_checkpoint, whisper_export, tmp_path):

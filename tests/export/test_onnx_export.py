@@ -130,3 +130,7 @@ def test_a_speech_model_with_a_ctc_head_exports(tokenizer, tmp_path):
         ours = loaded.model.ctc_log_probs(memory).numpy()
     assert np.array_equal(mask, our_mask.numpy())
     np.testing.assert_allclose(ctc[mask], ours[mask], atol=1e-4)
+    short, short_lengths = features[3:, :5], torch.tensor([5, 3])  # shorter than the front end's 7 frames
+    hyps = generate(loaded.model, short, short_lengths, torch.tensor([prefix] * 2), options=DecodingOptions(),
+                    eos_id=tokenizer.eos_id, suppress_ids=never_generated(tokenizer))
+    assert model.greedy(short.numpy(), short_lengths.numpy(), prefix) == [list(h[0].tokens) for h in hyps]

@@ -134,3 +134,20 @@ def test_a_speech_model_with_a_ctc_head_exports(tokenizer, tmp_path):
     hyps = generate(loaded.model, short, short_lengths, torch.tensor([prefix] * 2), options=DecodingOptions(),
                     eos_id=tokenizer.eos_id, suppress_ids=never_generated(tokenizer))
     assert model.greedy(short.numpy(), short_lengths.numpy(), prefix) == [list(h[0].tokens) for h in hyps]
+
+
+@pytest.mark.slow
+def test_whisper_through_onnxruntime_is_s2s_token_for_token(whisper_checkpoint, tmp_path):
+    """Whisper tiny.en (Conv1d front end, 30 s windows) on three real AN4 recordings."""
+    from s2s.data.speech.audio import load_audio
+    from tests.importers.test_whisper_import import WINDOW, decode, whisper_window
+    from tests.speech_helpers import AN4, require_shared
+
+    main(["export", "onnx", str(whisper_checkpoint), str(tmp_path / "onnx")])
+    loaded = load_checkpoint(whisper_checkpoint)
+    files = sorted(require_shared(AN4).glob("train/*.flac"))[:3]
+    windows = torch.stack([whisper_window(load_audio(f)) for f in files])  # (3, 3000, 80) raw log-mel
+    ours = decode(loaded, windows, torch.full((3,), WINDOW), DecodingOptions(beam_size=1, max_len_a=0, max_len_b=100))
+    model = OnnxSeq2Seq(tmp_path / "onnx", threads=1)
+    theirs = model.greedy(windows.numpy(), np.full(3, WINDOW), prefix_for(model.meta), max_len_a=0, max_len_b=100)
+    assert theirs == ours and all(loaded.tokenizer.decode(ids) for ids in ours)

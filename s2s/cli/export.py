@@ -10,11 +10,16 @@ length rule). See docs/export.md.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from s2s.errors import ExportError
 
 ENGINES = ("onnx", "ctranslate2")
+PACKAGES = {"onnx": ("onnx", "onnxscript", "onnxruntime"), "ctranslate2": ("ctranslate2",)}  # the export extra
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,17 +36,24 @@ def run(args: list[str]) -> None:
     out = options.out
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out} exists and is not an empty folder: choose a new one")
+    missing = [name for name in PACKAGES[options.engine] if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ExportError(f"export {options.engine} needs {', '.join(missing)}: pip install -e '.[export]'")
     from s2s.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(options.checkpoint)
     if options.engine == "onnx":
-        try:
-            from s2s.export.onnx_export import export_onnx
-        except ImportError as error:
-            raise ExportError(f"export onnx needs {error.name}: pip install 's2s[export]'") from None
-        export_onnx(loaded, out)
+        from s2s.export.onnx_export import export_onnx as export
     else:
-        from s2s.export.ctranslate2_export import export_ctranslate2
-
-        export_ctranslate2(loaded, out)
+        from s2s.export.ctranslate2_export import export_ctranslate2 as export
+    # written beside OUT and renamed when complete: a refused or failed export leaves no half-written folder
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
+    try:
+        export(loaded, partial)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        os.replace(partial, out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     print(f"wrote {out}")

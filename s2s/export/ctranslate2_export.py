@@ -156,10 +156,6 @@ def model_spec(loaded: LoadedModel):
 
 
 def export_ctranslate2(loaded: LoadedModel, out: Path) -> None:
-    try:
-        import ctranslate2  # noqa: F401  (the specs and the writer)
-    except ImportError:
-        raise ExportError("export ctranslate2 needs the ctranslate2 package: pip install 's2s[export]'") from None
     loaded.model.float().eval()
     spec = model_spec(loaded)
     spec.validate()

@@ -38,3 +38,11 @@ def test_the_command_is_listed(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "export" in capsys.readouterr().out
+
+
+def test_a_missing_exporter_package_is_named(capsys, tmp_path, monkeypatch):
+    from s2s.cli import export
+
+    monkeypatch.setattr(export.importlib.util, "find_spec", lambda name: None if name == "onnxscript" else object())
+    code, error = run(capsys, "onnx", str(tmp_path / "model.pt"), str(tmp_path / "out"))
+    assert code == 2 and error == "s2s: error: export onnx needs onnxscript: pip install -e '.[export]'\n"

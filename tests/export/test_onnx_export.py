@@ -151,3 +151,17 @@ def test_whisper_through_onnxruntime_is_s2s_token_for_token(whisper_checkpoint, 
     model = OnnxSeq2Seq(tmp_path / "onnx", threads=1)
     theirs = model.greedy(windows.numpy(), np.full(3, WINDOW), prefix_for(model.meta), max_len_a=0, max_len_b=100)
     assert theirs == ours and all(loaded.tokenizer.decode(ids) for ids in ours)
+
+
+def test_a_graph_onnxruntime_computes_differently_fails_the_export(tokenizer, tmp_path, capsys, monkeypatch):
+    """The exporter's own check (onnxruntime against torch on the example inputs) stops a wrong model."""
+    from s2s.export import onnx_export
+
+    checkpoint = random_checkpoint(tokenizer, tmp_path / "model.pt")
+    monkeypatch.setattr(onnx_export, "TOLERANCE", -1.0)  # no difference, not even 0, passes
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", "onnx", str(checkpoint), str(tmp_path / "onnx")])
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and error.count("\n") == 1
+    assert "encoder.onnx: onnxruntime's cross_k_0 differs from torch's" in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]

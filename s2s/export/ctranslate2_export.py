@@ -132,7 +132,7 @@ def whisper_spec(loaded: LoadedModel):
         set_layer(layer_spec, layer, decoder=False)
     set_norm(spec.encoder.layer_norm, encoder.stack.final_norm)
     set_decoder(spec.decoder, model.decoder, config)
-    whisper = loaded.info.get("whisper", {})
+    whisper = loaded.info.whisper or {}
     heads = whisper.get("alignment_heads") or [[layer, head] for layer in range(config.decoder_layers // 2,
                                                                                 config.decoder_layers)
                                                for head in range(config.num_heads)]  # the converter's default

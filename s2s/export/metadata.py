@@ -22,8 +22,7 @@ VERSION = 1
 def prefixes(loaded: LoadedModel) -> dict[str, list[int]]:
     """The decoder prefix of each target language (key "" for a model without language tags)."""
     info, tokenizer = loaded.info, loaded.tokenizer
-    return {lang or "": list(tokenizer.prefix(lang, info.get("task_tag")))
-            for lang in info.get("tgt_langs") or [None]}
+    return {lang or "": list(tokenizer.prefix(lang, info.task_tag)) for lang in info.languages}
 
 
 def vocabulary(tokenizer, *, source: bool = False) -> list[str]:
@@ -48,11 +47,11 @@ def tokenizer_files(tokenizer, folder: Path) -> dict:
 
 
 def describe(loaded: LoadedModel, engine: str, tokenizer: dict) -> dict:
-    from s2s.decoding.options import DecodingOptions
-    from s2s.decoding.suppression import never_first, never_generated
+    from s2s.inference.decoding_defaults import layered_options
 
     config, tokenizer_model = loaded.model.config, loaded.tokenizer
-    defaults = DecodingOptions()
+    # the length rule of `s2s translate|transcribe --beam 1` (the runtimes decode with the attention decoder alone)
+    defaults = layered_options(loaded, {"beam_size": 1, "ctc_weight": 0.0})
     return {
         "format": FORMAT, "version": VERSION, "engine": engine, "encoder": config.encoder,
         "features": config.features if config.encoder == "audio" else None, "feature_dim": config.feature_dim,
@@ -62,11 +61,11 @@ def describe(loaded: LoadedModel, engine: str, tokenizer: dict) -> dict:
         "head_dim": config.d_model // config.num_heads, "vocab_size": config.vocab_size,
         "max_positions": config.max_positions, "ctc": config.ctc,
         "pad_id": tokenizer_model.pad_id, "bos_id": tokenizer_model.bos_id, "eos_id": tokenizer_model.eos_id,
-        "prefixes": prefixes(loaded), "suppress_ids": never_generated(tokenizer_model),
-        "suppress_at_start": never_first(tokenizer_model),
+        "prefixes": prefixes(loaded), "suppress_ids": list(tokenizer_model.never_generated),
+        "suppress_at_start": list(tokenizer_model.never_first),
         "special_ids": sorted(i for i in range(config.vocab_size) if tokenizer_model.is_special(i)),
         "max_len_a": defaults.max_len_a, "max_len_b": defaults.max_len_b,
-        "tokenizer": tokenizer, "info": loaded.info,
+        "tokenizer": tokenizer, "info": loaded.info.to_dict(),
     }
 
 

@@ -1,7 +1,7 @@
 """The two graphs an ONNX export holds, as torch modules over a model's own layers.
 
 ``EncoderGraph``: the source -> its padding mask and every decoder layer's cross-attention keys and
-values, computed once per source (what ``Decoder.new_cache`` does), plus the CTC head's
+values, computed once per source (``Seq2Seq.encode``'s ``EncodedSource``), plus the CTC head's
 log-probabilities when the model has one.
 
 ``DecoderStepGraph``: new target tokens after a cached prefix -> the next token's logits and the
@@ -31,12 +31,12 @@ class EncoderGraph(nn.Module):
         """``source (B, S)`` ids or ``(B, F, feature_dim)`` log-mel, ``source_lengths (B,)`` ->
         ``memory_mask (B, S')``, then ``cross_k, cross_v (B, H, S', Dh)`` per decoder layer
         [, ``ctc_log_probs (B, S', V)``]."""
-        memory, mask = self.model.encode(source, source_lengths)  # (B, S', D), (B, S')
-        outputs = [mask]
-        for layer in self.model.decoder.layers:
-            outputs.extend(layer.cross_attn.project_kv(memory))
+        encoded = self.model.encode(source, source_lengths)
+        outputs = [encoded.mask]  # (B, S')
+        for k, v in encoded.cross:
+            outputs.extend((k, v))
         if self.model.ctc is not None:
-            outputs.append(self.model.ctc_log_probs(memory))
+            outputs.append(self.model.ctc_log_probs(encoded.memory))
         return tuple(outputs)
 
 
@@ -72,8 +72,6 @@ class DecoderStepGraph(nn.Module):
         positions = embedding.positions.table.index_select(0, torch.arange(new, device=tokens.device) + past)
         x = embedding.tokens(tokens) * embedding.scale + positions.to(embedding.tokens.weight.dtype)  # (B, Tn, D)
         step = StepColumns(slice(None), None, past + new, causal_mask(new, past + new, tokens.device))
-        cross_mask = key_mask(memory_mask)  # (B, 1, 1, S)
-        for layer, cache in zip(layers, caches_per_layer):
-            x = layer(x, cache, cross_mask, step)
-        logits = self.decoder.unembed(self.decoder.final_norm(x[:, -1]))  # (B, V)
+        x = self.decoder.run_layers(x, caches_per_layer, key_mask(memory_mask), step, 1)  # (B, Tn, D)
+        logits = self.decoder.unembed(x[:, -1])  # (B, V)
         return (logits, *(t for cache in caches_per_layer for t in (cache.present_k, cache.present_v)))

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from s2s.checkpoint import LoadedModel, export_checkpoint, load_checkpoint
-from s2s.decoding import DecodingOptions
+from s2s.inference.decoding_defaults import layered_options
 from s2s.inference.translator import Translator
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import MULTI30K, ROOT, multi30k_lines, require_shared, tiny_config
 
@@ -40,8 +41,9 @@ def sentences() -> list[str]:
 
 
 def greedy_tokens(loaded: LoadedModel, lines: list[str]) -> tuple[list[list[int]], list[list[int]]]:
-    """s2s's greedy decoding of ``lines`` in one batch: (the source ids, EOS last; the generated ids, EOS excluded)."""
-    translator = Translator(loaded, options=DecodingOptions(beam_size=1))
+    """s2s's greedy decoding of ``lines`` in one batch, as ``s2s translate --beam 1`` decodes: (the source ids,
+    EOS last; the generated ids, EOS excluded)."""
+    translator = Translator(loaded, options=layered_options(loaded, {"beam_size": 1}))
     sources = [translator.encode(line, i) for i, line in enumerate(lines)]
     return sources, [list(hyps[0].tokens) for hyps in translator.decode(sources)]
 
@@ -60,7 +62,7 @@ def random_checkpoint(tokenizer, path: Path, seed: int = 0, **options) -> Path:
         for name, parameter in model.named_parameters():
             if parameter.dim() == 1:
                 parameter.copy_(torch.randn_like(parameter) * 0.1 + (1.0 if "norm.weight" in name else 0.0))
-    export_checkpoint(model, tokenizer, {"task": "translation"}, path)
+    export_checkpoint(model, tokenizer, CheckpointInfo(task="translation"), path)
     return path
 
 

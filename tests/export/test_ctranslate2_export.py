@@ -14,7 +14,6 @@ from s2s.checkpoint import load_checkpoint
 from s2s.cli.main import main
 from s2s.data.speech.audio import load_audio
 from s2s.decoding import DecodingOptions
-from s2s.decoding.suppression import never_generated
 from s2s.export.metadata import prefix_for
 from tests.export.conftest import VARIANT_OPTIONS, greedy_tokens, random_checkpoint
 from tests.speech_helpers import AN4, require_shared
@@ -91,7 +90,7 @@ def test_whisper_transcripts_are_s2s_token_for_token(whisper_checkpoint, whisper
     whisper = ctranslate2.models.Whisper(str(whisper_export), device="cpu", compute_type="float32", intra_threads=1)
     results = whisper.generate(ctranslate2.StorageView.from_array(normalized(windows).numpy()),
                                [tokenizer.prefix("en", "transcribe")] * len(files), beam_size=1,
-                               suppress_tokens=never_generated(tokenizer), max_length=100)
+                               suppress_tokens=list(tokenizer.never_generated), max_length=100)
     assert [r.sequences_ids[0] for r in results] == ours
     capsys.readouterr()
     main(["transcribe", str(whisper_checkpoint), *map(str, files), "--beam", "1"])
@@ -109,4 +108,4 @@ def test_whisper_export_imports_back_to_the_same_weights(whisper_checkpoint, whi
         if name.endswith("self_attn.k_proj.bias") or name.endswith("cross_attn.k_proj.bias"):
             continue  # Whisper's keys have no bias: the importer gives s2s a zero one (no effect on attention)
         assert torch.equal(theirs[name], tensor), name
-    assert back.info["whisper"]["suppress_ids"] == original.info["whisper"]["suppress_ids"]
+    assert back.info.whisper["suppress_ids"] == original.info.whisper["suppress_ids"]

@@ -13,8 +13,8 @@ import torch
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.main import main
 from s2s.decoding import DecodingOptions, generate
-from s2s.decoding.suppression import never_generated
 from s2s.export.metadata import prefix_for
+from s2s.inference.decoding_defaults import layered_options
 from tests.conftest import ROOT
 from tests.export.conftest import VARIANT_OPTIONS, greedy_tokens, random_checkpoint
 
@@ -120,19 +120,20 @@ def test_a_speech_model_with_a_ctc_head_exports(tokenizer, tmp_path):
     loaded = load_checkpoint(checkpoint)
     features, lengths = torch.randn(5, 120, 80) * 4 - 4, torch.tensor([120, 100, 37, 7, 3])
     prefix = loaded.tokenizer.prefix(None)
-    hyps = generate(loaded.model, features, lengths, torch.tensor([prefix] * 5), options=DecodingOptions(),
-                    eos_id=tokenizer.eos_id, suppress_ids=never_generated(tokenizer))
+    options = layered_options(loaded, {"beam_size": 1, "ctc_weight": 0.0})  # `s2s transcribe --beam 1 --ctc-weight 0`
+    hyps = generate(loaded.model, features, lengths, torch.tensor([prefix] * 5), options=options,
+                    eos_id=tokenizer.eos_id, suppress_ids=list(tokenizer.never_generated))
     model = OnnxSeq2Seq(tmp_path / "onnx", threads=1)
     assert model.greedy(features.numpy(), lengths.numpy(), prefix) == [list(h[0].tokens) for h in hyps]
     mask, *_, ctc = model.encode(features.numpy(), lengths.numpy())
     with torch.no_grad():
-        memory, our_mask = loaded.model.encode(features, lengths)
-        ours = loaded.model.ctc_log_probs(memory).numpy()
-    assert np.array_equal(mask, our_mask.numpy())
+        encoded = loaded.model.encode(features, lengths)
+        ours = loaded.model.ctc_log_probs(encoded.memory).numpy()
+    assert np.array_equal(mask, encoded.mask.numpy())
     np.testing.assert_allclose(ctc[mask], ours[mask], atol=1e-4)
     short, short_lengths = features[3:, :5], torch.tensor([5, 3])  # shorter than the front end's 7 frames
-    hyps = generate(loaded.model, short, short_lengths, torch.tensor([prefix] * 2), options=DecodingOptions(),
-                    eos_id=tokenizer.eos_id, suppress_ids=never_generated(tokenizer))
+    hyps = generate(loaded.model, short, short_lengths, torch.tensor([prefix] * 2), options=options,
+                    eos_id=tokenizer.eos_id, suppress_ids=list(tokenizer.never_generated))
     assert model.greedy(short.numpy(), short_lengths.numpy(), prefix) == [list(h[0].tokens) for h in hyps]
 
 

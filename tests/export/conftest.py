@@ -30,7 +30,7 @@ def text_checkpoint(tmp_path_factory) -> Path:
     s2s("prepare", "multi30k", "--src", "en", "--tgt", "de", "--out", str(root / "data"), "--vocab-size", "1000",
         "--from", str(require_shared(MULTI30K)))
     s2s("train", "experiment=smoke", f"data.data_dir={root / 'data'}", "logger=none", f"hydra.run.dir={root / 'run'}",
-        "trainer.max_steps=100", "trainer.val_check_interval=100", "data.valid_max_sentences=20")
+        "trainer.max_steps=60", "trainer.val_check_interval=60", "data.valid_max_sentences=20")
     return root / "run" / "model.pt"
 
 

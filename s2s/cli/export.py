@@ -4,7 +4,7 @@ onnx: ``encoder.onnx`` and ``decoder_step.onnx`` (one step, its self-attention c
 outputs) for onnxruntime, decoded by ``s2s.export.onnx_runtime``. ctranslate2: a CTranslate2 model
 (``ctranslate2.Translator`` for text models, ``ctranslate2.models.Whisper`` for Whisper-style speech
 models). Both folders also hold the tokenizer and ``s2s_export.json`` (prefixes, suppressed ids,
-length rule). See docs/export.md.
+length rule). See docs/guides/export.md.
 """
 
 from __future__ import annotations

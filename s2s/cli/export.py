@@ -23,8 +23,9 @@ PACKAGES = {"onnx": ("onnx", "onnxscript", "onnxruntime"), "ctranslate2": ("ctra
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s2s export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="s2s export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("engine", choices=ENGINES, help="the runtime to export for")
     p.add_argument("checkpoint", type=Path, help="model.pt or a training .ckpt")
     p.add_argument("out", type=Path, help="the folder to write (created; must be empty if it exists)")

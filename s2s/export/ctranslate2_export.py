@@ -48,8 +48,9 @@ def set_attention(spec, attention, norm: nn.LayerNorm, *, cross: bool) -> None:
 
 
 def set_layer(spec, layer, *, decoder: bool) -> None:
-    set_attention(spec.self_attention, layer.self_attn, layer.self_block.norm if decoder else layer.attn_block.norm,
-                  cross=False)
+    set_attention(
+        spec.self_attention, layer.self_attn, layer.self_block.norm if decoder else layer.attn_block.norm, cross=False
+    )
     if decoder:
         set_attention(spec.attention, layer.cross_attn, layer.cross_block.norm, cross=True)
     set_linear(spec.ffn.linear_0, [layer.ffn.fc1])
@@ -86,8 +87,12 @@ def text_spec(loaded: LoadedModel):
     activations = {"relu": specs.Activation.RELU, "gelu": specs.Activation.GELU, "swish": specs.Activation.SWISH}
     if config.activation not in activations:
         refuse("activation", config.activation, f"it has {sorted(activations)} of s2s's activations")
-    spec = specs.TransformerSpec.from_config((config.encoder_layers, config.decoder_layers), config.num_heads,
-                                             pre_norm=config.norm_first, activation=activations[config.activation])
+    spec = specs.TransformerSpec.from_config(
+        (config.encoder_layers, config.decoder_layers),
+        config.num_heads,
+        pre_norm=config.norm_first,
+        activation=activations[config.activation],
+    )
     encoder = spec.encoder
     encoder.scale_embeddings = config.embed_scale
     encoder.embeddings[0].weight = array(model.encoder.embedding.tokens.weight)
@@ -106,9 +111,12 @@ def text_spec(loaded: LoadedModel):
     return spec
 
 
-WHISPER_LAYOUT = (("norm_first", True, "its Whisper is pre-LN"), ("activation", "gelu", "its Whisper's MLP is GELU"),
-                  ("embed_scale", False, "its Whisper does not scale embeddings"),
-                  ("features", "whisper", "its Whisper reads Whisper's log-mel features"))
+WHISPER_LAYOUT = (
+    ("norm_first", True, "its Whisper is pre-LN"),
+    ("activation", "gelu", "its Whisper's MLP is GELU"),
+    ("embed_scale", False, "its Whisper does not scale embeddings"),
+    ("features", "whisper", "its Whisper reads Whisper's log-mel features"),
+)
 
 
 def whisper_spec(loaded: LoadedModel):
@@ -120,12 +128,18 @@ def whisper_spec(loaded: LoadedModel):
             refuse(option, getattr(config, option), why)
     encoder = model.encoder
     if not (torch.all(encoder.feature_mean == WHISPER_MEAN) and torch.all(encoder.feature_std == WHISPER_STD)):
-        refuse("encoder.feature_mean/feature_std", "training statistics",
-               f"its Whisper normalizes features as (x - {WHISPER_MEAN}) / {WHISPER_STD}")
+        refuse(
+            "encoder.feature_mean/feature_std",
+            "training statistics",
+            f"its Whisper normalizes features as (x - {WHISPER_MEAN}) / {WHISPER_STD}",
+        )
     if not hasattr(tokenizer, "tokenizer_json"):
         refuse("tokenizer", type(tokenizer).__name__, "its Whisper needs Whisper's byte-level BPE tokenizer")
     spec = specs.WhisperSpec(config.encoder_layers, config.num_heads, config.decoder_layers, config.num_heads)
-    for conv_spec, conv in ((spec.encoder.conv1, encoder.subsample.conv1), (spec.encoder.conv2, encoder.subsample.conv2)):
+    for conv_spec, conv in (
+        (spec.encoder.conv1, encoder.subsample.conv1),
+        (spec.encoder.conv2, encoder.subsample.conv2),
+    ):
         conv_spec.weight, conv_spec.bias = array(conv.weight), array(conv.bias)
     spec.encoder.position_encodings.encodings = array(encoder.positions.table)
     for layer_spec, layer in zip(spec.encoder.layer, encoder.stack.layers):
@@ -133,9 +147,11 @@ def whisper_spec(loaded: LoadedModel):
     set_norm(spec.encoder.layer_norm, encoder.stack.final_norm)
     set_decoder(spec.decoder, model.decoder, config)
     whisper = loaded.info.whisper or {}
-    heads = whisper.get("alignment_heads") or [[layer, head] for layer in range(config.decoder_layers // 2,
-                                                                                config.decoder_layers)
-                                               for head in range(config.num_heads)]  # the converter's default
+    heads = whisper.get("alignment_heads") or [
+        [layer, head]
+        for layer in range(config.decoder_layers // 2, config.decoder_layers)
+        for head in range(config.num_heads)
+    ]  # the converter's default
     # the source model's own lists where the checkpoint recorded them (they name the tags too), else the tokenizer's
     spec.config.suppress_ids = list(whisper.get("suppress_ids", tokenizer.suppress_ids))
     spec.config.suppress_ids_begin = list(whisper.get("suppress_at_start", tokenizer.suppress_at_start))

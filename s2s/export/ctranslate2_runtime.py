@@ -25,8 +25,9 @@ class CTranslate2Translator:
 
         self.meta = read_metadata(folder)
         self.tokenizer = ExportedTokenizer(folder, self.meta)
-        self.translator = ctranslate2.Translator(str(folder), device=device, compute_type="float32",
-                                                 intra_threads=threads)
+        self.translator = ctranslate2.Translator(
+            str(folder), device=device, compute_type="float32", intra_threads=threads
+        )
         self.suppressed = [[piece] for piece in self.tokenizer.pieces(self.meta["suppress_ids"])]
 
     def limit(self, source_length: int, prefix_length: int) -> int:
@@ -40,13 +41,19 @@ class CTranslate2Translator:
         limits = [self.limit(len(ids), len(prefix)) - 1 for ids in sources]  # tokens before the (forced) EOS
         results = self.translator.translate_batch(
             [self.tokenizer.pieces(ids[:-1]) for ids in sources],  # the model config appends EOS itself
-            target_prefix=[tags] * len(sources) if tags else None, beam_size=1, min_decoding_length=0,
-            max_decoding_length=len(tags) + max(limits), suppress_sequences=self.suppressed,
-            max_input_length=0)  # the sources are already cut at the model's limit
-        return [self.tokenizer.ids(result.hypotheses[0])[len(tags):][:limit] for result, limit in zip(results, limits)]
+            target_prefix=[tags] * len(sources) if tags else None,
+            beam_size=1,
+            min_decoding_length=0,
+            max_decoding_length=len(tags) + max(limits),
+            suppress_sequences=self.suppressed,
+            max_input_length=0,
+        )  # the sources are already cut at the model's limit
+        return [self.tokenizer.ids(result.hypotheses[0])[len(tags) :][:limit] for result, limit in zip(results, limits)]
 
     def translate(self, lines: list[str], *, target_lang: str | None = None) -> list[str]:
         """One translation per line, in order."""
         prefix = prefix_for(self.meta, target_lang)
-        return translate_lines(lines, lambda batch: [self.tokenizer.decode(ids) for ids in
-                                                     self.greedy(self.tokenizer.encode(batch), prefix)])
+        return translate_lines(
+            lines,
+            lambda batch: [self.tokenizer.decode(ids) for ids in self.greedy(self.tokenizer.encode(batch), prefix)],
+        )

@@ -53,19 +53,31 @@ def describe(loaded: LoadedModel, engine: str, tokenizer: dict) -> dict:
     # the length rule of `s2s translate|transcribe --beam 1` (the runtimes decode with the attention decoder alone)
     defaults = layered_options(loaded, {"beam_size": 1, "ctc_weight": 0.0})
     return {
-        "format": FORMAT, "version": VERSION, "engine": engine, "encoder": config.encoder,
-        "features": config.features if config.encoder == "audio" else None, "feature_dim": config.feature_dim,
+        "format": FORMAT,
+        "version": VERSION,
+        "engine": engine,
+        "encoder": config.encoder,
+        "features": config.features if config.encoder == "audio" else None,
+        "feature_dim": config.feature_dim,
         # the shortest input the audio front end reads: a runtime extends shorter batches (as the encoder does)
         "min_frames": loaded.model.encoder.subsample.min_frames if config.encoder == "audio" else 1,
-        "decoder_layers": config.decoder_layers, "num_heads": config.num_heads,
-        "head_dim": config.d_model // config.num_heads, "vocab_size": config.vocab_size,
-        "max_positions": config.max_positions, "ctc": config.ctc,
-        "pad_id": tokenizer_model.pad_id, "bos_id": tokenizer_model.bos_id, "eos_id": tokenizer_model.eos_id,
-        "prefixes": prefixes(loaded), "suppress_ids": list(tokenizer_model.never_generated),
+        "decoder_layers": config.decoder_layers,
+        "num_heads": config.num_heads,
+        "head_dim": config.d_model // config.num_heads,
+        "vocab_size": config.vocab_size,
+        "max_positions": config.max_positions,
+        "ctc": config.ctc,
+        "pad_id": tokenizer_model.pad_id,
+        "bos_id": tokenizer_model.bos_id,
+        "eos_id": tokenizer_model.eos_id,
+        "prefixes": prefixes(loaded),
+        "suppress_ids": list(tokenizer_model.never_generated),
         "suppress_at_start": list(tokenizer_model.never_first),
         "special_ids": sorted(i for i in range(config.vocab_size) if tokenizer_model.is_special(i)),
-        "max_len_a": defaults.max_len_a, "max_len_b": defaults.max_len_b,
-        "tokenizer": tokenizer, "info": loaded.info.to_dict(),
+        "max_len_a": defaults.max_len_a,
+        "max_len_b": defaults.max_len_b,
+        "tokenizer": tokenizer,
+        "info": loaded.info.to_dict(),
     }
 
 

@@ -44,8 +44,9 @@ def example_source(model) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, torch.tensor([9, 6])
 
 
-def export_graph(graph, args: tuple, path: Path, input_names: list[str], output_names: list[str],
-                 dynamic_shapes, external_data: bool) -> None:
+def export_graph(
+    graph, args: tuple, path: Path, input_names: list[str], output_names: list[str], dynamic_shapes, external_data: bool
+) -> None:
     # torch.onnx prints its progress and warns about optional packages: keep the command's output to its result
     logger = logging.getLogger("torch.onnx")
     level = logger.level
@@ -53,9 +54,17 @@ def export_graph(graph, args: tuple, path: Path, input_names: list[str], output_
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            torch.onnx.export(graph, args, str(path), input_names=input_names, output_names=output_names,
-                              dynamic_shapes=dynamic_shapes, opset_version=OPSET, external_data=external_data,
-                              verbose=False)
+            torch.onnx.export(
+                graph,
+                args,
+                str(path),
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_shapes=dynamic_shapes,
+                opset_version=OPSET,
+                external_data=external_data,
+                verbose=False,
+            )
     finally:
         logger.setLevel(level)
 
@@ -75,8 +84,10 @@ def check_graph(path: Path, feeds: dict[str, torch.Tensor], expected: tuple[torc
             continue
         finite = np.isfinite(ours)
         scale = max(1.0, float(np.abs(ours[finite]).max(initial=0.0)))
-        if not np.array_equal(finite, np.isfinite(theirs)) or \
-                np.abs(ours[finite] - theirs[finite]).max(initial=0.0) > TOLERANCE * scale:
+        if (
+            not np.array_equal(finite, np.isfinite(theirs))
+            or np.abs(ours[finite] - theirs[finite]).max(initial=0.0) > TOLERANCE * scale
+        ):
             raise ExportError(f"{path.name}: onnxruntime's {name} differs from torch's beyond {TOLERANCE} of its scale")
 
 
@@ -98,21 +109,37 @@ def export_onnx(loaded: LoadedModel, out: Path) -> None:
         encoded = tuple(t.detach() for t in encoder(source, lengths))
         encoder_outputs = ["memory_mask", *cache_names(layers, ("cross",))] + (["ctc_log_probs"] if config.ctc else [])
         source_shape = {0: batch, 1: source_len}
-        export_graph(encoder, (source, lengths), out / ENCODER_FILE, ["source", "source_lengths"], encoder_outputs,
-                     {"source": source_shape, "source_lengths": {0: batch}}, external_data)
+        export_graph(
+            encoder,
+            (source, lengths),
+            out / ENCODER_FILE,
+            ["source", "source_lengths"],
+            encoder_outputs,
+            {"source": source_shape, "source_lengths": {0: batch}},
+            external_data,
+        )
         check_graph(out / ENCODER_FILE, {"source": source, "source_lengths": lengths}, encoded)
 
         step = DecoderStepGraph(model)
-        memory_mask, cross = encoded[0], encoded[1: 1 + 2 * layers]
+        memory_mask, cross = encoded[0], encoded[1 : 1 + 2 * layers]
         tokens = torch.randint(4, config.vocab_size, (2, 3))
         past_kv = [torch.randn(2, config.num_heads, 4, config.d_model // config.num_heads) for _ in range(2 * layers)]
-        caches = [t for i in range(layers) for t in (*cross[2 * i: 2 * i + 2], *past_kv[2 * i: 2 * i + 2])]
+        caches = [t for i in range(layers) for t in (*cross[2 * i : 2 * i + 2], *past_kv[2 * i : 2 * i + 2])]
         expected = tuple(t.detach() for t in step(tokens, memory_mask, *caches))
         cache_shapes = [{0: batch, 2: memory_len}] * 2 + [{0: batch, 2: past}] * 2
         inputs = ["tokens", "memory_mask", *cache_names(layers, ("cross", "past"))]
-        export_graph(step, (tokens, memory_mask, *caches), out / DECODER_STEP_FILE, inputs,
-                     ["logits", *cache_names(layers, ("present",))],
-                     {"tokens": {0: batch, 1: new}, "memory_mask": {0: batch, 1: memory_len},
-                      "caches": tuple(cache_shapes * layers)}, external_data)
+        export_graph(
+            step,
+            (tokens, memory_mask, *caches),
+            out / DECODER_STEP_FILE,
+            inputs,
+            ["logits", *cache_names(layers, ("present",))],
+            {
+                "tokens": {0: batch, 1: new},
+                "memory_mask": {0: batch, 1: memory_len},
+                "caches": tuple(cache_shapes * layers),
+            },
+            external_data,
+        )
         check_graph(out / DECODER_STEP_FILE, dict(zip(inputs, (tokens, memory_mask, *caches))), expected)
     write_metadata(out, describe(loaded, "onnx", tokenizer_files(loaded.tokenizer, out)))

@@ -65,7 +65,7 @@ class DecoderStepGraph(nn.Module):
         layer ``cross_k, cross_v (B, H, S, Dh)`` and ``past_k, past_v (B, H, T, Dh)`` (``T`` may be 0) ->
         ``logits (B, V)`` of the last new position, then per layer ``present_k, present_v (B, H, T + Tn, Dh)``."""
         layers = self.decoder.layers
-        caches_per_layer = [StepCache(*caches[4 * i: 4 * i + 4]) for i in range(len(layers))]
+        caches_per_layer = [StepCache(*caches[4 * i : 4 * i + 4]) for i in range(len(layers))]
         past, new = caches[2].shape[2], tokens.shape[1]
         embedding = self.decoder.embedding
         # Embedding.forward slices its table with a Python start; the graph's start is data, so it gathers

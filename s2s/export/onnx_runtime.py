@@ -54,14 +54,21 @@ class OnnxSeq2Seq:
             source = np.pad(source, ((0, 0), (0, short), (0, 0)))
         return self.encoder.run(None, {"source": source, "source_lengths": np.asarray(lengths, dtype=np.int64)})
 
-    def greedy(self, source: np.ndarray, lengths: np.ndarray, prefix: list[int], *, max_len_a: float | None = None,
-               max_len_b: int | None = None) -> list[list[int]]:
+    def greedy(
+        self,
+        source: np.ndarray,
+        lengths: np.ndarray,
+        prefix: list[int],
+        *,
+        max_len_a: float | None = None,
+        max_len_b: int | None = None,
+    ) -> list[list[int]]:
         """Greedy decoding of a batch -> each row's generated ids after the prefix, EOS excluded."""
         meta = self.meta
         max_len_a = meta["max_len_a"] if max_len_a is None else max_len_a
         max_len_b = meta["max_len_b"] if max_len_b is None else max_len_b
         encoded = self.encode(source, lengths)
-        mask, cross = encoded[0], encoded[1: 1 + 2 * self.layers]  # (B, S'), (B, H, S', Dh) each
+        mask, cross = encoded[0], encoded[1 : 1 + 2 * self.layers]  # (B, S'), (B, H, S', Dh) each
         batch = mask.shape[0]
         limit = np.floor(max_len_a * mask.sum(axis=1) + max_len_b).astype(np.int64)  # (B,) tokens with EOS
         limit = np.clip(limit, 1, meta["max_positions"] - len(prefix))
@@ -74,8 +81,14 @@ class OnnxSeq2Seq:
         while rows.size:
             feeds = {"tokens": tokens, "memory_mask": mask}
             for i in range(self.layers):
-                feeds.update({f"cross_k_{i}": cross[2 * i], f"cross_v_{i}": cross[2 * i + 1],
-                              f"past_k_{i}": past[2 * i], f"past_v_{i}": past[2 * i + 1]})
+                feeds.update(
+                    {
+                        f"cross_k_{i}": cross[2 * i],
+                        f"cross_v_{i}": cross[2 * i + 1],
+                        f"past_k_{i}": past[2 * i],
+                        f"past_v_{i}": past[2 * i + 1],
+                    }
+                )
             logits, *present = self.decoder_step.run(None, feeds)  # (N, V), then (N, H, T + Tn, Dh) each
             logits[:, self.banned_first if step == 0 else self.banned] = -np.inf
             at_limit = step + 1 >= limit[rows]  # the last allowed token: only EOS remains

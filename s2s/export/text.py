@@ -15,8 +15,9 @@ class ExportedTokenizer:
         if meta["encoder"] != "text":
             raise ValueError("this export is a speech model: it decodes features, not text")
         if meta["tokenizer"]["kind"] != "sentencepiece":
-            raise ValueError(f"this export's tokenizer ({meta['tokenizer']['kind']}) is not s2s's SentencePiece: "
-                             "decode ids instead")
+            raise ValueError(
+                f"this export's tokenizer ({meta['tokenizer']['kind']}) is not s2s's SentencePiece: decode ids instead"
+            )
         self.sp = sentencepiece.SentencePieceProcessor(model_file=str(Path(folder) / meta["tokenizer"]["file"]))
         self.special = set(meta["special_ids"])
         self.eos_id, self.pad_id = meta["eos_id"], meta["pad_id"]

@@ -27,10 +27,30 @@ def text_checkpoint(tmp_path_factory) -> Path:
     from tests.e2e.test_translation_cli import s2s
 
     root = tmp_path_factory.mktemp("trained")
-    s2s("prepare", "multi30k", "--src", "en", "--tgt", "de", "--out", str(root / "data"), "--vocab-size", "1000",
-        "--from", str(require_shared(MULTI30K)))
-    s2s("train", "experiment=smoke", f"data.data_dir={root / 'data'}", "logger=none", f"hydra.run.dir={root / 'run'}",
-        "trainer.max_steps=60", "trainer.val_check_interval=60", "data.valid_max_sentences=20")
+    s2s(
+        "prepare",
+        "multi30k",
+        "--src",
+        "en",
+        "--tgt",
+        "de",
+        "--out",
+        str(root / "data"),
+        "--vocab-size",
+        "1000",
+        "--from",
+        str(require_shared(MULTI30K)),
+    )
+    s2s(
+        "train",
+        "experiment=smoke",
+        f"data.data_dir={root / 'data'}",
+        "logger=none",
+        f"hydra.run.dir={root / 'run'}",
+        "trainer.max_steps=60",
+        "trainer.val_check_interval=60",
+        "data.valid_max_sentences=20",
+    )
     return root / "run" / "model.pt"
 
 
@@ -49,9 +69,17 @@ def greedy_tokens(loaded: LoadedModel, lines: list[str]) -> tuple[list[list[int]
 
 
 # every option off its default that a text model can take, at once: each engine must express them all
-VARIANT_OPTIONS = dict(norm_first=False, learned_positions=True, activation="gelu", embed_scale=False,
-                       tie_output=False, share_embeddings=False, final_logits_bias=True, encoder_positions="sinusoid",
-                       max_source_positions=96)
+VARIANT_OPTIONS = dict(
+    norm_first=False,
+    learned_positions=True,
+    activation="gelu",
+    embed_scale=False,
+    tie_output=False,
+    share_embeddings=False,
+    final_logits_bias=True,
+    encoder_positions="sinusoid",
+    max_source_positions=96,
+)
 
 
 def random_checkpoint(tokenizer, path: Path, seed: int = 0, **options) -> Path:

@@ -37,9 +37,16 @@ def test_translator_output_is_s2s_token_for_token(text_checkpoint, loaded_text, 
     assert translator.translate(sentences) == texts and all(texts)
 
 
-@pytest.mark.parametrize("options", [
-    VARIANT_OPTIONS, dict(activation="swish"), dict(learned_positions=True, encoder_positions="whisper"),
-    dict(tie_output=False, share_embeddings=False)], ids=["all", "swish", "whisper-sinusoids", "untied"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        VARIANT_OPTIONS,
+        dict(activation="swish"),
+        dict(learned_positions=True, encoder_positions="whisper"),
+        dict(tie_output=False, share_embeddings=False),
+    ],
+    ids=["all", "swish", "whisper-sinusoids", "untied"],
+)
 def test_text_options_are_expressed(tokenizer, sentences, tmp_path, options):
     """Random models that reach their length limits as well as EOS: each row's own limit holds."""
     checkpoint = random_checkpoint(tokenizer, tmp_path / "model.pt", **options)
@@ -49,13 +56,25 @@ def test_text_options_are_expressed(tokenizer, sentences, tmp_path, options):
     assert translator.greedy(sources, prefix_for(translator.meta)) == ours
 
 
-@pytest.mark.parametrize("options,named", [
-    (dict(ctc=True), "ctc=True"),
-    (dict(encoder="audio", conv_channels=8), "audio_frontend='conv2d'"),
-    (dict(encoder="audio", audio_frontend="conv1d", subsampling=2, activation="gelu", embed_scale=False,
-          features="log_mel"), "features='log_mel'"),
-    (dict(encoder="audio", audio_frontend="conv1d", subsampling=2, features="whisper"), "activation='relu'"),
-])
+@pytest.mark.parametrize(
+    "options,named",
+    [
+        (dict(ctc=True), "ctc=True"),
+        (dict(encoder="audio", conv_channels=8), "audio_frontend='conv2d'"),
+        (
+            dict(
+                encoder="audio",
+                audio_frontend="conv1d",
+                subsampling=2,
+                activation="gelu",
+                embed_scale=False,
+                features="log_mel",
+            ),
+            "features='log_mel'",
+        ),
+        (dict(encoder="audio", audio_frontend="conv1d", subsampling=2, features="whisper"), "activation='relu'"),
+    ],
+)
 def test_what_ctranslate2_cannot_express_is_refused_in_one_line(tokenizer, tmp_path, capsys, options, named):
     checkpoint = random_checkpoint(tokenizer, tmp_path / "model.pt", **options)
     with pytest.raises(SystemExit) as exit_:
@@ -85,12 +104,17 @@ def test_whisper_transcripts_are_s2s_token_for_token(whisper_checkpoint, whisper
     tokenizer = loaded.tokenizer
     files = sorted(require_shared(AN4).glob("train/*.flac"))[:3]
     windows = torch.stack([whisper_window(load_audio(f)) for f in files])  # (3, 3000, 80) raw log-mel
-    ours = decode(loaded, windows, torch.full((len(files),), WINDOW),
-                  DecodingOptions(beam_size=1, max_len_a=0, max_len_b=100))
+    ours = decode(
+        loaded, windows, torch.full((len(files),), WINDOW), DecodingOptions(beam_size=1, max_len_a=0, max_len_b=100)
+    )
     whisper = ctranslate2.models.Whisper(str(whisper_export), device="cpu", compute_type="float32", intra_threads=1)
-    results = whisper.generate(ctranslate2.StorageView.from_array(normalized(windows).numpy()),
-                               [tokenizer.prefix("en", "transcribe")] * len(files), beam_size=1,
-                               suppress_tokens=list(tokenizer.never_generated), max_length=100)
+    results = whisper.generate(
+        ctranslate2.StorageView.from_array(normalized(windows).numpy()),
+        [tokenizer.prefix("en", "transcribe")] * len(files),
+        beam_size=1,
+        suppress_tokens=list(tokenizer.never_generated),
+        max_length=100,
+    )
     assert [r.sequences_ids[0] for r in results] == ours
     capsys.readouterr()
     main(["transcribe", str(whisper_checkpoint), *map(str, files), "--beam", "1"])

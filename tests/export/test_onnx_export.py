@@ -65,9 +65,11 @@ def test_translator_gives_s2s_translates_text(text_checkpoint, text_export, sent
 def test_the_runtime_loop_needs_no_torch(text_checkpoint, text_export, sentences, tmp_path):
     """The loop runs in a Python where importing torch fails."""
     lines = sentences[:3]
-    script = ("import sys, json; sys.modules['torch'] = None\n"
-              "from s2s.export.onnx_runtime import OnnxTranslator\n"
-              f"print(json.dumps(OnnxTranslator({str(text_export)!r}, threads=1).translate({lines!r})))\n")
+    script = (
+        "import sys, json; sys.modules['torch'] = None\n"
+        "from s2s.export.onnx_runtime import OnnxTranslator\n"
+        f"print(json.dumps(OnnxTranslator({str(text_export)!r}, threads=1).translate({lines!r})))\n"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout) == translate_cli(text_checkpoint, lines, tmp_path)
@@ -86,8 +88,14 @@ def test_the_step_graph_grows_the_cache_it_is_given(text_export, loaded_text, se
     def step(new: np.ndarray, past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         feeds = {"tokens": new, "memory_mask": mask}
         for i in range(layers):
-            feeds.update({f"cross_k_{i}": cross[2 * i], f"cross_v_{i}": cross[2 * i + 1],
-                          f"past_k_{i}": past[2 * i], f"past_v_{i}": past[2 * i + 1]})
+            feeds.update(
+                {
+                    f"cross_k_{i}": cross[2 * i],
+                    f"cross_v_{i}": cross[2 * i + 1],
+                    f"past_k_{i}": past[2 * i],
+                    f"past_v_{i}": past[2 * i + 1],
+                }
+            )
         logits, *present = model.decoder_step.run(None, feeds)
         return logits, present
 
@@ -95,7 +103,9 @@ def test_the_step_graph_grows_the_cache_it_is_given(text_export, loaded_text, se
     assert all(c.shape == (3, meta["num_heads"], tokens.shape[1], meta["head_dim"]) for c in cache)
     first, half = step(tokens[:, :2], [empty] * (2 * layers))
     second, grown = step(tokens[:, 2:], half)
-    assert [c.shape[2] for c in half] == [2] * (2 * layers) and [c.shape[2] for c in grown] == [tokens.shape[1]] * (2 * layers)
+    assert [c.shape[2] for c in half] == [2] * (2 * layers) and [c.shape[2] for c in grown] == [tokens.shape[1]] * (
+        2 * layers
+    )
     np.testing.assert_allclose(second, whole, atol=1e-4)
     np.testing.assert_allclose(grown[0], cache[0], atol=1e-5)
 
@@ -121,8 +131,15 @@ def test_a_speech_model_with_a_ctc_head_exports(tokenizer, tmp_path):
     features, lengths = torch.randn(5, 120, 80) * 4 - 4, torch.tensor([120, 100, 37, 7, 3])
     prefix = loaded.tokenizer.prefix(None)
     options = layered_options(loaded, {"beam_size": 1, "ctc_weight": 0.0})  # `s2s transcribe --beam 1 --ctc-weight 0`
-    hyps = generate(loaded.model, features, lengths, torch.tensor([prefix] * 5), options=options,
-                    eos_id=tokenizer.eos_id, suppress_ids=list(tokenizer.never_generated))
+    hyps = generate(
+        loaded.model,
+        features,
+        lengths,
+        torch.tensor([prefix] * 5),
+        options=options,
+        eos_id=tokenizer.eos_id,
+        suppress_ids=list(tokenizer.never_generated),
+    )
     model = OnnxSeq2Seq(tmp_path / "onnx", threads=1)
     assert model.greedy(features.numpy(), lengths.numpy(), prefix) == [list(h[0].tokens) for h in hyps]
     mask, *_, ctc = model.encode(features.numpy(), lengths.numpy())
@@ -132,8 +149,15 @@ def test_a_speech_model_with_a_ctc_head_exports(tokenizer, tmp_path):
     assert np.array_equal(mask, encoded.mask.numpy())
     np.testing.assert_allclose(ctc[mask], ours[mask], atol=1e-4)
     short, short_lengths = features[3:, :5], torch.tensor([5, 3])  # shorter than the front end's 7 frames
-    hyps = generate(loaded.model, short, short_lengths, torch.tensor([prefix] * 2), options=options,
-                    eos_id=tokenizer.eos_id, suppress_ids=list(tokenizer.never_generated))
+    hyps = generate(
+        loaded.model,
+        short,
+        short_lengths,
+        torch.tensor([prefix] * 2),
+        options=options,
+        eos_id=tokenizer.eos_id,
+        suppress_ids=list(tokenizer.never_generated),
+    )
     assert model.greedy(short.numpy(), short_lengths.numpy(), prefix) == [list(h[0].tokens) for h in hyps]
 
 

@@ -125,7 +125,9 @@ def test_every_text_option_exports(tokenizer, sentences, tmp_path):
 def test_a_speech_model_with_a_ctc_head_exports(tokenizer, tmp_path):
     """Audio (Conv2d front end, Swish) and the CTC head's log-probabilities, at lengths from 3 frames (extended with
     silence) to 120 in one batch."""
-    checkpoint = random_checkpoint(tokenizer, tmp_path / "audio.pt", encoder="audio", ctc=True, conv_channels=8, activation="swish")
+    checkpoint = random_checkpoint(
+        tokenizer, tmp_path / "audio.pt", encoder="audio", ctc=True, conv_channels=8, activation="swish"
+    )
     main(["export", "onnx", str(checkpoint), str(tmp_path / "onnx")])
     loaded = load_checkpoint(checkpoint)
     features, lengths = torch.randn(5, 120, 80) * 4 - 4, torch.tensor([120, 100, 37, 7, 3])

@@ -82,7 +82,7 @@ VARIANT_OPTIONS = dict(
 )
 
 
-def random_checkpoint(tokenizer, path: Path, seed: int = 0, **options) -> Path:
+def random_checkpoint(tokenizer, path: Path, seed: int = 0, info: CheckpointInfo | None = None, **options) -> Path:
     """A random tiny model with biases and norms randomized too (zero biases would hide a dropped tensor)."""
     torch.manual_seed(seed)
     model = Seq2Seq(tiny_config(vocab_size=tokenizer.vocab_size, **options)).eval()
@@ -90,7 +90,7 @@ def random_checkpoint(tokenizer, path: Path, seed: int = 0, **options) -> Path:
         for name, parameter in model.named_parameters():
             if parameter.dim() == 1:
                 parameter.copy_(torch.randn_like(parameter) * 0.1 + (1.0 if "norm.weight" in name else 0.0))
-    export_checkpoint(model, tokenizer, CheckpointInfo(task="translation"), path)
+    export_checkpoint(model, tokenizer, info or CheckpointInfo(task="translation"), path)
     return path
 
 

@@ -15,6 +15,9 @@ from s2s.cli.main import main
 from s2s.data.speech.audio import load_audio
 from s2s.decoding import DecodingOptions
 from s2s.export.metadata import prefix_for
+from s2s.inference.decoding_defaults import layered_options
+from s2s.inference.translator import Translator
+from s2s.model.info import CheckpointInfo
 from tests.export.conftest import VARIANT_OPTIONS, greedy_tokens, random_checkpoint
 from tests.speech_helpers import AN4, require_shared
 
@@ -54,6 +57,26 @@ def test_text_options_are_expressed(tokenizer, sentences, tmp_path, options):
     sources, ours = greedy_tokens(load_checkpoint(checkpoint), sentences[:16])
     translator = CTranslate2Translator(tmp_path / "ct2", threads=1)
     assert translator.greedy(sources, prefix_for(translator.meta)) == ours
+
+
+def test_a_multilingual_model_writes_the_language_asked_for(tokenizer, sentences, tmp_path):
+    """Two target languages: each one's tag is the target prefix, and the language must be named."""
+    info = CheckpointInfo(task="translation", tgt_langs=("de", "fr"))
+    checkpoint = random_checkpoint(tokenizer, tmp_path / "model.pt", info=info)
+    export(checkpoint, tmp_path / "ct2")
+    loaded = load_checkpoint(checkpoint)
+    translator = CTranslate2Translator(tmp_path / "ct2", threads=1)
+    outputs = {}
+    for lang in ("de", "fr"):
+        s2s_translator = Translator(loaded, options=layered_options(loaded, {"beam_size": 1}), target_lang=lang)
+        expected = [t.text for t in s2s_translator.translate(sentences[:8])]
+        outputs[lang] = translator.translate(sentences[:8], target_lang=lang)
+        assert outputs[lang] == expected
+    assert outputs["de"] != outputs["fr"]
+    with pytest.raises(ValueError, match="choose one with target_lang"):
+        translator.translate(sentences[:1])
+    with pytest.raises(ValueError, match="not 'cs'"):
+        translator.translate(sentences[:1], target_lang="cs")
 
 
 @pytest.mark.parametrize(

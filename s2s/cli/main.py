@@ -17,6 +17,7 @@ COMMANDS = {
     "average": ("s2s.cli.average", "average the weights of several checkpoints"),
     "analyze": ("s2s.cli.analyze", "the attention-head report: what every head attends to"),
     "import": ("s2s.cli.importer", "convert a Marian (OPUS-MT) or Whisper model to an s2s checkpoint"),
+    "export": ("s2s.cli.export", "write a model for onnxruntime or CTranslate2 (deploy without PyTorch)"),
 }
 
 USAGE = "usage: s2s <command> [options]\n\ncommands:\n" + "".join(

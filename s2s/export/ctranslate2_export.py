@@ -11,6 +11,7 @@ frequencies differently from s2s's. A model option CTranslate2 cannot express is
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -18,9 +19,13 @@ from torch import nn
 
 from s2s.checkpoint import LoadedModel
 from s2s.data.speech.features import WHISPER_MEAN, WHISPER_STD
+from s2s.data.text.whisper_tokenizer import WhisperTokenizer
 from s2s.errors import ExportError
 from s2s.export.metadata import describe, tokenizer_files, vocabulary, write_metadata
+from s2s.model.audio_encoder import AudioEncoder
+from s2s.model.audio_frontends import Conv1dFrontEnd
 from s2s.model.config import ModelConfig
+from s2s.model.text_encoder import TextEncoder
 
 
 def array(tensor: torch.Tensor) -> np.ndarray:
@@ -71,7 +76,7 @@ def set_decoder(spec, decoder, config: ModelConfig) -> None:
         spec.projection.bias = array(decoder.unembed.bias)
 
 
-def refuse(option: str, value, why: str) -> None:
+def refuse(option: str, value, why: str) -> NoReturn:
     raise ExportError(f"CTranslate2 cannot express model option {option}={value!r}: {why}")
 
 
@@ -93,6 +98,7 @@ def text_spec(loaded: LoadedModel):
         pre_norm=config.norm_first,
         activation=activations[config.activation],
     )
+    assert isinstance(model.encoder, TextEncoder)  # model_spec sends only text models here
     encoder = spec.encoder
     encoder.scale_embeddings = config.embed_scale
     encoder.embeddings[0].weight = array(model.encoder.embedding.tokens.weight)
@@ -100,9 +106,11 @@ def text_spec(loaded: LoadedModel):
     for layer_spec, layer in zip(encoder.layer, model.encoder.stack.layers):
         set_layer(layer_spec, layer, decoder=False)
     if config.norm_first:
+        assert isinstance(model.encoder.stack.final_norm, nn.LayerNorm)  # a pre-LN stack ends with one
         set_norm(encoder.layer_norm, model.encoder.stack.final_norm)
     set_decoder(spec.decoder, model.decoder, config)
     target, source = vocabulary(tokenizer), vocabulary(tokenizer, source=True)
+    assert tokenizer.unk_id is not None  # a text model's tokenizer has an unknown token (Whisper's alone has none)
     spec.config.unk_token, spec.config.eos_token = target[tokenizer.unk_id], target[tokenizer.eos_id]
     spec.config.bos_token = spec.config.decoder_start_token = target[tokenizer.bos_id]
     spec.config.add_source_eos = True  # sources end with EOS in s2s
@@ -127,23 +135,26 @@ def whisper_spec(loaded: LoadedModel):
         if getattr(config, option) != value:
             refuse(option, getattr(config, option), why)
     encoder = model.encoder
+    assert isinstance(encoder, AudioEncoder) and isinstance(encoder.subsample, Conv1dFrontEnd)  # model_spec checked
     if not (torch.all(encoder.feature_mean == WHISPER_MEAN) and torch.all(encoder.feature_std == WHISPER_STD)):
         refuse(
             "encoder.feature_mean/feature_std",
             "training statistics",
             f"its Whisper normalizes features as (x - {WHISPER_MEAN}) / {WHISPER_STD}",
         )
-    if not hasattr(tokenizer, "tokenizer_json"):
+    if not isinstance(tokenizer, WhisperTokenizer):
         refuse("tokenizer", type(tokenizer).__name__, "its Whisper needs Whisper's byte-level BPE tokenizer")
     spec = specs.WhisperSpec(config.encoder_layers, config.num_heads, config.decoder_layers, config.num_heads)
     for conv_spec, conv in (
         (spec.encoder.conv1, encoder.subsample.conv1),
         (spec.encoder.conv2, encoder.subsample.conv2),
     ):
+        assert conv.bias is not None  # Conv1dFrontEnd's convolutions have biases
         conv_spec.weight, conv_spec.bias = array(conv.weight), array(conv.bias)
     spec.encoder.position_encodings.encodings = array(encoder.positions.table)
     for layer_spec, layer in zip(spec.encoder.layer, encoder.stack.layers):
         set_layer(layer_spec, layer, decoder=False)
+    assert isinstance(encoder.stack.final_norm, nn.LayerNorm)  # norm_first (WHISPER_LAYOUT): a pre-LN stack
     set_norm(spec.encoder.layer_norm, encoder.stack.final_norm)
     set_decoder(spec.decoder, model.decoder, config)
     whisper = loaded.info.whisper or {}

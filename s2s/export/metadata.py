@@ -48,8 +48,9 @@ def tokenizer_files(tokenizer, folder: Path) -> dict:
 
 def describe(loaded: LoadedModel, engine: str, tokenizer: dict) -> dict:
     from s2s.inference.decoding_defaults import layered_options
+    from s2s.model.audio_encoder import AudioEncoder
 
-    config, tokenizer_model = loaded.model.config, loaded.tokenizer
+    config, tokenizer_model, encoder = loaded.model.config, loaded.tokenizer, loaded.model.encoder
     # the length rule of `s2s translate|transcribe --beam 1` (the runtimes decode with the attention decoder alone)
     defaults = layered_options(loaded, {"beam_size": 1, "ctc_weight": 0.0})
     return {
@@ -60,7 +61,7 @@ def describe(loaded: LoadedModel, engine: str, tokenizer: dict) -> dict:
         "features": config.features if config.encoder == "audio" else None,
         "feature_dim": config.feature_dim,
         # the shortest input the audio front end reads: a runtime extends shorter batches (as the encoder does)
-        "min_frames": loaded.model.encoder.subsample.min_frames if config.encoder == "audio" else 1,
+        "min_frames": encoder.subsample.min_frames if isinstance(encoder, AudioEncoder) else 1,
         "decoder_layers": config.decoder_layers,
         "num_heads": config.num_heads,
         "head_dim": config.d_model // config.num_heads,

@@ -74,8 +74,8 @@ def check_graph(path: Path, feeds: dict[str, torch.Tensor], expected: tuple[torc
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {name: value.numpy() for name, value in feeds.items()})
-    for name, ours, theirs in zip((o.name for o in session.get_outputs()), expected, outputs):
-        ours = ours.numpy()
+    for name, tensor, theirs in zip((o.name for o in session.get_outputs()), expected, outputs):
+        ours = tensor.numpy()
         if ours.shape != theirs.shape:
             raise ExportError(f"{path.name}: onnxruntime's {name} has shape {theirs.shape}, torch's {ours.shape}")
         if ours.dtype == np.bool_:

@@ -46,7 +46,8 @@ class StepCache:
     def __init__(self, cross_k: Tensor, cross_v: Tensor, past_k: Tensor, past_v: Tensor) -> None:
         self.cross_k, self.cross_v = cross_k, cross_v
         self.past_k, self.past_v = past_k, past_v
-        self.present_k = self.present_v = None
+        self.present_k: Tensor  # set by append, which the traced step calls once
+        self.present_v: Tensor
 
     def append(self, k: Tensor, v: Tensor, step: StepColumns) -> tuple[Tensor, Tensor]:
         """New ``k, v (B, H, Tn, Dh)`` after the past ``(B, H, T, Dh)`` -> ``(B, H, T + Tn, Dh)``."""

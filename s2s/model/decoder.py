@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import cast
 
 import torch
@@ -12,7 +12,7 @@ from s2s.model.config import ModelConfig
 from s2s.model.encoded import EncodedSource
 from s2s.nn.attention import additive_mask, kernel_dtype, key_mask
 from s2s.nn.embeddings import Embedding
-from s2s.nn.kv_cache import KVCache, LayerCache
+from s2s.nn.kv_cache import KVCache, LayerCache, LayerKeysValues
 from s2s.nn.layers import DecoderLayer
 from s2s.nn.linear import linear
 
@@ -75,7 +75,7 @@ class Decoder(nn.Module):
         cache.length = start + tokens.shape[1]
         return x
 
-    def run_layers(self, x: Tensor, layers: list[LayerCache], cross_mask: Tensor, step, beams: int) -> Tensor:
+    def run_layers(self, x: Tensor, layers: Sequence[LayerKeysValues], cross_mask: Tensor, step, beams: int) -> Tensor:
         for layer, layer_cache in zip(self.layers, layers):
             x = layer(x, layer_cache, cross_mask, step, beams)
         return self.final_norm(x)

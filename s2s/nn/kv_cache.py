@@ -26,6 +26,7 @@ bf16 model on a CPU, so that a step casts only its new keys/values, not the whol
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -44,6 +45,15 @@ class StepColumns:
     sentence: Tensor | None  # (N, Tn) sentence of each new key; None with a slice
     width: int  # columns attention reads: the widest sentence's, the others masked beyond their own
     mask: Tensor | None  # additive self-attention mask (KVCache.begin_step), or None: nothing to mask
+
+
+class LayerKeysValues(Protocol):
+    """What a decoder layer reads and writes of its cache: a :class:`LayerCache`, or an exported graph's step."""
+
+    cross_k: Tensor
+    cross_v: Tensor
+
+    def append(self, k: Tensor, v: Tensor, step: StepColumns) -> tuple[Tensor, Tensor]: ...
 
 
 @dataclass

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from s2s.nn.attention import MultiHeadAttention, key_mask
 from s2s.nn.dropout import Dropout
-from s2s.nn.kv_cache import LayerCache, StepColumns
+from s2s.nn.kv_cache import LayerKeysValues, StepColumns
 from s2s.nn.linear import Linear
 
 # ReLU runs in place: it writes over fc1's output instead of a fresh (tokens, ffn_dim) tensor, whose first writes
@@ -95,7 +95,7 @@ class DecoderLayer(nn.Module):
         self.cross_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
         self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
 
-    def forward(self, x: Tensor, cache: LayerCache, cross_mask: Tensor, step: StepColumns | None = None,
+    def forward(self, x: Tensor, cache: LayerKeysValues, cross_mask: Tensor, step: StepColumns | None = None,
                 beams: int = 1) -> Tensor:
         """``x (B*K, Tn, D)`` new target positions -> ``(B*K, Tn, D)``.
 

@@ -8,7 +8,6 @@ from lightning.pytorch.strategies import FSDPStrategy
 
 from s2s.nn.layers import DecoderLayer, EncoderLayer
 
-
 ShardingStrategy = Literal["FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD"]
 
 

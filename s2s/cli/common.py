@@ -69,3 +69,11 @@ def refuse_text_only_options(options: argparse.Namespace) -> None:
         raise ValueError("--prefix applies to text models only (s2s translate, s2s evaluate --src)")
     if options.nbest > 1:
         raise ValueError("--nbest applies to text models only (s2s translate, s2s evaluate --src)")
+
+
+def speech_ctc_weight(config, requested: float | None) -> float:
+    """``--ctc-weight``: 0.3 by default with a CTC head, else 0; refused on a model without one."""
+    weight = requested if requested is not None else (0.3 if config.ctc else 0.0)
+    if weight and not config.ctc:
+        raise ValueError(f"--ctc-weight {weight}: this model has no CTC head")
+    return weight

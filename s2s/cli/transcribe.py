@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
+from s2s.cli.common import (add_decoding_arguments, check_device, decoding_dtype, decoding_options,
+                            refuse_text_only_options, speech_ctc_weight)
 from s2s.errors import DataError
 from s2s.inference.transcriber import Transcriber, Transcript
 
@@ -73,12 +74,8 @@ def run(args: list[str]) -> None:
         raise ValueError("--format srt with several files needs --output-dir (one subtitle file per input)")
     refuse_text_only_options(options)
     loaded = load_checkpoint(options.checkpoint)
-    ctc_weight = options.ctc_weight
-    if ctc_weight is None:
-        ctc_weight = 0.3 if loaded.model.config.ctc else 0.0
+    ctc_weight = speech_ctc_weight(loaded.model.config, options.ctc_weight)
     decoding = dataclasses.replace(decoding_options(options), ctc_weight=ctc_weight)
-    if ctc_weight and not loaded.model.config.ctc:
-        raise ValueError(f"--ctc-weight {ctc_weight}: this model has no CTC head")
     transcriber = Transcriber(loaded, options=decoding, target_lang=options.tgt_lang, task=options.task,
                               language=options.language, timestamps=options.timestamps, window=options.window, overlap=options.overlap, device=check_device(options.device),
                               dtype=decoding_dtype(options), workers=options.workers)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from s2s.checkpoint import load_checkpoint
 from s2s.cli.common import check_device
 
@@ -58,6 +60,10 @@ def check(options: argparse.Namespace) -> None:
 def run(args: list[str]) -> None:
     options = parser().parse_args(args)
     check(options)
+    # The HTTP processes fork from this one and run a few torch operations (reading uploads); an OpenMP
+    # thread pool started here before the fork would deadlock them. The inference workers are spawned
+    # afresh and choose their own thread count.
+    torch.set_num_threads(1)
     loaded = load_checkpoint(options.checkpoint)  # a bad checkpoint fails here, in one line, before any worker starts
 
     from s2s.serving.server import ServeSettings, serve

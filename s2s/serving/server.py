@@ -83,6 +83,9 @@ def drain_on_sigterm(server: ls.LitServer) -> None:
 
 
 def serve(checkpoint: str, loaded: LoadedModel, settings: ServeSettings) -> None:
+    # Idle OpenMP threads of the spawned workers sleep instead of spinning: between batches a worker
+    # waits on its queue, and spinning threads would take the cores from the HTTP side and other work.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     server = build_server(checkpoint, loaded, settings)
     drain_on_sigterm(server)
     print(f"s2s serve: http://{settings.host}:{settings.port} (POST {model_info(checkpoint, loaded, settings)['endpoint']},"

@@ -133,7 +133,7 @@ def main() -> None:
     p.add_argument("--per-request", type=int, default=1, help="sentences in one request (default 1)")
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--max-batch-size", type=int, default=16, help="s2s serve --max-batch-size (default 16)")
-    p.add_argument("--batch-timeout", type=float, default=0.01, help="s2s serve --batch-timeout (default 0.01)")
+    p.add_argument("--batch-timeout", type=float, default=0.05, help="s2s serve --batch-timeout (default 0.05)")
     p.add_argument("--deadline", type=float, default=1800, help="seconds the load may take at most (default 1800)")
     args = p.parse_args()
 

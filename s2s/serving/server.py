@@ -30,7 +30,7 @@ class ServeSettings:
     port: int = 8000
     workers: int = 1  # inference processes, each with its own copy of the model
     max_batch_size: int = 16  # requests decoded together
-    batch_timeout: float = 0.01  # seconds a batch waits to fill
+    batch_timeout: float = 0.05  # seconds a batch waits to fill (bench/serve.py: 0.01 left batches half full)
     max_queue: int = 256  # requests waiting or decoding; past it, 503
     max_sentences: int = 256  # per /translate request
     max_body_bytes: int = 16 * 1024 * 1024

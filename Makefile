@@ -9,7 +9,7 @@ SHARED_DATA ?= ../shared/data
 DATA := data/multi30k
 export WANDB_MODE ?= offline
 
-.PHONY: install demo test test-all system-packages clean
+.PHONY: install demo test test-all lint format system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,17 @@ test: $(STAMP) system-packages
 
 test-all: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q -m ''
+
+# Lint and types: what CI checks before the tests (`make format` rewrites the files the formatter would change).
+LINTED := s2s tests bench tools
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 clean:
 	rm -rf runs outputs .pytest_cache

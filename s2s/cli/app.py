@@ -17,7 +17,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=None, help="an `s2s analyze --out` folder to browse")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--beam", type=int, default=5, help="beam size (default 5)")
+    p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's decoding, else 5)")
     p.add_argument("--tgt-lang", default=None, help="target language of a multilingual model")
     return p
 
@@ -26,7 +26,7 @@ def run(args: list[str]) -> None:
     options = parser().parse_args(args)
     if not 1024 <= options.port <= 65535:
         raise ValueError(f"--port {options.port}: give a port from 1024 to 65535")
-    if options.beam < 1:
+    if options.beam is not None and options.beam < 1:
         raise ValueError(f"--beam must be >= 1, got {options.beam}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # the page calls no one
     try:

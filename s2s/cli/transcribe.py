@@ -18,8 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import (add_decoding_arguments, check_device, decoding_dtype, decoding_options,
-                            refuse_text_only_options, speech_ctc_weight)
+from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
 from s2s.errors import DataError
 from s2s.inference.transcriber import Transcriber, Transcript
 
@@ -38,8 +37,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=None,
                    help="seconds decoded at once (default 20; a Whisper model's 30, padded with silence)")
     p.add_argument("--overlap", type=float, default=2.0, help="seconds shared by consecutive windows (default 2)")
-    p.add_argument("--ctc-weight", type=float, default=None,
-                   help="joint CTC/attention weight (default 0.3 with a CTC head, else 0)")
     p.add_argument("--task", choices=["transcribe", "translate"], default=None,
                    help="task tag of a multi-task model (default: the one it was trained for)")
     p.add_argument("--language", default=None,
@@ -49,7 +46,6 @@ def parser() -> argparse.ArgumentParser:
                    help="Whisper models: time each segment by the model's timestamp tokens (json and srt "
                         "show them) instead of one segment per window")
     add_decoding_arguments(p)
-    p.set_defaults(max_len_a=0.5, max_len_b=5)  # output tokens per encoder position (25 per second)
     return p
 
 
@@ -74,8 +70,7 @@ def run(args: list[str]) -> None:
         raise ValueError("--format srt with several files needs --output-dir (one subtitle file per input)")
     refuse_text_only_options(options)
     loaded = load_checkpoint(options.checkpoint)
-    ctc_weight = speech_ctc_weight(loaded.model.config, options.ctc_weight)
-    decoding = dataclasses.replace(decoding_options(options), ctc_weight=ctc_weight)
+    decoding = decoding_options(options, loaded)
     transcriber = Transcriber(loaded, options=decoding, target_lang=options.tgt_lang, task=options.task,
                               language=options.language, timestamps=options.timestamps, window=options.window, overlap=options.overlap, device=check_device(options.device),
                               dtype=decoding_dtype(options), workers=options.workers)

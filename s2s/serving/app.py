@@ -15,13 +15,13 @@ from pathlib import Path
 import gradio as gr
 
 from s2s.checkpoint import LoadedModel
-from s2s.decoding import DecodingOptions
+from s2s.inference.decoding_defaults import layered_options
 from s2s.inference.transcriber import Transcriber
-from s2s.serving.attention_view import MEAN, cross_attention_view, text_side
+from s2s.serving.attention_view import MEAN, cross_attention_view, given_beam, text_side
 from s2s.serving.head_report import HeadReport
 
 
-def translate_tab(loaded: LoadedModel, beam: int, tgt_lang: str | None) -> None:
+def translate_tab(loaded: LoadedModel, beam: int | None, tgt_lang: str | None) -> None:
     layers = loaded.model.config.decoder_layers
     heads = [MEAN] + [str(h) for h in range(1, loaded.model.config.num_heads + 1)]
     side = text_side(loaded, beam=beam, tgt_lang=tgt_lang)
@@ -44,9 +44,8 @@ def translate_tab(loaded: LoadedModel, beam: int, tgt_lang: str | None) -> None:
         source.submit(run, [source, layer, head], [translation, heatmap])
 
 
-def transcribe_tab(loaded: LoadedModel, beam: int, tgt_lang: str | None) -> None:
-    transcriber = Transcriber(loaded, options=DecodingOptions(beam_size=beam, max_len_a=0.5, max_len_b=5),
-                              target_lang=tgt_lang)
+def transcribe_tab(loaded: LoadedModel, beam: int | None, tgt_lang: str | None) -> None:
+    transcriber = Transcriber(loaded, options=layered_options(loaded, given_beam(beam)), target_lang=tgt_lang)
     with gr.Tab("Transcribe"):
         audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Audio file or recording")
         button = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
@@ -96,12 +95,12 @@ def report_tab(checkpoint: str, report: HeadReport | None, speech: bool) -> None
             analyze.click(make, [lines], [state, choice])
 
 
-def build_app(checkpoint: str, loaded: LoadedModel, *, beam: int = 5, tgt_lang: str | None = None,
+def build_app(checkpoint: str, loaded: LoadedModel, *, beam: int | None = None, tgt_lang: str | None = None,
               report: HeadReport | None = None) -> gr.Blocks:
     speech = loaded.model.config.encoder == "audio"
     with gr.Blocks(title=f"s2s: {Path(checkpoint).name}") as app:
         kind = "speech" if speech else "text"
-        gr.Markdown(f"## s2s · {Path(checkpoint).name} ({kind} model, {loaded.info.get('task') or 'seq2seq'})")
+        gr.Markdown(f"## s2s · {Path(checkpoint).name} ({kind} model, {loaded.info.task})")
         (transcribe_tab if speech else translate_tab)(loaded, beam, tgt_lang)
         report_tab(checkpoint, report, speech)
     return app

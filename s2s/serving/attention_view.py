@@ -17,7 +17,7 @@ from s2s.analysis.collect import collect_attention
 from s2s.analysis.heatmaps import save_heatmap
 from s2s.analysis.inputs import TextInputs
 from s2s.checkpoint import LoadedModel
-from s2s.decoding import DecodingOptions
+from s2s.inference.decoding_defaults import layered_options
 
 MEAN = "mean over heads"
 
@@ -28,9 +28,14 @@ class AttentionView:
     heatmap: Path  # PNG: output tokens (rows) x source tokens (columns)
 
 
-def text_side(loaded: LoadedModel, *, beam: int, tgt_lang: str | None = None) -> TextInputs:
-    """The analysis's text input side, decoding as s2s translate --beam does (raises ValueError as it does)."""
-    return TextInputs(loaded, options=DecodingOptions(beam_size=beam), target_lang=tgt_lang)
+def given_beam(beam: int | None) -> dict:
+    return {} if beam is None else {"beam_size": beam}
+
+
+def text_side(loaded: LoadedModel, *, beam: int | None, tgt_lang: str | None = None) -> TextInputs:
+    """The analysis's text input side, decoding as `s2s translate --beam` does (None: the checkpoint's own
+    decoding), and raising ValueError where it does."""
+    return TextInputs(loaded, options=layered_options(loaded, given_beam(beam)), target_lang=tgt_lang)
 
 
 def cross_attention_view(side: TextInputs, sentence: str, *, layer: int, head: str = MEAN,

@@ -21,7 +21,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from s2s.serving.validation import RequestChecker, RequestError
 
 ENDPOINTS = {"/translate": "text", "/transcribe": "speech"}
+DISCARD_LIMIT = 256 * 1024 * 1024  # bytes of a too-large body read (and dropped) so the 413 reaches the client
 TEXT_FIELDS = {"name", "tgt_lang", "task", "language", "length_penalty_style"}  # kept as text from a form
+
+
+class BodyTooLarge(RequestError):
+    """Refused before the body was read to its end."""
 
 
 def refusal(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -40,6 +45,8 @@ class RequestGate:
         try:
             body = await self.checked_body(scope, receive, path)
         except RequestError as error:
+            if isinstance(error, BodyTooLarge):  # read the rest (not kept): the client hears the answer, not a reset
+                await discard_body(receive)
             await refusal(error.status, error.message)(scope, receive, send)
             return
         # The body passed on is JSON (an upload became JSON; `curl -d` says form-urlencoded)
@@ -56,7 +63,7 @@ class RequestGate:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise RequestError(413, self.too_large(int(declared)))
+            raise BodyTooLarge(413, self.too_large(int(declared)))
         body = await self.read_body(receive)
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         if content_type.startswith("multipart/form-data") and path == "/transcribe":
@@ -78,7 +85,7 @@ class RequestGate:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise RequestError(413, self.too_large(size, at_least=True))
+                raise BodyTooLarge(413, self.too_large(size, at_least=True))
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
@@ -86,6 +93,16 @@ class RequestGate:
     def too_large(self, size: int, at_least: bool = False) -> str:
         return (f"the body is {'over ' if at_least else ''}{size} bytes; this server takes at most "
                 f"{self.max_body_bytes} (s2s serve --max-body-bytes)")
+
+
+async def discard_body(receive: Receive, limit: int = DISCARD_LIMIT) -> None:
+    """Read and drop what is left of a refused body, up to ``limit`` bytes (past it the connection drops)."""
+    read = 0
+    while read < limit:
+        message = await receive()
+        read += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 async def upload_as_json(scope: Scope, body: bytes) -> bytes:

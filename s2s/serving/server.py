@@ -46,9 +46,9 @@ def model_info(checkpoint: str, loaded: LoadedModel, settings: ServeSettings) ->
     codes = getattr(loaded.tokenizer, "language_codes", None)
     return {"checkpoint": checkpoint, "kind": "speech" if speech else "text",
             "endpoint": "/transcribe" if speech else "/translate",
-            "task": info.get("task"), "task_tag": info.get("task_tag"), "src_lang": info.get("src_lang"),
-            "tgt_langs": sorted(codes) if codes else info.get("tgt_langs"), "whisper": "whisper" in info,
-            "config": loaded.model.config.to_dict(),
+            "task": info.task, "task_tag": info.task_tag, "src_lang": info.src_lang,
+            "tgt_langs": sorted(codes) if codes else list(info.tgt_langs), "whisper": info.whisper is not None,
+            "step": info.step, "default_decoding": info.default_decoding, "config": loaded.model.config.to_dict(),
             "limits": {k: v for k, v in asdict(settings).items() if k not in ("host", "port", "device")}}
 
 

@@ -7,7 +7,7 @@ import torch
 
 from s2s.checkpoint import load_checkpoint
 from s2s.serving.batching import by_key
-from s2s.serving.front_ends import transcribe_key, transcribers
+from s2s.serving.front_ends import transcribers
 from s2s.serving.requests import TranscribeRequest
 from s2s.serving.validation import audio_bytes
 
@@ -30,9 +30,9 @@ class TranscribeAPI(ls.LitAPI):
     def predict(self, x):
         requests = x if isinstance(x, list) else [x]
         answers: list[dict | None] = [None] * len(requests)
-        for key, members in by_key(requests, transcribe_key).items():
+        for key, members in by_key(requests, self.front_ends.key).items():
             waves = [audio_bytes(requests[m]) for m in members]  # (N,) each; decoded once already in the gate
-            transcripts = self.front_ends.get(key).transcribe_waves(waves)  # every window of the group at once
+            transcripts = self.front_ends.get(requests[members[0]]).transcribe_waves(waves)  # every window of the group at once
             for m, transcript in zip(members, transcripts):
                 answers[m] = {"name": requests[m].name, "text": transcript.text, "duration": transcript.duration,
                               "segments": [dataclasses.asdict(s) for s in transcript.segments]}

@@ -8,7 +8,7 @@ import torch
 from s2s.checkpoint import load_checkpoint
 from s2s.inference.translator import Translation
 from s2s.serving.batching import by_key, spans
-from s2s.serving.front_ends import translate_key, translators
+from s2s.serving.front_ends import translators
 from s2s.serving.requests import TranslateRequest
 
 
@@ -16,9 +16,9 @@ def answer(request: TranslateRequest, translations: list[Translation], warnings:
     items = []
     for translation in translations:
         item: dict = {"text": translation.text}
-        if request.scores or request.nbest > 1:
+        if request.scores or (request.nbest or 1) > 1:
             item["score"] = round(translation.nbest[0][1], 4)
-        if request.nbest > 1:
+        if (request.nbest or 1) > 1:
             item["nbest"] = [{"text": text, "score": round(score, 4)} for text, score in translation.nbest]
         items.append(item)
     return {"translations": items, "warnings": warnings}
@@ -43,8 +43,8 @@ class TranslateAPI(ls.LitAPI):
     def predict(self, x):
         requests = x if isinstance(x, list) else [x]
         answers: list[dict | None] = [None] * len(requests)
-        for key, members in by_key(requests, translate_key).items():
-            translator = self.front_ends.get(key)
+        for key, members in by_key(requests, self.front_ends.key).items():
+            translator = self.front_ends.get(requests[members[0]])
             sources, warnings = [], {}
             for m in members:
                 warnings[m] = []

@@ -15,11 +15,11 @@ from pydantic import BaseModel, ValidationError
 from s2s.checkpoint import LoadedModel
 from s2s.data.speech.audio import decode_upload
 from s2s.errors import AudioError
-from s2s.serving.front_ends import transcribe_key, transcribers, translate_key, translators
+from s2s.serving.front_ends import transcribers, translators
 from s2s.serving.requests import TranscribeRequest, TranslateRequest
 
 # The CLI's words for an option, in the names a request gives them.
-FIELD_NAMES = {"beam_size": "beam", "--tgt-lang": "tgt_lang", "--task": "task", "--language": "language",
+FIELD_NAMES = {"beam_size": "beam", "--tgt-lang": "tgt_lang", "--ctc-weight": "ctc_weight", "--task": "task", "--language": "language",
                "--timestamps": "timestamps", "--ctc-weight": "ctc_weight", "--window": "window"}
 
 
@@ -68,16 +68,16 @@ class RequestChecker:
         if len(request.text) > self.max_sentences:
             raise RequestError(413, f"text holds {len(request.text)} sentences; this server takes at most "
                                     f"{self.max_sentences} a request (s2s serve --max-sentences)")
-        self.front_end(translate_key(request))
+        self.front_end(request)
 
     def check_transcribe(self, payload: object) -> None:
         request = parse(TranscribeRequest, payload)
         audio_bytes(request)
-        self.front_end(transcribe_key(request))
+        self.front_end(request)
 
-    def front_end(self, key) -> None:
+    def front_end(self, request) -> None:
         try:
-            self.front_ends.get(key)
+            self.front_ends.get(request)
         except ValueError as error:
             raise RequestError(422, in_request_terms(str(error))) from None
 

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from s2s.checkpoint import export_checkpoint
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 from tests.reliability.helpers import cli_env
@@ -96,7 +97,7 @@ def text_checkpoint(tmp_path_factory, tokenizer) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("serve") / "text.pt"
     export_checkpoint(Seq2Seq(tiny_config(tokenizer.vocab_size)).eval(), tokenizer,
-                      {"task": "translation", "tgt_langs": ["de"]}, path)
+                      CheckpointInfo(task="translation", tgt_langs=("de",)), path)
     return path
 
 
@@ -105,7 +106,7 @@ def speech_checkpoint(tmp_path_factory, tokenizer) -> Path:
     torch.manual_seed(0)
     model = Seq2Seq(tiny_config(tokenizer.vocab_size, encoder="audio", conv_channels=8, ctc=True, max_positions=512))
     path = tmp_path_factory.mktemp("serve") / "speech.pt"
-    export_checkpoint(model, tokenizer, {"task": "asr", "task_tag": "transcribe", "tgt_langs": ["en"]}, path)
+    export_checkpoint(model, tokenizer, CheckpointInfo(task="asr", task_tag="transcribe", tgt_langs=("en",)), path)
     return path
 
 

@@ -40,7 +40,7 @@ def test_wrong_types(text_server):
 
 
 def test_empty_text_list(text_server):
-    refused(text_server, "/translate", {"text": []}, 422, "empty list")
+    refused(text_server, "/translate", {"text": []}, 422, "text:", "at least 1 item")
     refused(text_server, "/translate", {"beam": 2}, 422, "text:", "Field required")
 
 

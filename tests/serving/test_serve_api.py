@@ -19,7 +19,8 @@ from tests.conftest import multi30k_lines
 def cli_translations(checkpoint, lines: list[str], *args: str) -> list[str]:
     """What `s2s translate CKPT ARGS` writes for ``lines`` (its own options and Translator)."""
     options = translate_cli.parser().parse_args([str(checkpoint), *args])
-    translator = Translator(load_checkpoint(checkpoint), options=decoding_options(options), max_tokens=options.max_tokens)
+    loaded = load_checkpoint(checkpoint)
+    translator = Translator(loaded, options=decoding_options(options, loaded), max_tokens=options.max_tokens)
     return [t.text for t in translator.translate(lines)]
 
 

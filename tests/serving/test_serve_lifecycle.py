@@ -35,7 +35,7 @@ def test_a_bad_checkpoint_fails_before_any_worker_starts(tmp_path):
 def test_full_queue_gets_503_with_retry_after_then_sigterm_drains_and_exits_0(text_checkpoint, tmp_path):
     server = Server(text_checkpoint, tmp_path / "serve.log", "--max-queue", "2", "--max-batch-size", "1")
     try:
-        slow = {"text": [LONG] * 6, "beam": 4}  # seconds of decoding for the tiny model
+        slow = {"text": [LONG] * 32, "beam": 5, "max_len_a": 3.0}  # seconds of decoding for the tiny model
         answers: list = []
 
         def client(body):
@@ -52,7 +52,7 @@ def test_full_queue_gets_503_with_retry_after_then_sigterm_drains_and_exits_0(te
             t.join()
         assert code == 0, (tmp_path / "serve.log").read_text()[-2000:]
         assert [a[0] for a in answers] == [200, 200]
-        assert all(len(a[2]["translations"]) == 6 for a in answers)
+        assert all(len(a[2]["translations"]) == 32 for a in answers)
     finally:
         if server.process.poll() is None:
             server.kill()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import uuid
 
 import pytest
 
 from s2s.checkpoint import load_checkpoint
 from s2s.cli import transcribe as transcribe_cli
-from s2s.cli.common import decoding_options, speech_ctc_weight
+from s2s.cli.common import decoding_options
 from s2s.inference.transcriber import Transcriber
 from tests.serving.conftest import Server
 from tests.speech_helpers import FSDD, write_odd_files
@@ -32,8 +31,7 @@ def cli_transcript(checkpoint, path, *args):
     """What `s2s transcribe CKPT FILE ARGS` decodes (its own options and Transcriber)."""
     options = transcribe_cli.parser().parse_args([str(checkpoint), str(path), *args])
     loaded = load_checkpoint(checkpoint)
-    decoding = dataclasses.replace(decoding_options(options), ctc_weight=speech_ctc_weight(loaded.model.config, None))
-    return next(Transcriber(loaded, options=decoding).transcribe_files([path]))
+    return next(Transcriber(loaded, options=decoding_options(options, loaded)).transcribe_files([path]))
 
 
 def multipart(fields: dict, name: str, data: bytes) -> tuple[bytes, dict]:

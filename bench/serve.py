@@ -164,8 +164,8 @@ def main() -> None:
     server_rate, cli_rate = served / seconds, len(cli_lines) / cli_seconds
     print(f"machine: {describe()}")
     print(f"s2s serve exit status after SIGTERM: {code}; `s2s translate` start-up {cli_start:.1f} s (subtracted)")
-    print(f"| clients | requests | sentences/request | beam | server sent./s | `s2s translate` sent./s | ratio "
-          f"| p50 ms | p95 ms | p99 ms | errors | lost | mismatched |")
+    print("| clients | requests | sentences/request | beam | server sent./s | `s2s translate` sent./s | ratio "
+          "| p50 ms | p95 ms | p99 ms | errors | lost | mismatched |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {args.clients} | {len(bodies)} | {args.per_request} | {args.beam} | {server_rate:.1f} | {cli_rate:.1f} "
           f"| {server_rate / cli_rate:.2f} | {percentile(latencies, 50):.0f} | {percentile(latencies, 95):.0f} "

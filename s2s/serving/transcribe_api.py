@@ -30,7 +30,7 @@ class TranscribeAPI(ls.LitAPI):
     def predict(self, x):
         requests = x if isinstance(x, list) else [x]
         answers: list[dict | None] = [None] * len(requests)
-        for key, members in by_key(requests, self.front_ends.key).items():
+        for members in by_key(requests, self.front_ends.key).values():
             waves = [audio_bytes(requests[m]) for m in members]  # (N,) each; decoded once already in the gate
             transcripts = self.front_ends.get(requests[members[0]]).transcribe_waves(waves)  # every window of the group at once
             for m, transcript in zip(members, transcripts):

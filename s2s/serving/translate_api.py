@@ -43,7 +43,7 @@ class TranslateAPI(ls.LitAPI):
     def predict(self, x):
         requests = x if isinstance(x, list) else [x]
         answers: list[dict | None] = [None] * len(requests)
-        for key, members in by_key(requests, self.front_ends.key).items():
+        for members in by_key(requests, self.front_ends.key).values():
             translator = self.front_ends.get(requests[members[0]])
             sources, warnings = [], {}
             for m in members:

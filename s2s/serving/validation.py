@@ -19,7 +19,7 @@ from s2s.serving.front_ends import transcribers, translators
 from s2s.serving.requests import TranscribeRequest, TranslateRequest
 
 # The CLI's words for an option, in the names a request gives them.
-FIELD_NAMES = {"beam_size": "beam", "--tgt-lang": "tgt_lang", "--ctc-weight": "ctc_weight", "--task": "task", "--language": "language",
+FIELD_NAMES = {"beam_size": "beam", "--tgt-lang": "tgt_lang", "--task": "task", "--language": "language",
                "--timestamps": "timestamps", "--ctc-weight": "ctc_weight", "--window": "window"}
 
 

@@ -110,3 +110,13 @@ def test_translate_in_the_browser_shows_translation_and_heatmap(app_url, browser
     assert heatmap.shape[0] > 50 and heatmap.std() > 10  # the heatmap is drawn, not an empty box
     box = np.asarray(Image.open(io.BytesIO(output.screenshot_as_png)).convert("L"), dtype=np.float32)
     assert box.std() > 5  # the translation's text is drawn in its box
+
+
+def test_a_speech_model_gets_the_transcribe_tab(speech_checkpoint):
+    from s2s.serving.app import build_app
+
+    app = build_app(str(speech_checkpoint), load_checkpoint(speech_checkpoint), beam=1, report=HeadReport(REPORT))
+    ids = {c.get("props", {}).get("elem_id") for c in app.config["components"]}
+    labels = {c.get("props", {}).get("label") for c in app.config["components"]}
+    assert {"transcribe", "transcript", "head-choice"} <= ids and "translate" not in ids
+    assert "Audio file or recording" in labels

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from types import SimpleNamespace
 
 import torch
 
@@ -53,7 +54,7 @@ FLAGS = {"beam": "beam_size", "nbest": "nbest", "length_penalty": "length_penalt
          "temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "seed": "seed"}  # flag -> field
 
 
-def decoding_options(args: argparse.Namespace, loaded: LoadedModel) -> DecodingOptions:
+def decoding_options(args: argparse.Namespace | SimpleNamespace, loaded: LoadedModel) -> DecodingOptions:
     """The flags given, over the checkpoint's own decoding (``inference.decoding_defaults``)."""
     given = {field: getattr(args, flag) for flag, field in FLAGS.items() if getattr(args, flag) is not None}
     if args.sample:

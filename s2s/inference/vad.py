@@ -24,6 +24,9 @@ from s2s.data.speech.audio import SAMPLE_RATE
 
 SILERO_WINDOW = 512  # samples (32 ms) Silero scores at a time at 16 kHz
 JOIN_GAP = 8_000  # samples (0.5 s) of silence between two pieces of speech in one window
+# Silero misses speech that starts in its first frames (its state needs a lead-in): 1 in 5 of FSDD's
+# tightly trimmed digits without it, 1 in 100 with 0.5 s of silence before and after.
+LEAD_IN = 8_000  # samples
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class VadOptions:
     threshold: float = 0.5  # speech probability above which a 32 ms frame is speech
     min_silence: float = 0.5  # s: shorter pauses do not end a region
     pad: float = 0.2  # s of audio kept before and after each region
-    min_speech: float = 0.25  # s: shorter regions are dropped (clicks, breaths)
+    min_speech: float = 0.1  # s: shorter regions are dropped (clicks)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -72,7 +75,9 @@ class VadWindow:
         at = max(seconds, 0.0) * SAMPLE_RATE
         for n, (s, e) in enumerate(self.pieces):
             if n > 0:
-                at = max(at - JOIN_GAP, 0.0)
+                if at < JOIN_GAP:
+                    return self.pieces[n - 1][1] / SAMPLE_RATE
+                at -= JOIN_GAP
             if at <= e - s:
                 return (s + at) / SAMPLE_RATE
             at -= e - s
@@ -100,15 +105,17 @@ def speech_regions(wave: Tensor, options: VadOptions, max_seconds: float = float
         return []
     model = silero_model()
     model.reset_states()
+    padded = torch.nn.functional.pad(wave.float(), (LEAD_IN, LEAD_IN))
     with torch.inference_mode():
         found = get_speech_timestamps(
-            wave.float(), model, threshold=options.threshold, sampling_rate=SAMPLE_RATE,
+            padded, model, threshold=options.threshold, sampling_rate=SAMPLE_RATE,
             min_speech_duration_ms=round(options.min_speech * 1000),
             min_silence_duration_ms=round(options.min_silence * 1000),
             speech_pad_ms=round(options.pad * 1000),
             # Silero pads after splitting: keep room for both pads inside the window
             max_speech_duration_s=max(max_seconds - 2 * options.pad, 1.0))
-    return [(int(r["start"]), int(r["end"])) for r in found]
+    regions = [(max(int(r["start"]) - LEAD_IN, 0), min(int(r["end"]) - LEAD_IN, wave.numel())) for r in found]
+    return [(s, e) for s, e in regions if e > s]
 
 
 def pack_regions(regions: list[tuple[int, int]], max_seconds: float) -> list[VadWindow]:

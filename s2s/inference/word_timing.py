@@ -60,7 +60,8 @@ class WordTimer:
             spans = self.ctc_spans(memory, positions, texts)
         else:
             spans = self.attention_spans(memory, mask, texts, positions, per_position, seconds)
-        return [self.group(text, token_spans, step) for text, token_spans, step in zip(texts, spans, per_position)]
+        timed = [self.group(text, token_spans, step) for text, token_spans, step in zip(texts, spans, per_position)]
+        return timed if self.use_ctc else [shorten_first(words) for words in timed]
 
     def ctc_spans(self, memory: Tensor, positions: list[int], texts: list[list[int]]) -> list[list[tuple]]:
         """Per window, per token: ``(first position, end position, probability)`` from the CTC alignment."""
@@ -127,6 +128,19 @@ class WordTimer:
         return out
 
 
+def shorten_first(words: list[Word]) -> list[Word]:
+    """The warping path starts at the window's first position, so the first word's row also covers the
+    silence before it: a first word longer than twice the median word starts one median before its end
+    (as Whisper does)."""
+    if len(words) < 2:
+        return words
+    median = float(np.median([w.end - w.start for w in words]))
+    first = words[0]
+    if first.end - first.start > 2 * median:
+        words = [Word(round(first.end - median, 3), first.end, first.word, first.probability), *words[1:]]
+    return words
+
+
 def even_spans(count: int, length: int) -> list[tuple]:
     """``count`` tokens spread evenly over ``length`` positions, probability 0: no alignment was possible."""
     edges = np.linspace(0, length, count + 1).astype(int)
@@ -147,8 +161,9 @@ def median_filter(x: Tensor, width: int) -> Tensor:
     pad = width // 2
     if x.shape[-1] <= pad:
         return x
-    padded = torch.nn.functional.pad(x[None], (pad, pad), mode="reflect")[0]
-    return padded.unfold(-1, width, 1).median(dim=-1).values
+    flat = x.reshape(-1, 1, x.shape[-1])  # (N, 1, cols): reflect padding pads 3-d inputs' last axis
+    padded = torch.nn.functional.pad(flat, (pad, pad), mode="reflect")
+    return padded.unfold(-1, width, 1).median(dim=-1).values.reshape(x.shape)
 
 
 def dtw_row_starts(cost: np.ndarray) -> np.ndarray:

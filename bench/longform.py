@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import gzip
 import sys
 import time
@@ -67,7 +68,7 @@ def wer_rows(name: str, loaded, options: DecodingOptions, waves, texts, gap, nor
         recording = joined(waves, texts, gap, noise, rng)
         minutes = recording.wave.numel() / SAMPLE_RATE / 60
         for vad in (True, False):
-            kwargs = {"window": window} if vad and window else {}
+            kwargs = {"window": window, "overlap": 0.5} if vad and window else {}
             (result,) = Transcriber(loaded, options=options, vad=vad, **kwargs).transcribe_waves([recording.wave])
             score = recognition_scores([result.text], [" ".join(texts)], normalize=normalize)
             how = (f"VAD, windows up to {window:g} s" if window else "VAD") if vad else "fixed windows (--no-vad)"
@@ -103,22 +104,23 @@ def main() -> None:
     with gzip.open(SHARED / "multi30k" / "test_2016_flickr.en.gz", "rt", encoding="utf-8") as f:
         captions = [line.strip() for line in f if 4 <= len(line.split()) <= 12][:10]
     speech = espeak_sentences(captions, np.random.default_rng(2))
-    heads = whisper.info.get("alignment_heads")
-    for label, chosen in (("chosen heads " + str(heads), heads), ("upper half of the layers, all heads", None)):
-        whisper.info["alignment_heads"] = chosen
+    heads = whisper.info.alignment_heads
+    for label, chosen in (("chosen heads " + str([list(h) for h in heads]), heads),
+                          ("upper half of the layers, all heads", ())):
+        whisper.info = dataclasses.replace(whisper.info, alignment_heads=chosen)
         timer = Transcriber(whisper, options=greedy, word_timestamps=True)
         (result,) = timer.transcribe_waves([speech.wave])
         errors = word_start_errors([(w, s) for w, s, _ in words_of(result)], speech.words, english)
         mean, p95, n = summary(errors)
         print(f"| Whisper tiny.en | espeak-ng captions, word by word ({len(speech.words)} words) | DTW, {label} "
               f"| {mean:.0f} | {p95:.0f} | {n} |")
-    whisper.info["alignment_heads"] = heads
+    whisper.info = dataclasses.replace(whisper.info, alignment_heads=heads)
     recording = joined(an4_waves, an4_texts, (1.0, 8.0), False, np.random.default_rng(3))
     (result,) = Transcriber(whisper, options=greedy, word_timestamps=True).transcribe_waves([recording.wave])
     mean, p95, n = summary(first_word_errors(words_of(result), recording))
     print(f"| Whisper tiny.en | first word of each joined AN4 utterance | DTW, chosen heads | {mean:.0f} | {p95:.0f} | {n} |")
     recording = joined(digit_waves, digit_texts, (0.5, 3.0), False, np.random.default_rng(4))
-    (result,) = Transcriber(ctc, options=joint, word_timestamps=True, window=2.0, vad=True).transcribe_waves(
+    (result,) = Transcriber(ctc, options=joint, word_timestamps=True, window=2.0, overlap=0.5, vad=True).transcribe_waves(
         [recording.wave])
     errors = word_start_errors([(w, s) for w, s, _ in words_of(result)], recording.words, str.lower)
     mean, p95, n = summary(errors)

@@ -7,6 +7,7 @@ import torch
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.errors import CheckpointError
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 from tests.conftest import tiny_config
 
 
@@ -15,7 +16,7 @@ def exported(tmp_path, tokenizer):
     torch.manual_seed(0)
     model = Seq2Seq(tiny_config(vocab_size=tokenizer.vocab_size)).eval()
     path = tmp_path / "model.pt"
-    export_checkpoint(model, tokenizer, {"tgt_langs": ["de"]}, path)
+    export_checkpoint(model, tokenizer, CheckpointInfo(tgt_langs=("de",)), path)
     return model, path
 
 
@@ -27,7 +28,7 @@ def test_round_trip_is_exact(exported, tokenizer):
     lengths = torch.tensor([source.shape[1]])
     torch.testing.assert_close(loaded.model(source, lengths, target), model(source, lengths, target))
     assert loaded.tokenizer.model_bytes == tokenizer.model_bytes
-    assert loaded.info == {"tgt_langs": ["de"]}
+    assert loaded.info == CheckpointInfo(tgt_langs=("de",))
     assert loaded.model.config == model.config
 
 

@@ -70,15 +70,16 @@ def run(args: list[str]) -> None:
         from s2s.analysis.audio_inputs import AudioInputs as Side
     else:
         from s2s.analysis.inputs import TextInputs as Side
-    side = Side(loaded, options=decoding_options(options), target_lang=options.tgt_lang,
+    decoding = decoding_options(options, loaded)
+    side = Side(loaded, options=decoding, target_lang=options.tgt_lang,
                 device=check_device(options.device), dtype=decoding_dtype(options))
     items = side.read(lines)
     targets = None if target_lines is None else [loaded.tokenizer.encode(t.strip()) for t in target_lines]
     examples = collect_attention(side, side.model, items, targets=targets, batch_size=options.batch_size)
     summaries = summarize(examples, top=options.examples)
     meta = {"checkpoint": str(options.checkpoint), "inputs": [str(p) for p in options.input], "count": len(examples),
-            "decoder_side": "teacher-forced --targets" if targets is not None else f"model output (beam {options.beam})",
-            "model": loaded.model.config.to_dict(), "task": loaded.info.get("task"), "step": loaded.info.get("step")}
+            "decoder_side": "teacher-forced --targets" if targets is not None else f"model output (beam {decoding.beam_size})",
+            "model": loaded.model.config.to_dict(), "task": loaded.info.task, "step": loaded.info.step}
     files = write_report(summaries, examples, options.out, meta=meta)
     counts: dict[str, int] = {}
     for s in summaries:

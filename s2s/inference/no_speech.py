@@ -35,7 +35,7 @@ class NoSpeechRule:
 @torch.inference_mode()
 def no_speech_probs(model, source: Tensor, source_lengths: Tensor, start_id: int, no_speech_id: int) -> Tensor:
     """``P(<|nospeech|> | <|startoftranscript|>)`` of each window ``(B,)``, source ``(B, F, feature_dim)``."""
-    cache = model.start_decoding(source, source_lengths)
+    cache = model.start_decoding(model.encode(source, source_lengths))
     start = torch.full((source.shape[0], 1), start_id, dtype=torch.long, device=source.device)
     logits = model.decode_step(start, cache)  # (B, V)
     return logits.float().softmax(dim=-1)[:, no_speech_id]

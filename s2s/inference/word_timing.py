@@ -26,19 +26,21 @@ from torch import Tensor
 from s2s.data.speech.audio import FRAMES_PER_SECOND
 from s2s.data.text.pieces import WORD_BOUNDARY
 from s2s.inference.segments import Word
+from s2s.model.encoded import EncodedSource
+from s2s.model.info import CheckpointInfo
 
 MEDIAN_WIDTH = 7  # encoder positions, Whisper's median filter over time
 
 
 class WordTimer:
-    def __init__(self, model, tokenizer, prefix: list[int], info: dict) -> None:
+    def __init__(self, model, tokenizer, prefix: list[int], info: CheckpointInfo) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.use_ctc = model.ctc is not None
         no_timestamps = getattr(tokenizer, "no_timestamps_id", None)
         # Whisper aligns text read without timestamp tokens, as its own word timing does
         self.prefix = prefix + [no_timestamps] if no_timestamps is not None and no_timestamps not in prefix else prefix
         layers, heads = model.config.decoder_layers, model.config.num_heads
-        chosen = info.get("alignment_heads") or [[l, h] for l in range(layers // 2, layers) for h in range(heads)]
+        chosen = info.alignment_heads or [(l, h) for l in range(layers // 2, layers) for h in range(heads)]
         self.heads = [(int(l), int(h)) for l, h in chosen]
         if any(not (0 <= l < layers and 0 <= h < heads) for l, h in self.heads):
             raise ValueError(f"the checkpoint's alignment heads {chosen} do not fit a decoder of {layers} "
@@ -52,14 +54,14 @@ class WordTimer:
               seconds: Sequence[float] | None = None) -> list[list[Word]]:
         """Words of each window; ``source (B, F, feature_dim)``; ``seconds``: each window's real audio
         (a Whisper window padded with silence is aligned within its audio only)."""
-        memory, mask = self.model.encode(source, source_lengths)  # (B, S, D), (B, S)
-        positions = mask.sum(dim=1).tolist()  # (B,)
+        encoded = self.model.encode(source, source_lengths)  # memory (B, S, D)
+        positions = encoded.lengths.tolist()  # (B,)
         per_position = [int(f) / max(p, 1) / FRAMES_PER_SECOND for f, p in zip(source_lengths.tolist(), positions)]
         texts = [self.text_tokens(t) for t in outputs]
         if self.use_ctc:
-            spans = self.ctc_spans(memory, positions, texts)
+            spans = self.ctc_spans(encoded.memory, positions, texts)
         else:
-            spans = self.attention_spans(memory, mask, texts, positions, per_position, seconds)
+            spans = self.attention_spans(encoded, texts, positions, per_position, seconds)
         timed = [self.group(text, token_spans, step) for text, token_spans, step in zip(texts, spans, per_position)]
         return timed if self.use_ctc else [shorten_first(words) for words in timed]
 
@@ -79,7 +81,7 @@ class WordTimer:
             spans.append([(s.start, s.end, float(s.score)) for s in merged])
         return spans
 
-    def attention_spans(self, memory: Tensor, mask: Tensor, texts: list[list[int]], positions: list[int],
+    def attention_spans(self, encoded: EncodedSource, texts: list[list[int]], positions: list[int],
                         per_position: list[float], seconds: Sequence[float] | None) -> list[list[tuple]]:
         """Per window, per token: ``(first position, next token's first position, probability)`` by DTW."""
         spans = []
@@ -89,12 +91,13 @@ class WordTimer:
             if not text:
                 spans.append([])
                 continue
-            target = torch.tensor([self.prefix + text + [eos]], device=memory.device)  # (1, T)
-            cache = self.model.decoder.new_cache(memory[b : b + 1], mask[b : b + 1])
+            target = torch.tensor([self.prefix + text + [eos]], device=encoded.memory.device)  # (1, T)
+            one = EncodedSource(encoded.memory[b : b + 1], encoded.mask[b : b + 1], encoded.lengths[b : b + 1],
+                                tuple((k[b : b + 1], v[b : b + 1]) for k, v in encoded.cross))
             for layer in layers:
                 layer.cross_attn.record_weights = True
             try:
-                hidden = self.model.decoder(target, cache, use_cache=False)  # (1, T, D)
+                hidden = self.model.decoder_states(one, target)  # (1, T, D)
                 weights = torch.stack([layers[l].cross_attn.last_weights[0, h].float() for l, h in self.heads])
             finally:
                 for layer in layers:

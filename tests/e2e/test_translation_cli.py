@@ -137,7 +137,7 @@ def test_bf16_training_falls_back_to_fp32_exactly_where_the_cpu_has_no_native_bf
                  "test_after_training=false")
     fell_back = "trainer.precision=bf16-mixed -> 32-true" in result.stderr.decode()
     assert fell_back == (not cpu_has_fast_bf16())
-    recorded = load_checkpoint(tmp_path / "model.pt").info["config"]["trainer"]["precision"]
+    recorded = load_checkpoint(tmp_path / "model.pt").info.config["trainer"]["precision"]
     assert recorded == ("32-true" if fell_back else "bf16-mixed")  # the checkpoint says what was used
 
 

@@ -4,6 +4,7 @@ alignment on real FSDD speech, the warping path itself, and the json/srt output.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -54,7 +55,8 @@ def spoken_words():
 
 def test_whisper_words_start_near_their_known_offsets(tiny_en_path, spoken_words):
     loaded = load_checkpoint(tiny_en_path)
-    loaded.info["alignment_heads"] = [[2, 0], [3, 0], [3, 4], [2, 5], [3, 1], [3, 2]]  # tools/choose_alignment_heads.py
+    heads = ((2, 0), (3, 0), (3, 4), (2, 5), (3, 1), (3, 2))  # chosen by tools/choose_alignment_heads.py
+    loaded.info = dataclasses.replace(loaded.info, alignment_heads=heads)
     (result,) = Transcriber(loaded, options=GREEDY, word_timestamps=True).transcribe_waves([spoken_words.wave])
     words = [w for s in result.segments for w in s.words]
     english = whisper_normalizer()
@@ -64,7 +66,7 @@ def test_whisper_words_start_near_their_known_offsets(tiny_en_path, spoken_words
     mean, p95, count = summary(word_start_errors([(w.word, w.start) for w in words], spoken_words.words, english))
     assert count == len(spoken_words.words) and mean < 250 and p95 < 600  # measured: docs/speech.md
     with pytest.raises(ValueError, match="do not fit"):
-        loaded.info["alignment_heads"] = [[9, 0]]
+        loaded.info = dataclasses.replace(loaded.info, alignment_heads=((9, 0),))
         Transcriber(loaded, options=GREEDY, word_timestamps=True)
 
 

@@ -22,6 +22,7 @@ from s2s.inference.segments import Segment, Word
 from s2s.inference.transcriber import Transcriber, Transcript
 from s2s.inference.word_timing import dtw_row_starts
 from s2s.metrics import whisper_normalizer
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import ROOT, tiny_config
 from tests.speech_helpers import FSDD, require_shared, skip_without
@@ -96,7 +97,7 @@ def test_ctc_alignment_times_each_word_of_real_speech_inside_its_window(tokenize
     torch.manual_seed(0)
     model = Seq2Seq(tiny_config(tokenizer.vocab_size, encoder="audio", conv_channels=8, ctc=True, max_positions=512))
     path = tmp_path / "ctc.pt"
-    export_checkpoint(model, tokenizer, {"task": "asr", "task_tag": "transcribe", "tgt_langs": ["en"]}, path)
+    export_checkpoint(model, tokenizer, CheckpointInfo(task="asr", task_tag="transcribe", tgt_langs=("en",)), path)
     loaded = load_checkpoint(path)
     speech = load_audio(require_shared(FSDD) / "3_jackson_20.wav")
     wave = torch.cat([torch.zeros(SAMPLE_RATE), speech, torch.zeros(SAMPLE_RATE // 2)])

@@ -122,7 +122,7 @@ def run(args: list[str]) -> None:
                               vad_options=VadOptions(options.vad_threshold, options.vad_min_silence, options.vad_pad),
                               no_speech=None if options.no_speech_threshold is None
                               else NoSpeechRule(options.no_speech_threshold, options.logprob_threshold),
-                              word_timestamps=options.word_timestamps)
+                              word_timestamps=options.word_timestamps, lm=options.lm, lm_weight=options.lm_weight)
     if options.output_dir is not None:
         options.output_dir.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)

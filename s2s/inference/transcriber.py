@@ -36,6 +36,7 @@ from s2s.data.speech.dataset import pad_features, task_tag
 from s2s.data.speech.features import feature_extractor, pad_or_trim
 from s2s.decoding.filters import TimestampRules
 from s2s.decoding import DecodingOptions
+from s2s.decoding.lm_fusion import NGramFusion
 from s2s.errors import AudioError
 from s2s.inference.no_speech import NoSpeechRule, no_speech_probs
 from s2s.inference.search_front import PromptedSearch, target_language
@@ -93,11 +94,14 @@ class Transcriber:
                  window: float | None = None, overlap: float = 2.0, max_frames: int = 30000,
                  device: str = "cpu", dtype: torch.dtype = torch.float32, workers: int = 1,
                  vad: bool | None = None, vad_options: VadOptions = VadOptions(),
-                 no_speech: NoSpeechRule | None = None, word_timestamps: bool = False) -> None:
+                 no_speech: NoSpeechRule | None = None, word_timestamps: bool = False,
+                 lm: str | Path | None = None, lm_weight: float = 0.3) -> None:
         """``window``: seconds decoded at once (default: 30 for Whisper, else 20 or what the encoder holds).
         ``language``: the spoken language, for a multilingual Whisper model. ``workers``: on a CPU, decode
         each batch of windows with this many single-threaded workers (``s2s.decoding.parallel``).
-        ``vad``: windows from voice activity (None: for recordings longer than a window only)."""
+        ``vad``: windows from voice activity (None: for recordings longer than a window only). ``lm``: an
+        ARPA or kenlm binary n-gram model over the model's pieces, fused with ``lm_weight``
+        (``s2s.decoding.lm_fusion``)."""
         if loaded.model.config.encoder != "audio":
             raise ValueError("this checkpoint is a text model: use `s2s translate`")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
@@ -108,6 +112,11 @@ class Transcriber:
         self.timestamps = timestamps
         rules = [TimestampRules(self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id,
                                 self.tokenizer.no_timestamps_id)] if timestamps else []
+        if lm is not None:
+            # before the CTC score, which weighs what it is given by (1 - ctc_weight): divided here, the
+            # LM enters the final score with lm_weight itself, as in ESPnet's weighted sum of scorers
+            rules.append(NGramFusion(lm, self.tokenizer, lm_weight / (1 - options.ctc_weight),
+                                     candidates=max(2 * options.beam_size, 8)))
         self.search = PromptedSearch(self.model, self.tokenizer, options, self._prefix(info, target_lang, task, language),
                                      timestamps=timestamps, rules=rules, workers=workers, device=device)
         # A window must fit the encoder's positions after subsampling.

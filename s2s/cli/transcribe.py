@@ -70,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
                         "words with start, end and probability")
     g.add_argument("--srt-by", choices=["segments", "words"], default="segments",
                    help="srt cues: one per segment, or one per word (needs --word-timestamps)")
+    g.add_argument("--lm", type=Path, default=None,
+                   help="shallow fusion with an n-gram LM over the model's pieces (ARPA or kenlm binary; "
+                        "built by tools/build_ngram.py)")
+    g.add_argument("--lm-weight", type=float, default=0.3, help="weight of the LM's log-probability (default 0.3)")
     add_decoding_arguments(p)
     return p
 

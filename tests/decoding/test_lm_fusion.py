@@ -16,6 +16,7 @@ from s2s.data.speech.audio import load_audio
 from s2s.data.text.arpa import BOS, EOS, UNK, build_arpa, lm_vocabulary, lower_prob, piece_sentences
 from s2s.decoding import DecodingOptions
 from s2s.inference.transcriber import Transcriber
+from s2s.metrics import recognition_scores
 from tests.speech_helpers import AN4, require_shared
 
 kenlm = pytest.importorskip("kenlm")
@@ -34,7 +35,7 @@ def read_arpa(path) -> tuple[list[dict], list[dict]]:
             order = int(line[1:].split("-")[0])
             prob.append({})
             backoff.append({})
-        elif order and line.strip():
+        elif order and line.strip() and not line.startswith("\\"):
             fields = line.split("\t")
             gram = tuple(fields[1].split())
             prob[order][gram] = 10 ** float(fields[0])
@@ -77,18 +78,17 @@ def tiny_en_and_lm(tmp_path_factory, an4_rows):
 
 def test_fusion_pulls_whisper_toward_the_lms_spelling(tiny_en_and_lm, an4_rows):
     loaded, lm = tiny_en_and_lm
-    rows = [r for r in an4_rows[:30] if len(r["text"].split()) >= 3][:6]
+    rows = [r for r in an4_rows[:30] if len(r["text"].split()) >= 3][:4]
     waves = [load_audio(AN4 / r["path"]) for r in rows]
-    options = DecodingOptions(beam_size=3, max_len_a=0.0, max_len_b=40)
+    options = DecodingOptions(beam_size=2, max_len_a=0.0, max_len_b=40)
     plain = [t.text for t in Transcriber(loaded, options=options).transcribe_waves(waves)]
     same = [t.text for t in Transcriber(loaded, options=options, lm=lm, lm_weight=0.0).transcribe_waves(waves)]
     fused = [t.text for t in Transcriber(loaded, options=options, lm=lm, lm_weight=1.0).transcribe_waves(waves)]
     assert same == plain  # weight 0: the LM only prunes to candidates the search would keep anyway
     references = [r["text"] for r in rows]
-    matching = lambda texts: sum(h.split() == r.split() for h, r in zip(texts, references))  # noqa: E731
-    upper = lambda texts: sum(t.isupper() for t in texts)  # noqa: E731
-    assert upper(fused) > upper(plain)  # AN4 writes upper case, tiny.en does not
-    assert matching(fused) >= matching(plain)
+    # AN4 spells letters and numbers as words ("U M N Y H SIX"), tiny.en hyphenates them ("U-M-N-Y-H-6")
+    assert recognition_scores(fused, references)["wer"] < recognition_scores(plain, references)["wer"]
+    assert sum("-" in t for t in fused) < sum("-" in t for t in plain)
 
 
 def test_a_bad_lm_file_is_one_clear_error(tiny_en_and_lm, tmp_path):

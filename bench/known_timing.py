@@ -118,11 +118,11 @@ def word_start_errors(timed: list[tuple[str, float]], known: list[tuple[str, flo
 
 
 def first_word_errors(timed: list[tuple[str, float, float]], recording: Recording) -> list[float]:
-    """Milliseconds between each joined recording's speech onset and the first timed word heard in it
-    (the first word whose middle lies between its start and its end), whatever its spelling."""
+    """Milliseconds between each joined recording's speech onset and the first timed word that starts in
+    it (from half a second before it to its end), whatever its spelling."""
     errors = []
     for (start, end), (_, known) in zip(recording.spans, recording.words):
-        inside = [w for w in timed if start <= (w[1] + w[2]) / 2 <= end]
+        inside = [w for w in timed if start - 0.5 <= w[1] < end]
         if inside:
             errors.append(abs(inside[0][1] - known) * 1000)
     return errors

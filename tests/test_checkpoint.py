@@ -69,3 +69,12 @@ def test_damaged_checkpoints_get_clear_errors(exported, tmp_path, damage):
         bad.mkdir()
     with pytest.raises(CheckpointError, match=str(bad.name)):
         load_checkpoint(bad)
+
+
+def test_info_of_earlier_checkpoints_with_a_decoding_entry_loads():
+    """Checkpoints written before ``default_decoding`` carry a ``decoding`` entry (their validation decoding):
+    it is dropped, not refused as unknown."""
+    from s2s.model.info import CheckpointInfo
+
+    info = CheckpointInfo.from_dict({"task": "translation", "tgt_langs": ["de"], "decoding": {"beam_size": 1}})
+    assert info.tgt_langs == ("de",) and info.default_decoding == {}

@@ -2,7 +2,7 @@
 
 Each file is analyzed as one window, the transcriber's: its first 20 seconds, or less when the
 encoder's positions hold less; a Whisper model's 30 seconds, padded with silence as it reads them. The encoder's positions are subsampled frames, labelled by their start time;
-the measures that need words, punctuation or EOS do not apply to them (see docs/analysis.md).
+the measures that need words, punctuation or EOS do not apply to them (see docs/guides/analysis.md).
 """
 
 from __future__ import annotations

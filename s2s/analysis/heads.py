@@ -53,7 +53,7 @@ class Verdict:
 
 
 def verdict(measures: dict[str, float], baselines: dict[str, float], unit: str = "token") -> Verdict:
-    """Name one head's dominant pattern from its shares (see docs/analysis.md for the rule)."""
+    """Name one head's dominant pattern from its shares (see docs/guides/analysis.md for the rule)."""
     patterns = {m: s for m, s in measures.items() if m != ENTROPY}
     good = sorted((m for m, s in patterns.items() if qualifies(s, baselines[m])), key=lambda m: -patterns[m])
     entropy = measures.get(ENTROPY, 0.0)

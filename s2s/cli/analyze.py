@@ -3,7 +3,7 @@
 Runs the model on the inputs (text lines, or audio files for a speech model), measures where every head of encoder self-attention,
 decoder self-attention and cross-attention puts its attention, and writes DIR/analysis.md (one
 section per layer and head, in the template of the user's notes), DIR/heads.json (every figure)
-and DIR/heatmaps/*.png. The measures are defined in docs/analysis.md.
+and DIR/heatmaps/*.png. The measures are defined in docs/guides/analysis.md.
 """
 
 from __future__ import annotations

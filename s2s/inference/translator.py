@@ -54,13 +54,21 @@ class Translator:
         return self.search.prefix
 
     def encode(self, line: str, number: int) -> list[int]:
+        ids, warning = self.encode_checked(line, f"line {number}")
+        if warning:
+            self.warn(warning)
+        return ids
+
+    def encode_checked(self, line: str, where: str) -> tuple[list[int], str | None]:
+        """Source ids + EOS, cut to the model's limit, and the warning naming ``where`` when it was cut."""
         ids = self.tokenizer.encode(line)
         if self.source_code is not None and not self.tokenizer.starts_with_language_code(line):
             ids = [self.source_code] + ids  # --tgt-lang xx on a multilingual Marian model: >>xx<< first
+        warning = None
         if len(ids) > self.max_source:
-            self.warn(f"line {number}: {len(ids)} tokens, truncated to the model's limit of {self.max_source}")
+            warning = f"{where}: {len(ids)} tokens, truncated to the model's limit of {self.max_source}"
             ids = ids[: self.max_source]
-        return ids + [self.tokenizer.eos_id]
+        return ids + [self.tokenizer.eos_id], warning
 
     def translate(self, lines: Iterable[str]) -> Iterator[Translation]:
         """One :class:`Translation` per input line, in order; blank lines give empty translations."""
@@ -76,9 +84,14 @@ class Translator:
             yield from self.translate_chunk(chunk, start)
 
     def translate_chunk(self, lines: list[str], first_number: int) -> list[Translation]:
-        results = [Translation("", [("", 0.0)])] * len(lines)
-        todo = [i for i, line in enumerate(lines) if line.strip()]
-        sources = {i: self.encode(lines[i].strip(), first_number + i) for i in todo}
+        return self.translate_sources([self.encode(line.strip(), first_number + i) if line.strip() else None
+                                       for i, line in enumerate(lines)])
+
+    def translate_sources(self, sources: list[list[int] | None]) -> list[Translation]:
+        """Encoded sources (None for a blank line) -> one :class:`Translation` each, in order, decoded in
+        length-sorted batches under the token budget."""
+        results = [Translation("", [("", 0.0)])] * len(sources)
+        todo = [i for i, ids in enumerate(sources) if ids is not None]
         if not todo:
             return results
         lengths = [(len(sources[i]), len(sources[i])) for i in todo]

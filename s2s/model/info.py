@@ -40,12 +40,12 @@ class CheckpointInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckpointInfo:
+        data = dict(data)
+        data.pop("decoding", None)  # written by earlier versions: the validation decoding, never a default
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown checkpoint info {', '.join(unknown)}")
-        data = dict(data)
-        data.pop("decoding", None)  # written by earlier versions: the validation decoding, never a default
         for name in ("tgt_langs", "averaged_from"):  # lists in the file
             if name in data:
                 data[name] = tuple(data[name] or ())

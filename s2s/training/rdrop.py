@@ -10,7 +10,7 @@ a mean per token over both copies. fairseq's ``label_smoothed_cross_entropy_with
 same sum by one copy's token count: twice this loss, which Adam's update does not see, so its
 ``alpha`` weighs the KL term as this one does (the paper uses 5 for translation).
 An update costs about 2.5 times one without R-Drop (the batch is run twice; 2.46 measured in
-docs/recipes.md), for the same number of sentences. ``KL(p||q) + KL(q||p) = sum_v (p_v - q_v) (log p_v - log q_v)``.
+docs/results/recipes.md), for the same number of sentences. ``KL(p||q) + KL(q||p) = sum_v (p_v - q_v) (log p_v - log q_v)``.
 """
 
 from __future__ import annotations

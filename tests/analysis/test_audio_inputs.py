@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("s2s.data.speech.dataset", reason="the speech path (issue 3) is not merged yet")
+pytest.importorskip("s2s.data.speech.dataset", reason="the speech path is not installed")
 
 import soundfile as sf  # noqa: E402
 

@@ -109,7 +109,7 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
 
 @pytest.mark.parametrize("override,message", [
     ("model.d_modle=3", "Key 'd_modle' is not in struct"),
-    ("model=huge", "available options in 'model': audio_small, audio_tiny, base, small, tiny"),
+    ("model=huge", "available options in 'model': audio_small, audio_tiny, base, default, small, tiny"),
     ("model.d_model=abc", "d_model='abc' must be of type int"),
     ("optim.schedule=cosine_time", "anneals to zero at the time limit: set trainer.max_time"),
     ("data.subword_alpha=0", "data.subword_alpha must be above 0"),

@@ -87,7 +87,7 @@ def test_ddp_two_cpu_processes_match_one_process_bleu(tmp_path):
 
 @pytest.mark.slow
 def test_two_torchrun_processes_as_two_nodes(tmp_path):
-    """`torchrun --nnodes 2` twice on localhost: the recipe of docs/scaling.md, each node its own run dir."""
+    """`torchrun --nnodes 2` twice on localhost: the recipe of docs/guides/scaling.md, each node its own run dir."""
     data = copy_corpus(tmp_path / "data", train=600, valid=40)
     port = free_port()
     env = dict(cli_env(), OMP_NUM_THREADS="1")

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import difflib
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -105,15 +104,22 @@ def joined(waves: list[torch.Tensor], texts: list[str], gap: tuple[float, float]
     return Recording(torch.from_numpy(np.concatenate(parts)), words, spans, texts)
 
 
+MATCH_WINDOW = 1.0  # s: a timed word further than this from a known word of its spelling is not that word
+
+
 def word_start_errors(timed: list[tuple[str, float]], known: list[tuple[str, float]], normalize) -> list[float]:
-    """Milliseconds between each known word's start and the start of the timed word matched to it
-    (words matched in order, by their normalized spelling)."""
-    hyp = [normalize(w) for w, _ in timed]
-    ref = [normalize(w) for w, _ in known]
+    """Milliseconds between each known word's start and the start of the timed word matched to it: the
+    nearest timed word of the same normalized spelling within ``MATCH_WINDOW``, each used once (a
+    known word without one is a miss, not an error; the caller reports how many matched)."""
+    free = [(normalize(w), start) for w, start in timed]
     errors = []
-    for block in difflib.SequenceMatcher(None, ref, hyp, autojunk=False).get_matching_blocks():
-        for k in range(block.size):
-            errors.append(abs(timed[block.b + k][1] - known[block.a + k][1]) * 1000)
+    for word, start in known:
+        word = normalize(word)
+        near = [(abs(s - start), n) for n, (w, s) in enumerate(free) if w == word and abs(s - start) <= MATCH_WINDOW]
+        if near:
+            distance, n = min(near)
+            errors.append(distance * 1000)
+            free[n] = (None, float("nan"))
     return errors
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
+from s2s.cli.common import add_decoding_arguments, apply_head_mask, check_device, decoding_dtype, decoding_options, refuse_text_only_options
 from s2s.errors import DataError
 from s2s.inference.transcriber import Transcriber, Transcript
 
@@ -73,6 +73,7 @@ def run(args: list[str]) -> None:
         raise ValueError("--format srt with several files needs --output-dir (one subtitle file per input)")
     refuse_text_only_options(options)
     loaded = load_checkpoint(options.checkpoint)
+    apply_head_mask(loaded.model, options)
     ctc_weight = options.ctc_weight
     if ctc_weight is None:
         ctc_weight = 0.3 if loaded.model.config.ctc else 0.0

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 MAX_LABELS = 60  # longer axes are drawn without tick labels
+MAX_INCHES = 16.0  # the largest side of one heatmap
 
 
 def _axes(ax, weights: np.ndarray, queries: Sequence[str] | None, keys: Sequence[str] | None, title: str) -> None:
@@ -30,7 +31,9 @@ def save_heatmap(weights: np.ndarray, path: Path, *, queries: Sequence[str] | No
                  title: str, xlabel: str = "key", ylabel: str = "query") -> Path:
     """One ``(Tq, Tk)`` attention matrix, rows = queries, columns = keys."""
     tq, tk = weights.shape
-    fig, ax = plt.subplots(figsize=(max(3.0, 0.22 * tk + 1.6), max(2.6, 0.22 * tq + 1.2)), dpi=100)
+    # long axes (a Whisper window has 1,500 positions) are squeezed into MAX_INCHES, not drawn a cell each
+    fig, ax = plt.subplots(figsize=(min(MAX_INCHES, max(3.0, 0.22 * tk + 1.6)),
+                                    min(MAX_INCHES, max(2.6, 0.22 * tq + 1.2))), dpi=100)
     _axes(ax, weights, queries, keys, title)
     ax.set_xlabel(xlabel, fontsize=7)
     ax.set_ylabel(ylabel, fontsize=7)

@@ -9,7 +9,7 @@ SHARED_DATA ?= ../shared/data
 DATA := data/multi30k
 export WANDB_MODE ?= offline
 
-.PHONY: install demo test test-all system-packages clean
+.PHONY: install demo test test-all lint format system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,13 @@ demo: $(STAMP) $(DATA)/spm.model
 		| $(BIN)/s2s translate runs/demo/model.pt
 	$(BIN)/s2s evaluate runs/demo/model.pt --src $(DATA)/test.en --ref $(DATA)/test.de --beam 5
 
-# Debian tools some speech tests use (espeak-ng, sox); installed when we may, skipped otherwise.
+# Debian tools some tests use (espeak-ng, sox: speech; chromium, chromium-driver: the browser test of
+# s2s app); installed when we may, skipped otherwise.
 system-packages:
-	@command -v espeak-ng >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-		&& (apt-get update -qq && apt-get install -y -qq espeak-ng sox >/dev/null) || true; }
+	@{ command -v espeak-ng && command -v chromium && command -v chromedriver; } >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox chromium \
+		chromium-driver >/dev/null) || true; }
 
 # Idle OpenMP threads sleep instead of spinning: tests start many short 2-thread processes.
 test test-all: export OMP_WAIT_POLICY = PASSIVE
@@ -43,6 +46,17 @@ test: $(STAMP) system-packages
 
 test-all: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q -m ''
+
+# Lint and types: what CI checks before the tests (`make format` rewrites the files the formatter would change).
+LINTED := s2s tests bench tools
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 clean:
 	rm -rf runs outputs .pytest_cache

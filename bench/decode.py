@@ -8,7 +8,7 @@ new tokens (min length = max length), with beam 5 and greedy, on the same number
 Times are medians of ``--runs`` rounds (each engine timed once per round, in turn) after one warm-up run.
 
     pip install -e '.[bench]'
-    python bench/decode.py                 # the table in docs/decoding.md
+    python bench/decode.py                 # the table in docs/design/decoding.md
     python bench/decode.py --runs 3 --new-tokens 16 --engines ours hf    # quicker
     python bench/decode.py --checkpoints runs/demo/model.pt pruned.pt      # s2s on checkpoints, side by side
 
@@ -107,7 +107,7 @@ def on_threads(threads: int, run: Callable[[], list[int]]) -> Callable[[], list[
     Building a CTranslate2 ``Translator`` sets the OpenMP thread count of the whole process to its
     ``intra_threads``: its library calls ``omp_set_num_threads``, which resolves to the libgomp
     PyTorch loaded first. Built last, the ``2x1`` translator left PyTorch on one thread, and our
-    and Hugging Face's ``1x2`` rows then ran on one thread (docs/decoding.md, "The benchmark's
+    and Hugging Face's ``1x2`` rows then ran on one thread (docs/design/decoding.md, "The benchmark's
     thread count"). CTranslate2's own workers keep the count they were built with.
     """
     def run_with_threads() -> list[int]:

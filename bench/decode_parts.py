@@ -21,7 +21,7 @@ partly outside, so Python's time is given as a range: at least the unprofiled de
 time inside operators, at most the profiled decode minus it.
 
 The timers themselves cost about a microsecond a call, so the parts add up to a little more than
-an unwrapped decode; compare parts with parts, and across commits (docs/decoding.md).
+an unwrapped decode; compare parts with parts, and across commits (docs/design/decoding.md).
 """
 
 from __future__ import annotations

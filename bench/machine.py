@@ -1,7 +1,7 @@
 """One line naming the machine a benchmark ran on: figures from different CPUs do not compare.
 
 This project's development machine has been an Intel CPU with AMX in some sessions and an AMD
-one in others; MKL and oneDNN choose different kernels on each (docs/decoding.md).
+one in others; MKL and oneDNN choose different kernels on each (docs/design/decoding.md).
 """
 
 from __future__ import annotations

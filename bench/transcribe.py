@@ -46,7 +46,6 @@ from s2s.cli.main import main as s2s_main  # noqa: E402
 from s2s.data.speech.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from s2s.data.speech.manifest import read_manifest  # noqa: E402
 from s2s.decoding import DecodingOptions  # noqa: E402
-from s2s.decoding.suppression import never_first, never_generated  # noqa: E402
 from s2s.inference.transcriber import Transcriber  # noqa: E402
 from s2s.metrics import recognition_scores  # noqa: E402
 
@@ -103,7 +102,7 @@ def hugging_face_engine(checkpoint: Path, beam: int, precision: str, threads: in
             with torch.inference_mode():
                 out = hf.generate(input_features=features.to(dtype), num_beams=beam, do_sample=False,
                                   max_new_tokens=MAX_NEW_TOKENS - len(tok.prefix("en")),
-                                  suppress_tokens=never_generated(tok), begin_suppress_tokens=never_first(tok))
+                                  suppress_tokens=list(tok.never_generated), begin_suppress_tokens=list(tok.never_first))
             texts += [tok.decode([t for t in row if t < tok.eos_id]) for row in out.tolist()]
         return texts
 

@@ -25,6 +25,7 @@ from s2s.checkpoint import export_checkpoint
 from s2s.model.config import ModelConfig
 from s2s.data.text.tokenizer import Tokenizer
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def tiny_checkpoint(spm: Path, path: Path) -> None:
     torch.manual_seed(0)
     config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=32, num_heads=4,
                          encoder_layers=1, decoder_layers=1, ffn_dim=64, dropout=0.0, max_positions=128)
-    info = {"task": "translation", "task_tag": None, "src_lang": "en", "tgt_langs": ["de"]}
+    info = CheckpointInfo(task="translation", src_lang="en", tgt_langs=("de",))
     export_checkpoint(Seq2Seq(config), tokenizer, info, path)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from s2s.model.config import ModelConfig
+from s2s.model.info import CheckpointInfo
 from s2s.data.text.marian_tokenizer import MarianTokenizer
 from s2s.data.text.tokenizer import Tokenizer
 from s2s.data.text.whisper_tokenizer import WhisperTokenizer
@@ -37,13 +38,13 @@ IMPORTED_TOKENIZERS = {"marian": MarianTokenizer, "whisper": WhisperTokenizer}  
 class LoadedModel:
     model: Seq2Seq
     tokenizer: AnyTokenizer
-    info: dict  # task, languages, decoding defaults, training step
+    info: CheckpointInfo  # task, languages, decoding defaults, training step
 
 
-def s2s_entry(config: ModelConfig, tokenizer: AnyTokenizer, info: dict) -> dict:
+def s2s_entry(config: ModelConfig, tokenizer: AnyTokenizer, info: CheckpointInfo) -> dict:
     """The plain-data part every checkpoint carries."""
     return {"format_version": FORMAT_VERSION, "model_config": config.to_dict(),
-            "tokenizer": tokenizer_state(tokenizer), "info": info}
+            "tokenizer": tokenizer_state(tokenizer), "info": info.to_dict()}
 
 
 def tokenizer_state(tokenizer: AnyTokenizer) -> bytes | dict:
@@ -106,11 +107,12 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     try:
         config = ModelConfig.from_dict(dict(entry["model_config"]))
         tokenizer = tokenizer_from_state(entry["tokenizer"])
+        info = CheckpointInfo.from_dict(dict(entry.get("info", {})))
         model = Seq2Seq(config)
         model.load_state_dict(state)
     except (KeyError, ValueError, RuntimeError, TypeError) as error:
         raise CheckpointError(f"{path} is damaged or from an incompatible version: {str(error).splitlines()[0][:200]}") from None
-    return LoadedModel(model.to(device).eval(), tokenizer, dict(entry.get("info", {})))
+    return LoadedModel(model.to(device).eval(), tokenizer, info)
 
 
 def atomic_save(obj: dict, path: str | Path) -> None:
@@ -151,7 +153,7 @@ def fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
-def export_checkpoint(model: Seq2Seq, tokenizer: Tokenizer, info: dict, path: str | Path,
+def export_checkpoint(model: Seq2Seq, tokenizer: AnyTokenizer, info: CheckpointInfo, path: str | Path,
                       state_dict: dict | None = None) -> None:
     """Write the compact inference checkpoint (no optimizer state)."""
     entry = s2s_entry(model.config, tokenizer, info)

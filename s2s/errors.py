@@ -27,3 +27,7 @@ class AudioError(DataError):
 
 class WorkerError(S2SError):
     """A decoding worker process died (killed for lack of memory, most likely): fewer workers may fit."""
+
+
+class ExportError(S2SError):
+    """A model cannot be exported to an engine as asked (an option the engine cannot express)."""

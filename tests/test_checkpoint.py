@@ -7,6 +7,7 @@ import torch
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.errors import CheckpointError
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 from tests.conftest import tiny_config
 
 
@@ -15,7 +16,7 @@ def exported(tmp_path, tokenizer):
     torch.manual_seed(0)
     model = Seq2Seq(tiny_config(vocab_size=tokenizer.vocab_size)).eval()
     path = tmp_path / "model.pt"
-    export_checkpoint(model, tokenizer, {"tgt_langs": ["de"]}, path)
+    export_checkpoint(model, tokenizer, CheckpointInfo(tgt_langs=("de",)), path)
     return model, path
 
 
@@ -27,7 +28,7 @@ def test_round_trip_is_exact(exported, tokenizer):
     lengths = torch.tensor([source.shape[1]])
     torch.testing.assert_close(loaded.model(source, lengths, target), model(source, lengths, target))
     assert loaded.tokenizer.model_bytes == tokenizer.model_bytes
-    assert loaded.info == {"tgt_langs": ["de"]}
+    assert loaded.info == CheckpointInfo(tgt_langs=("de",))
     assert loaded.model.config == model.config
 
 
@@ -68,3 +69,12 @@ def test_damaged_checkpoints_get_clear_errors(exported, tmp_path, damage):
         bad.mkdir()
     with pytest.raises(CheckpointError, match=str(bad.name)):
         load_checkpoint(bad)
+
+
+def test_info_of_earlier_checkpoints_with_a_decoding_entry_loads():
+    """Checkpoints written before ``default_decoding`` carry a ``decoding`` entry (their validation decoding):
+    it is dropped, not refused as unknown."""
+    from s2s.model.info import CheckpointInfo
+
+    info = CheckpointInfo.from_dict({"task": "translation", "tgt_langs": ["de"], "decoding": {"beam_size": 1}})
+    assert info.tgt_langs == ("de",) and info.default_decoding == {}

@@ -69,3 +69,18 @@ def test_misspelled_keys_fail():
         composed(["model.d_modle=128"])
     with pytest.raises(ConfigCompositionException):
         composed(["model=huge"])
+
+
+def test_the_base_files_restate_their_dataclasses_defaults():
+    """model/default.yaml and decode/greedy.yaml list every field (so any can be overridden on the
+    command line) at the value the dataclass itself gives it: one default, written twice, kept equal."""
+    import dataclasses
+
+    from s2s.decoding import DecodingOptions
+
+    for group, option, cls, required in (("model", "default", ModelConfig, {"vocab_size", "pad_id"}),
+                                         ("decode", "greedy", DecodingOptions, set())):
+        listed = OmegaConf.to_container(composed([f"{group}={option}"])[group])
+        listed.pop("_target_")
+        defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.name not in required}
+        assert listed == defaults, group

@@ -25,7 +25,7 @@ def hf_name_of(ours: str) -> str | None:
 
 def hugging_face_twin(loaded):
     """A Hugging Face Whisper holding our model's weights, renamed back (an independent check of the mapping)."""
-    dims = loaded.info["whisper"]["dims"]
+    dims = loaded.info.whisper["dims"]
     config = transformers.WhisperConfig(
         vocab_size=dims["n_vocab"], num_mel_bins=dims["n_mels"], d_model=dims["n_text_state"],
         encoder_layers=dims["n_audio_layer"], decoder_layers=dims["n_text_layer"],

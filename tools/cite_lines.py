@@ -1,6 +1,6 @@
-"""Refresh the line numbers that docs/concepts.md cites, by finding each quoted line again.
+"""Refresh the line numbers that docs/design/concepts.md cites, by finding each quoted line again.
 
-    python tools/cite_lines.py        # rewrites docs/concepts.md in place; fails on a quote it cannot find
+    python tools/cite_lines.py        # rewrites docs/design/concepts.md in place; fails on a quote it cannot find
 
 The quotes are the source of truth: a quote that no longer occurs (or occurs twice) needs a human.
 """
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CITATION = re.compile(r"\[(s2s/[\w/]+\.py):(\d+)\]\(\.\./\1#L\d+\) \| `(.+)` \|$")
+CITATION = re.compile(r"\[(s2s/[\w/]+\.py):(\d+)\]\(\.\./\.\./\1#L\d+\) \| `(.+)` \|$")
 
 
 def refresh(text: str) -> tuple[str, list[str]]:
@@ -26,13 +26,13 @@ def refresh(text: str) -> tuple[str, list[str]]:
                 problems.append(f"{path}: {quote!r} found on lines {hits}")
             else:
                 n = hits[0]
-                line = line[: match.start()] + f"[{path}:{n}](../{path}#L{n}) | `{match.group(3)}` |"
+                line = line[: match.start()] + f"[{path}:{n}](../../{path}#L{n}) | `{match.group(3)}` |"
         out.append(line)
     return "\n".join(out) + "\n", problems
 
 
 def main() -> None:
-    doc = ROOT / "docs" / "concepts.md"
+    doc = ROOT / "docs" / "design" / "concepts.md"
     text, problems = refresh(doc.read_text(encoding="utf-8"))
     doc.write_text(text, encoding="utf-8")
     if problems:

@@ -2,7 +2,7 @@
 
 Each file is analyzed as one window, the transcriber's: its first 20 seconds, or less when the
 encoder's positions hold less; a Whisper model's 30 seconds, padded with silence as it reads them. The encoder's positions are subsampled frames, labelled by their start time;
-the measures that need words, punctuation or EOS do not apply to them (see docs/analysis.md).
+the measures that need words, punctuation or EOS do not apply to them (see docs/guides/analysis.md).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from s2s.checkpoint import LoadedModel
 from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio
 from s2s.data.batching import Batch, collate_targets
 from s2s.data.speech.dataset import SpeechExample, pad_features
-from s2s.decoding.suppression import never_first, never_generated
-from s2s.decoding import DecodingOptions, generate
+from s2s.decoding import DecodingOptions
 from s2s.inference.transcriber import Transcriber
 
 class AudioInputs:
@@ -44,11 +43,7 @@ class AudioInputs:
         return source.to(self.device, self.dtype), lengths.to(self.device)
 
     def decode(self, items: Sequence[SourceItem]) -> list[list[int]]:
-        source, lengths = self.features(items)
-        prefix = torch.tensor([self.prefix] * len(items), device=self.device)
-        hypotheses = generate(self.model, source, lengths, prefix, options=self.options,
-                              eos_id=self.tokenizer.eos_id, suppress_ids=never_generated(self.tokenizer),
-                              suppress_at_start=never_first(self.tokenizer))
+        hypotheses = self.transcriber.search(*self.features(items))
         return [list(hyps[0].tokens) if hyps else [] for hyps in hypotheses]
 
     def batch(self, items: Sequence[SourceItem], targets: Sequence[Sequence[int]]) -> Batch:

@@ -59,10 +59,9 @@ def capture_attention(model: nn.Module, source: Tensor, source_lengths: Tensor, 
     Works for any :class:`s2s.model.seq2seq.Seq2Seq` whose encoder keeps its layers in ``encoder.stack``.
     """
     with recording(model):
-        memory, memory_mask = model.encode(source, source_lengths)  # (B, S, D), (B, S)
-        cache = model.decoder.new_cache(memory, memory_mask)
-        model.decoder(target_in, cache, use_cache=False)
+        encoded = model.encode(source, source_lengths)
+        model.decoder_states(encoded, target_in)
         encoder = [layer.self_attn.last_weights.float().cpu() for layer in model.encoder.stack.layers]
         decoder = [layer.self_attn.last_weights.float().cpu() for layer in model.decoder.layers]
         cross = [layer.cross_attn.last_weights.float().cpu() for layer in model.decoder.layers]
-    return AttentionMaps(encoder, decoder, cross, memory_mask.sum(dim=1).cpu())
+    return AttentionMaps(encoder, decoder, cross, encoded.lengths.cpu())

@@ -69,11 +69,11 @@ class Verdict:
 
 
 def verdict(measures: dict[str, float], baselines: dict[str, float], unit: str = "token") -> Verdict:
-    """Name one head's dominant pattern from its shares (see docs/analysis.md for the rule)."""
+    """Name one head's dominant pattern from its shares (see docs/guides/analysis.md for the rule)."""
     patterns = {m: s for m, s in measures.items() if m not in STATISTICS}
     good = sorted((m for m, s in patterns.items() if qualifies(s, baselines[m])), key=lambda m: -patterns[m])
     if "noop" in good and {"eos", "punctuation"} & set(good):
-        good.remove("noop")  # the narrower pattern names it; both are no-op roles (ROLES)
+        good.remove("noop")  # the narrower pattern names it; both are no-op roles (HeadSummary.role)
     entropy = measures.get(ENTROPY, 0.0)
     if good:
         top = good[0]

@@ -1,4 +1,4 @@
-"""How much each head matters, two ways (docs/analysis.md, "Importance"):
+"""How much each head matters, two ways (docs/guides/analysis.md, "Importance"):
 
 - **masking**: the quality lost on a held-out set when that head alone is masked — BLEU points for
   text, WER points for speech (Michel et al. 2019, "Are Sixteen Heads Really Better than One?",
@@ -83,8 +83,10 @@ def gradient_importance(model, batches: Iterable[Batch], pad_id: int) -> dict[He
             device = batch.source.device
             batch = dataclasses.replace(batch, source=batch.source.clone(), source_lengths=batch.source_lengths.clone(),
                                         target_in=batch.target_in.clone(), target_out=batch.target_out.to(device).clone())
-            logits, labels = model.labelled_logits(batch, pad_id)
-            loss = F.cross_entropy(logits.float(), labels)
+            hidden = model.decoder_states(model.encode(batch.source, batch.source_lengths), batch.target_in)
+            trained = batch.target_out != pad_id  # (B, T): the positions with a label
+            logits = model.decoder.unembed(hidden[trained])  # (N, V)
+            loss = F.cross_entropy(logits.float(), batch.target_out[trained])
             grads = torch.autograd.grad(loss, list(masks.values()))
             for key, grad in zip(masks, grads):
                 totals[key] = totals.get(key, 0) + grad.detach().abs().cpu()

@@ -1,4 +1,4 @@
-"""Where one head's attention goes: each measure is a share of attention mass (see docs/analysis.md).
+"""Where one head's attention goes: each measure is a share of attention mass (see docs/guides/analysis.md).
 
 A measure names a set of keys for each query (the previous token, the first token, the other
 pieces of the query's word...) and the queries it is measured on. Its figure is the attention

@@ -3,7 +3,7 @@
 Runs the model on the inputs (text lines, or audio files for a speech model), measures where every head of encoder self-attention,
 decoder self-attention and cross-attention puts its attention, and writes DIR/analysis.md (one
 section per layer and head, in the template of the user's notes), DIR/heads.json (every figure)
-and DIR/heatmaps/*.png. The measures are defined in docs/analysis.md.
+and DIR/heatmaps/*.png. The measures are defined in docs/guides/analysis.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-inputs", type=int, default=100, help="analyze the first N non-blank inputs (default 100)")
     p.add_argument("--examples", type=int, default=3, help="example sentences (and heatmaps) per head (default 3)")
     p.add_argument("--batch-size", type=int, default=16, help="inputs per forward pass (default 16)")
-    g = p.add_argument_group("importance and training-data measures (docs/analysis.md)")
+    g = p.add_argument_group("importance and training-data measures (docs/guides/analysis.md)")
     g.add_argument("--heldout", type=Path, nargs=2, metavar=("SRC", "REF"), default=None,
                    help="text models: held-out sources and references to measure each head's importance on")
     g.add_argument("--heldout-manifest", type=Path, default=None,
@@ -132,11 +132,12 @@ def run(args: list[str]) -> None:
         from s2s.analysis.audio_inputs import AudioInputs as Side
     else:
         from s2s.analysis.inputs import TextInputs as Side
-    side = Side(loaded, options=decoding_options(options), target_lang=options.tgt_lang,
+    decoding = decoding_options(options, loaded)
+    side = Side(loaded, options=decoding, target_lang=options.tgt_lang,
                 device=check_device(options.device), dtype=decoding_dtype(options))
     items = side.read(lines)
     targets = None if target_lines is None else [loaded.tokenizer.encode(t.strip()) for t in target_lines]
-    decoder_side = "teacher-forced --targets" if targets is not None else f"model output (beam {options.beam})"
+    decoder_side = "teacher-forced --targets" if targets is not None else f"model output (beam {decoding.beam_size})"
     links = None
     if options.corpus is not None:
         corpus = TrainingCorpus.read(loaded.tokenizer, *options.corpus, limit=options.corpus_max)
@@ -148,13 +149,13 @@ def run(args: list[str]) -> None:
     examples = collect_attention(side, side.model, items, targets=targets, batch_size=options.batch_size, links=links)
     summaries = summarize(examples, top=options.examples)
     importance = None
-    heldout = heldout_set(side, options, audio, loaded.info.get("task"))
+    heldout = heldout_set(side, options, audio, loaded.info.task)
     if heldout is not None:
         importance = attach_importance(side.model, heldout, summaries, how=options.importance,
                                        pad_id=loaded.tokenizer.pad_id)
     meta = {"checkpoint": str(options.checkpoint), "inputs": [str(p) for p in options.input], "count": len(examples),
             "decoder_side": decoder_side, "masked_heads": masked, "corpus": [str(p) for p in options.corpus or ()],
-            "model": loaded.model.config.to_dict(), "task": loaded.info.get("task"), "step": loaded.info.get("step")}
+            "model": loaded.model.config.to_dict(), "task": loaded.info.task, "step": loaded.info.step}
     files = write_report(summaries, examples, options.out, meta=meta, importance=importance)
     counts: dict[str, int] = {}
     for s in summaries:

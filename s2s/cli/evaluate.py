@@ -7,7 +7,6 @@ WER and CER for speech recognition, BLEU and chrF for speech translation.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -24,7 +23,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--src", type=Path, default=None, help="source sentences, one per line")
     p.add_argument("--ref", type=Path, default=None, help="reference translations, aligned with --src")
     p.add_argument("--manifest", type=Path, default=None, help="speech checkpoints: a manifest TSV (audio + target)")
-    p.add_argument("--ctc-weight", type=float, default=0.0, help="speech: joint CTC/attention weight (default 0)")
     p.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU/chrF/TER")
     p.add_argument("--normalize", choices=NORMALIZERS, default=None,
                    help="speech recognition: score WER after Whisper's English text normalizer (the raw WER "
@@ -50,7 +48,7 @@ def run(args: list[str]) -> None:
         print("warning: this model writes lower case only (it was trained on lower-cased text): case-sensitive "
               "scores count every capital of the references as an error; add --lowercase", file=sys.stderr)
     scores = evaluate_translation(
-        loaded, options.src, options.ref, options=decoding_options(options), target_lang=options.tgt_lang,
+        loaded, options.src, options.ref, options=decoding_options(options, loaded), target_lang=options.tgt_lang,
         lowercase=options.lowercase, tokenize=options.tokenize, max_tokens=options.max_tokens,
         device=check_device(options.device), hypotheses_out=options.hyp_out, dtype=decoding_dtype(options),
         forced_prefix=options.prefix, workers=options.workers,
@@ -64,7 +62,7 @@ def run(args: list[str]) -> None:
 
 def evaluate_manifest(loaded, options: argparse.Namespace) -> None:
     refuse_text_only_options(options)
-    decoding = dataclasses.replace(decoding_options(options), ctc_weight=options.ctc_weight)
+    decoding = decoding_options(options, loaded)
     scores = evaluate_speech(loaded, options.manifest, options=decoding, target_lang=options.tgt_lang,
                              device=check_device(options.device), hypotheses_out=options.hyp_out,
                              dtype=decoding_dtype(options), workers=options.workers, lowercase=options.lowercase,

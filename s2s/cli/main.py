@@ -17,7 +17,10 @@ COMMANDS = {
     "average": ("s2s.cli.average", "average the weights of several checkpoints"),
     "analyze": ("s2s.cli.analyze", "the attention-head report: what every head attends to"),
     "prune": ("s2s.cli.prune", "remove attention heads from a checkpoint (smaller projections)"),
+    "serve": ("s2s.cli.serve", "an HTTP API for a checkpoint, batching requests from many clients (LitServe)"),
+    "app": ("s2s.cli.app", "a browser page: translate with heatmaps, transcribe, browse the head report (Gradio)"),
     "import": ("s2s.cli.importer", "convert a Marian (OPUS-MT) or Whisper model to an s2s checkpoint"),
+    "export": ("s2s.cli.export", "write a model for onnxruntime or CTranslate2 (deploy without PyTorch)"),
 }
 
 USAGE = "usage: s2s <command> [options]\n\ncommands:\n" + "".join(

@@ -107,8 +107,7 @@ def run(args: list[str]) -> None:
     names = original_names(model, removed)
     prune_heads(model, removed)
     model.config = dataclasses.replace(model.config, pruned_heads=tuple(names))
-    info = dict(loaded.info, pruned_from=str(options.checkpoint))
-    export_checkpoint(model, loaded.tokenizer, info, options.output)
+    export_checkpoint(model, loaded.tokenizer, loaded.info, options.output)  # the removed heads are in the config
     total = len(all_heads(model))
     print(f"removed {len(removed)} heads ({', '.join(str(h) for h in removed)}); {total} kept; "
           f"parameters {before:,} -> {model.num_parameters():,}; wrote {options.output}", file=sys.stderr)

@@ -37,8 +37,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=None,
                    help="seconds decoded at once (default 20; a Whisper model's 30, padded with silence)")
     p.add_argument("--overlap", type=float, default=2.0, help="seconds shared by consecutive windows (default 2)")
-    p.add_argument("--ctc-weight", type=float, default=None,
-                   help="joint CTC/attention weight (default 0.3 with a CTC head, else 0)")
     p.add_argument("--task", choices=["transcribe", "translate"], default=None,
                    help="task tag of a multi-task model (default: the one it was trained for)")
     p.add_argument("--language", default=None,
@@ -48,7 +46,6 @@ def parser() -> argparse.ArgumentParser:
                    help="Whisper models: time each segment by the model's timestamp tokens (json and srt "
                         "show them) instead of one segment per window")
     add_decoding_arguments(p)
-    p.set_defaults(max_len_a=0.5, max_len_b=5)  # output tokens per encoder position (25 per second)
     return p
 
 
@@ -73,13 +70,8 @@ def run(args: list[str]) -> None:
         raise ValueError("--format srt with several files needs --output-dir (one subtitle file per input)")
     refuse_text_only_options(options)
     loaded = load_checkpoint(options.checkpoint)
+    decoding = decoding_options(options, loaded)
     apply_head_mask(loaded.model, options)
-    ctc_weight = options.ctc_weight
-    if ctc_weight is None:
-        ctc_weight = 0.3 if loaded.model.config.ctc else 0.0
-    decoding = dataclasses.replace(decoding_options(options), ctc_weight=ctc_weight)
-    if ctc_weight and not loaded.model.config.ctc:
-        raise ValueError(f"--ctc-weight {ctc_weight}: this model has no CTC head")
     transcriber = Transcriber(loaded, options=decoding, target_lang=options.tgt_lang, task=options.task,
                               language=options.language, timestamps=options.timestamps, window=options.window, overlap=options.overlap, device=check_device(options.device),
                               dtype=decoding_dtype(options), workers=options.workers)

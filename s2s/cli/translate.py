@@ -37,8 +37,8 @@ def format_line(translation, nbest: int) -> str:
 
 def run(args: list[str]) -> None:
     options = parser().parse_args(args)
-    decoding = decoding_options(options)
     loaded = load_checkpoint(options.checkpoint)
+    decoding = decoding_options(options, loaded)
     apply_head_mask(loaded.model, options)
     translator = Translator(loaded, options=decoding, target_lang=options.tgt_lang, max_tokens=options.max_tokens,
                             device=check_device(options.device), dtype=decoding_dtype(options),
@@ -47,7 +47,7 @@ def run(args: list[str]) -> None:
         raise DataError(f"input {'is not a file' if options.input.exists() else 'file not found'}: {options.input}")
     interactive = options.input is None and sys.stdin.isatty()
     if interactive:
-        print(f"s2s translate: type a sentence and press Enter (Ctrl-D to quit)", file=sys.stderr)
+        print("s2s translate: type a sentence and press Enter (Ctrl-D to quit)", file=sys.stderr)
     with contextlib.ExitStack() as files:  # closes the files we open, never stdin/stdout
         source = files.enter_context(open(options.input, "rb")) if options.input else sys.stdin.buffer
         out = files.enter_context(open(options.output, "w", encoding="utf-8")) if options.output else sys.stdout

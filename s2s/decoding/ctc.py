@@ -42,11 +42,6 @@ class CTCPrefixScorer:
         self.last = torch.full((b,), -1, dtype=torch.long, device=log_probs.device)  # (N,) -1: empty prefix
         self.pending: tuple[Tensor, Tensor, Tensor] | None = None
 
-    def reorder(self, index: Tensor) -> None:
-        """Follow the decoder cache: row ``i`` becomes old row ``index[i]`` (no token added)."""
-        self.rows, self.r = self.rows[index], self.r[index]
-        self.psi, self.last = self.psi[index], self.last[index]
-
     def score(self, logprobs: Tensor) -> Tensor:
         """Attention ``logprobs (N, V)`` -> joint scores ``(N, V)``; tokens outside the candidates get -inf."""
         n, vocab = logprobs.shape

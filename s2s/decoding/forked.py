@@ -6,7 +6,7 @@ without it. A greedy decoding step is hundreds of small ops, so two decoding thr
 for each other. Measured with the benchmark's model (d_model 256, 3+3 layers, vocabulary 8000,
 32 new tokens) on a 2-core AMD EPYC: one thread decodes 16 sentences greedily in 0.17 s and two
 processes doing that side by side each still take 0.17 s, while two threads splitting 32
-sentences took 0.24-0.31 s, no faster than one thread decoding all 32 (docs/decoding.md).
+sentences took 0.24-0.31 s, no faster than one thread decoding all 32 (docs/design/decoding.md).
 
 A pool is forked once per model and reused while that model object is alive and its parameters
 and buffers are the same tensors at the same versions; an optimizer step, ``load_state_dict``,

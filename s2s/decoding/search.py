@@ -22,19 +22,18 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
     """Decode a batch. ``source (B, S)``, ``source_lengths (B,)``, ``prefix (B, P)`` forced first tokens.
 
     ``suppress_ids`` are never generated, ``suppress_at_start`` not as the first token
-    (``s2s.decoding.suppression`` gives a tokenizer's); ``rules`` are further filters, applied after
+    (a tokenizer's ``never_generated`` and ``never_first``); ``rules`` are further filters, applied after
     those (e.g. :class:`~s2s.decoding.filters.TimestampRules`). Returns, per sentence, up to
     ``options.nbest`` hypotheses, best first.
     """
-    memory, mask = model.encode(source, source_lengths)
-    cache = model.decoder.new_cache(memory, mask)
+    encoded = model.encode(source, source_lengths)
+    cache = model.start_decoding(encoded)
     ctc = None
     if options.ctc_weight > 0:  # joint CTC/attention: the CTC head reads the same encoder output
-        ctc = CTCPrefixScorer(model.ctc_log_probs(memory), mask.sum(dim=1), blank=model.config.pad_id, eos=eos_id,
-                              weight=options.ctc_weight, candidates=max(2 * options.beam_size, 4))
+        ctc = CTCPrefixScorer(model.ctc_log_probs(encoded.memory), encoded.lengths, blank=model.config.pad_id,
+                              eos=eos_id, weight=options.ctc_weight, candidates=max(2 * options.beam_size, 4))
     batch, prefix_len = prefix.shape
-    memory_lengths = cache.memory_mask.sum(dim=1)  # (B,) source length as the decoder sees it
-    max_new = (options.max_len_a * memory_lengths + options.max_len_b).floor().long()  # (B,)
+    max_new = (options.max_len_a * encoded.lengths + options.max_len_b).floor().long()  # (B,) by source length
     max_new = max_new.clamp(min=1, max=model.config.max_positions - prefix_len)
     chooser_type = BeamChooser if options.beam_size > 1 else GreedyChooser
     chooser = chooser_type(batch, max_new, options, eos_id)
@@ -61,11 +60,7 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
         rows, next_tokens = chooser.update(logprobs)  # rows: indices into this step's rows
         if chooser.done:
             return chooser.finalize()
-        if cache.beams < options.beam_size:  # beam search after its first step: K rows per sentence from now on
-            cache.widen(options.beam_size)
-            cache.reorder(rows * options.beam_size)  # the widened cache numbers sentence b's one row b * K
-        else:
-            cache.reorder(rows)  # follow surviving beams, drop finished sentences
+        cache.reorder(rows, beams=options.beam_size)  # follow surviving beams, drop finished sentences
         if ctc is not None:
             ctc.select(rows, next_tokens)
         inputs = next_tokens[:, None]  # (N', 1)

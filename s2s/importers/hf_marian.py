@@ -20,6 +20,7 @@ from torch import Tensor
 
 from s2s.checkpoint import export_checkpoint
 from s2s.model.config import ModelConfig
+from s2s.model.info import CheckpointInfo
 from s2s.data.text.marian_tokenizer import MarianTokenizer
 from s2s.errors import CheckpointError
 from s2s.model.seq2seq import Seq2Seq
@@ -161,5 +162,5 @@ def load_hf_marian(folder: str | Path) -> tuple[Seq2Seq, MarianTokenizer]:
 def import_hf_marian(folder: str | Path, out: str | Path) -> None:
     """Write ``out``: one s2s checkpoint with the Marian model's weights, config and tokenizer."""
     model, tokenizer = load_hf_marian(folder)
-    info = {"task": "translation", "imported_from": f"hf-marian:{Path(folder).name}"}
+    info = CheckpointInfo(task="translation", imported_from=f"hf-marian:{Path(folder).name}")
     export_checkpoint(model, tokenizer, info, out)

@@ -57,8 +57,8 @@ def evaluate_speech(loaded: LoadedModel, manifest: Path, *, options: DecodingOpt
     hypotheses = [t.text for t in transcripts]
     if hypotheses_out is not None:
         hypotheses_out.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
-    same_language = target_lang is not None and target_lang == loaded.info.get("src_lang")
-    task = "asr" if same_language else loaded.info.get("task", "asr")  # transcripts are scored by WER
+    same_language = target_lang is not None and target_lang == loaded.info.src_lang
+    task = "asr" if same_language else loaded.info.task  # transcripts are scored by WER
     scores = task_scores(task, hypotheses, [r.target for r in rows], lowercase=lowercase, tokenize=tokenize,
                          normalize=normalize)
     scores["utterances"] = len(rows)

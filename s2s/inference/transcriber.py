@@ -29,14 +29,13 @@ from s2s.data.batching import TokenBudgetBatchSampler
 from s2s.data.speech.dataset import pad_features, task_tag
 from s2s.data.speech.features import feature_extractor, pad_or_trim
 from s2s.decoding.filters import TimestampRules
-from s2s.decoding.suppression import never_first, never_generated
 from s2s.decoding import DecodingOptions
-from s2s.decoding.parallel import generate_parallel
 from s2s.errors import AudioError
+from s2s.inference.search_front import PromptedSearch, target_language
+from s2s.model.info import CheckpointInfo
 
 MAX_MERGE_WORDS = 12  # longest word overlap looked for between consecutive windows
 DEFAULT_WINDOW = 20.0  # seconds, for models trained on utterances at their own length
-WHISPER_WINDOW = 30.0  # seconds an imported Whisper model reads at once, padded with silence
 
 
 @dataclass(frozen=True)
@@ -97,15 +96,14 @@ class Transcriber:
             raise ValueError("this checkpoint is a text model: use `s2s translate`")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device, self.dtype = loaded.tokenizer, options, device, dtype
-        self.workers = workers
         config, info = self.model.config, loaded.info
         self.features_of = feature_extractor(config.features, config.feature_dim)
-        self.pad_seconds = info.get("pad_seconds", WHISPER_WINDOW if "whisper" in info else None)
+        self.pad_seconds = info.pad_seconds
         self.timestamps = timestamps
-        self.prefix = self._prefix(info, target_lang, task, language)
-        self.suppress_ids = never_generated(self.tokenizer, timestamps=timestamps)
-        self.rules = [TimestampRules(self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id,
-                                     self.tokenizer.no_timestamps_id)] if timestamps else []
+        rules = [TimestampRules(self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id,
+                                self.tokenizer.no_timestamps_id)] if timestamps else []
+        self.search = PromptedSearch(self.model, self.tokenizer, options, self._prefix(info, target_lang, task, language),
+                                     timestamps=timestamps, rules=rules, workers=workers, device=device)
         # A window must fit the encoder's positions after subsampling.
         capacity = self.model.encoder.subsample.frames_needed(config.source_positions[1]) / FRAMES_PER_SECOND
         if window is None:
@@ -117,10 +115,15 @@ class Transcriber:
                              f"({min(capacity, self.pad_seconds or capacity):.1f} s)")
         self.window, self.overlap, self.max_frames = window, overlap, max_frames
 
-    def _prefix(self, info: dict, target_lang: str | None, task: str | None, language: str | None) -> list[int]:
-        if "whisper" in info:
+    @property
+    def prefix(self) -> list[int]:
+        return self.search.prefix
+
+    def _prefix(self, info: CheckpointInfo, target_lang: str | None, task: str | None,
+                language: str | None) -> list[int]:
+        if info.whisper is not None:
             # Whisper's prefix names the spoken language; translating writes English.
-            task = task or info.get("task_tag") or "transcribe"
+            task = task or info.task_tag or "transcribe"
             language = language or target_lang if task == "transcribe" else language
             if language is None and self.tokenizer.multilingual:
                 raise ValueError("this Whisper model is multilingual: name the spoken language with --language")
@@ -132,13 +135,8 @@ class Transcriber:
         if language is not None:
             raise ValueError("--language names the spoken language of a multilingual Whisper model; "
                              "this model reads one language (choose what it writes with --tgt-lang)")
-        langs = info.get("tgt_langs") or ["en"]
-        if target_lang is None and len(langs) > 1:
-            raise ValueError(f"this model writes {langs}: choose one with --tgt-lang")
-        target_lang = target_lang or langs[0]
-        if target_lang not in langs:
-            raise ValueError(f"this model writes {langs}, not {target_lang!r}")
-        tag = task_tag(task or info.get("task_tag"), target_lang, info.get("src_lang") or "en")
+        target_lang = target_language(info.languages, target_lang, writes="writes")
+        tag = task_tag(task or info.task_tag, target_lang, info.src_lang)
         return self.tokenizer.prefix(target_lang, tag)
 
     def transcribe_files(self, paths: Iterable[str | Path], batch_files: int = 16) -> Iterator[Transcript]:
@@ -216,11 +214,7 @@ class Transcriber:
         budget = max(self.max_frames, max(n for n, _ in lengths))
         for batch in TokenBudgetBatchSampler(lengths, max_tokens=budget, shuffle=False):
             source, source_lengths = pad_features([features[i] for i in batch])  # (B, F, feature_dim)
-            prefix = torch.tensor([self.prefix] * len(batch))
-            hyps = generate_parallel(self.model, source.to(self.device, self.dtype), source_lengths.to(self.device),
-                                     prefix.to(self.device), options=self.options, eos_id=self.tokenizer.eos_id,
-                                     suppress_ids=self.suppress_ids, suppress_at_start=never_first(self.tokenizer),
-                                     rules=self.rules, workers=self.workers)
+            hyps = self.search(source.to(self.device, self.dtype), source_lengths)
             for i, h in zip(batch, hyps):
                 outputs[i] = list(h[0].tokens) if h else []
         return outputs

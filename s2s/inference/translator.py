@@ -10,9 +10,8 @@ import torch
 
 from s2s.checkpoint import LoadedModel
 from s2s.data.batching import TokenBudgetBatchSampler
-from s2s.decoding.suppression import never_generated
 from s2s.decoding import DecodingOptions, Hypothesis
-from s2s.decoding.parallel import generate_parallel
+from s2s.inference.search_front import PromptedSearch, target_language
 
 CHUNK_LINES = 1000  # lines read ahead and sorted by length; bounds memory on endless input
 
@@ -33,37 +32,43 @@ class Translator:
             raise ValueError("this checkpoint is a speech model: use `s2s transcribe` (or `s2s evaluate --manifest`)")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
         self.tokenizer, self.options, self.device = loaded.tokenizer, options, device
-        info = loaded.info
         self.source_code = None  # a multilingual Marian model's >>xx<< id, put in front of each source line
         codes = getattr(self.tokenizer, "language_codes", None)
         if codes and target_lang is not None:
             if target_lang not in codes:
                 raise ValueError(f"this model's language codes are {', '.join(sorted(codes))}; not {target_lang!r}")
             self.source_code, target_lang = codes[target_lang], None
-        langs = info.get("tgt_langs") or [None]
-        if target_lang is None and len(langs) > 1:
-            raise ValueError(f"this model translates into {langs}: choose one with --tgt-lang")
-        target_lang = target_lang or langs[0]
-        if target_lang not in langs:
-            raise ValueError(f"this model has no target-language tags; drop --tgt-lang {target_lang}" if langs == [None]
-                             else f"this model translates into {langs}, not {target_lang!r}")
-        self.prefix = self.tokenizer.prefix(target_lang, info.get("task_tag"))
+        target_lang = target_language(loaded.info.languages, target_lang, writes="translates into")
         # target-side pieces: an imported Marian model has its own target vocabulary
         encode_target = getattr(self.tokenizer, "encode_target", self.tokenizer.encode)
         self.forced = encode_target(forced_prefix) if forced_prefix else []
-        self.prefix = self.prefix + self.forced
-        self.max_tokens, self.workers = max_tokens, workers
+        prefix = self.tokenizer.prefix(target_lang, loaded.info.task_tag) + self.forced
+        self.search = PromptedSearch(self.model, self.tokenizer, options, prefix, workers=workers, device=device)
+        self.max_tokens = max_tokens
         self.max_source = self.model.config.max_positions - 1  # room for EOS
         self.warn = lambda message: print(f"warning: {message}", file=sys.stderr)
 
+    @property
+    def prefix(self) -> list[int]:
+        """The decoder's first tokens: tags, then the forced text."""
+        return self.search.prefix
+
     def encode(self, line: str, number: int) -> list[int]:
+        ids, warning = self.encode_checked(line, f"line {number}")
+        if warning:
+            self.warn(warning)
+        return ids
+
+    def encode_checked(self, line: str, where: str) -> tuple[list[int], str | None]:
+        """Source ids + EOS, cut to the model's limit, and the warning naming ``where`` when it was cut."""
         ids = self.tokenizer.encode(line)
         if self.source_code is not None and not self.tokenizer.starts_with_language_code(line):
             ids = [self.source_code] + ids  # --tgt-lang xx on a multilingual Marian model: >>xx<< first
+        warning = None
         if len(ids) > self.max_source:
-            self.warn(f"line {number}: {len(ids)} tokens, truncated to the model's limit of {self.max_source}")
+            warning = f"{where}: {len(ids)} tokens, truncated to the model's limit of {self.max_source}"
             ids = ids[: self.max_source]
-        return ids + [self.tokenizer.eos_id]
+        return ids + [self.tokenizer.eos_id], warning
 
     def translate(self, lines: Iterable[str]) -> Iterator[Translation]:
         """One :class:`Translation` per input line, in order; blank lines give empty translations."""
@@ -79,9 +84,14 @@ class Translator:
             yield from self.translate_chunk(chunk, start)
 
     def translate_chunk(self, lines: list[str], first_number: int) -> list[Translation]:
-        results = [Translation("", [("", 0.0)])] * len(lines)
-        todo = [i for i, line in enumerate(lines) if line.strip()]
-        sources = {i: self.encode(lines[i].strip(), first_number + i) for i in todo}
+        return self.translate_sources([self.encode(line.strip(), first_number + i) if line.strip() else None
+                                       for i, line in enumerate(lines)])
+
+    def translate_sources(self, sources: list[list[int] | None]) -> list[Translation]:
+        """Encoded sources (None for a blank line) -> one :class:`Translation` each, in order, decoded in
+        length-sorted batches under the token budget."""
+        results = [Translation("", [("", 0.0)])] * len(sources)
+        todo = [i for i, ids in enumerate(sources) if ids is not None]
         if not todo:
             return results
         lengths = [(len(sources[i]), len(sources[i])) for i in todo]
@@ -95,13 +105,8 @@ class Translator:
         return results
 
     def decode(self, sources: list[list[int]]) -> list[list[Hypothesis]]:
-        pad = self.tokenizer.pad_id
         longest = max(len(s) for s in sources)
-        source = torch.full((len(sources), longest), pad, dtype=torch.long)
+        source = torch.full((len(sources), longest), self.tokenizer.pad_id, dtype=torch.long)  # (B, S)
         for i, ids in enumerate(sources):
             source[i, : len(ids)] = torch.tensor(ids)
-        lengths = torch.tensor([len(s) for s in sources])
-        prefix = torch.tensor([self.prefix] * len(sources))
-        return generate_parallel(self.model, source.to(self.device), lengths.to(self.device), prefix.to(self.device),
-                                 options=self.options, eos_id=self.tokenizer.eos_id, suppress_ids=never_generated(self.tokenizer),
-                                 workers=self.workers)
+        return self.search(source, torch.tensor([len(s) for s in sources]))

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from s2s.model.config import ModelConfig
+from s2s.model.encoded import EncodedSource
 from s2s.nn.attention import additive_mask, kernel_dtype, key_mask
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache, LayerCache
@@ -42,27 +43,36 @@ class Decoder(nn.Module):
         self.final_norm = nn.LayerNorm(config.d_model) if config.norm_first else nn.Identity()
         self.unembed = Unembedding(config, embedding.tokens)  # Wu
 
-    def new_cache(self, memory: Tensor, memory_mask: Tensor) -> KVCache:
-        """Compute every layer's cross-attention keys/values once for this source ``memory (B, S, D)``."""
-        layers = [LayerCache(*(t.to(kernel_dtype(t.dtype, t.device)) for t in layer.cross_attn.project_kv(memory)))
-                  for layer in self.layers]  # in the attention kernel's dtype: cast once here, not at every step
-        return KVCache(layers, memory_mask)
+    def project_memory(self, memory: Tensor) -> tuple[tuple[Tensor, Tensor], ...]:
+        """Every layer's cross-attention keys/values of the source ``memory (B, S, D)``, computed once
+        and cast to the attention kernel's dtype here rather than at every step."""
+        return tuple(tuple(t.to(kernel_dtype(t.dtype, t.device)) for t in layer.cross_attn.project_kv(memory))
+                     for layer in self.layers)
 
-    def forward(self, tokens: Tensor, cache: KVCache, *, use_cache: bool = True) -> Tensor:
-        """``tokens (B, Tn)`` -> decoder states ``(B, Tn, D)`` (before ``Wu``).
+    def start_cache(self, encoded: EncodedSource) -> KVCache:
+        """An empty target prefix over ``encoded``: the cache a decoding loop steps through."""
+        return KVCache([LayerCache(k, v) for k, v in encoded.cross], encoded.mask)
 
-        With ``use_cache`` the tokens continue the prefix already in ``cache`` (positions start at
-        ``cache.length``) and ``cache.length`` advances; without it they are the whole prefix.
-        """
-        start = cache.length if use_cache else 0
-        x = self.embedding(tokens, start)  # (B, Tn, D)
+    def states(self, target_in: Tensor, encoded: EncodedSource) -> Tensor:
+        """Teacher forcing: the whole prefix ``target_in (B, T)`` -> decoder states ``(B, T, D)``
+        (before ``Wu``), each position seeing itself and the positions before it."""
+        layers = [LayerCache(k, v) for k, v in encoded.cross]  # cross-attention only: nothing is cached
+        return self.run_layers(self.embedding(target_in, 0), layers, key_mask(encoded.mask), None, 1)
+
+    def step(self, tokens: Tensor, cache: KVCache) -> Tensor:
+        """Decoding: ``tokens (B*K, Tn)`` continue the prefix already in ``cache`` (positions start at
+        ``cache.length``) -> their states ``(B*K, Tn, D)``; ``cache.length`` advances."""
+        start = cache.length
+        x = self.embedding(tokens, start)  # (B*K, Tn, D)
+        dtype = kernel_dtype(x.dtype, x.device)
         # where this step's keys/values go, and one self-attention mask for all layers in their kernel's dtype
-        step = cache.begin_step(tokens.shape[1], kernel_dtype(x.dtype, x.device)) if use_cache else None
-        cross_mask = key_mask(cache.memory_mask)  # (B, 1, 1, S)
-        if use_cache:  # converted once for all layers, not by the kernel in each
-            cross_mask = additive_mask(cross_mask, kernel_dtype(x.dtype, x.device))
-        for layer, layer_cache in zip(self.layers, cache.layers):
-            x = layer(x, layer_cache, cross_mask, step, cache.beams)
-        if use_cache:
-            cache.length = start + tokens.shape[1]
+        step = cache.begin_step(tokens.shape[1], dtype)
+        cross_mask = additive_mask(key_mask(cache.memory_mask), dtype)  # (B, 1, 1, S), converted once for all layers
+        x = self.run_layers(x, cache.layers, cross_mask, step, cache.beams)
+        cache.length = start + tokens.shape[1]
+        return x
+
+    def run_layers(self, x: Tensor, layers: list[LayerCache], cross_mask: Tensor, step, beams: int) -> Tensor:
+        for layer, layer_cache in zip(self.layers, layers):
+            x = layer(x, layer_cache, cross_mask, step, beams)
         return self.final_norm(x)

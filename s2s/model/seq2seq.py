@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from torch import Tensor, nn
 
 from s2s.model.config import ModelConfig
 from s2s.model.decoder import Decoder
+from s2s.model.encoded import EncodedSource
 from s2s.model.audio_encoder import AudioEncoder
 from s2s.model.pruning import prune_heads
 from s2s.model.text_encoder import TextEncoder
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache
 from s2s.nn.linear import Linear
-
-if TYPE_CHECKING:
-    from s2s.data.batching import Batch
 
 
 class Seq2Seq(nn.Module):
@@ -44,9 +40,11 @@ class Seq2Seq(nn.Module):
         if config.pruned_heads:  # a pruned checkpoint: its smaller projections, before its weights load
             prune_heads(self, config.pruned_heads)
 
-    def encode(self, source: Tensor, source_lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """``source (B, S)`` ids or ``(B, F, feature_dim)`` audio -> memory ``(B, S, D)`` and its mask ``(B, S)``."""
-        return self.encoder(source, source_lengths)
+    def encode(self, source: Tensor, source_lengths: Tensor) -> EncodedSource:
+        """``source (B, S)`` ids or ``(B, F, feature_dim)`` audio -> memory ``(B, S', D)``, its mask and
+        lengths, and every decoder layer's cross-attention keys/values."""
+        memory, mask = self.encoder(source, source_lengths)  # (B, S', D), (B, S')
+        return EncodedSource(memory, mask, mask.sum(dim=1), self.decoder.project_memory(memory))
 
     def ctc_log_probs(self, memory: Tensor) -> Tensor:
         """CTC head: memory ``(B, S, D)`` -> per-position log-probabilities ``(B, S, V)`` (fp32)."""
@@ -54,10 +52,9 @@ class Seq2Seq(nn.Module):
             raise ValueError("this model has no CTC head (train it with model.ctc=true)")
         return self.ctc(memory).float().log_softmax(dim=-1)
 
-    def start_decoding(self, source: Tensor, source_lengths: Tensor) -> KVCache:
-        """Encode and precompute cross-attention keys/values: the cache a decoding loop starts from."""
-        memory, mask = self.encode(source, source_lengths)
-        return self.decoder.new_cache(memory, mask)
+    def start_decoding(self, encoded: EncodedSource) -> KVCache:
+        """The cache a decoding loop starts from: cross-attention keys/values, no target position yet."""
+        return self.decoder.start_cache(encoded)
 
     def decode_step(self, tokens: Tensor, cache: KVCache) -> Tensor:
         """Feed ``tokens (B, Tn)`` after the cached prefix; logits of the last position only ``(B, V)``.
@@ -65,32 +62,17 @@ class Seq2Seq(nn.Module):
         Decoding needs only the next token's distribution, so ``Wu`` is applied to one
         position instead of all of them (training applies it everywhere).
         """
-        hidden = self.decoder(tokens, cache, use_cache=True)  # (B, Tn, D)
+        hidden = self.decoder.step(tokens, cache)  # (B, Tn, D)
         return self.decoder.unembed(hidden[:, -1])  # (B, V)
 
-    def decoder_states(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
-        """Teacher forcing: ``target_in (B, T)`` -> decoder states at every position ``(B, T, D)``."""
-        return self.memory_decoder_states(*self.encode(source, source_lengths), target_in)
-
-    def memory_decoder_states(self, memory: Tensor, memory_mask: Tensor, target_in: Tensor) -> Tensor:
-        """Decoder states ``(B, T, D)`` for an already encoded source (lets the CTC head share the encoding)."""
-        cache = self.decoder.new_cache(memory, memory_mask)
-        return self.decoder(target_in, cache, use_cache=False)
-
-    def labelled_logits(self, batch: Batch, pad_id: int,
-                        encoded: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        """Teacher forcing: logits ``(N, V)`` of the ``N`` positions of ``batch`` that have a label, and
-        those labels ``(N,)``, row-major. ``Wu`` is applied to those positions only, not to padding,
-        whose logits would be thrown away. ``encoded``: the source's ``(memory, mask)`` when already computed.
-        """
-        memory, mask = encoded if encoded is not None else self.encode(batch.source, batch.source_lengths)
-        hidden = self.memory_decoder_states(memory, mask, batch.target_in)  # (B, T, D)
-        trained = batch.target_out != pad_id  # (B, T)
-        return self.decoder.unembed(hidden[trained]), batch.target_out[trained]
+    def decoder_states(self, encoded: EncodedSource, target_in: Tensor) -> Tensor:
+        """Teacher forcing, the one path training, scoring and analysis share: ``target_in (B, T)`` ->
+        decoder states at every position ``(B, T, D)``, before ``Wu``."""
+        return self.decoder.states(target_in, encoded)
 
     def forward(self, source: Tensor, source_lengths: Tensor, target_in: Tensor) -> Tensor:
         """Teacher forcing: logits at every position ``(B, T, V)``."""
-        return self.decoder.unembed(self.decoder_states(source, source_lengths, target_in))
+        return self.decoder.unembed(self.decoder_states(self.encode(source, source_lengths), target_in))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

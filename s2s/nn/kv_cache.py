@@ -1,4 +1,4 @@
-"""The decoder's key/value cache: an explicit object passed to ``decoder(..., cache=cache)``.
+"""The decoder's key/value cache: an explicit object passed to ``Decoder.step(tokens, cache)``.
 
 Self-attention keys/values grow by one position per decoding step. Under beam search each of a
 sentence's ``K`` rows (beams) writes its new position into a column of its own, and nothing moves
@@ -129,25 +129,18 @@ class KVCache:
     widths: Tensor | None = None  # (B,) columns in use per sentence
     same_width: int | None = 0  # the width when all sentences have the same, else None
 
-    def set_beams(self, beams: int, capacity: int = 0) -> None:
-        """Before the first step: each sentence will have ``beams`` rows; ``capacity`` positions expected."""
-        if self.length:
-            raise RuntimeError("set_beams must be called before decoding starts")
-        self.beams = beams
-        self.reserve(capacity * beams)  # columns: at most K per position
-
     def reserve(self, columns: int) -> None:
         """Size the self-attention buffers, when first made, for ``columns`` columns per sentence."""
         for layer in self.layers:
             layer.capacity_hint = columns
 
-    def widen(self, beams: int) -> None:
+    def _widen(self, beams: int) -> None:
         """From one row per sentence to ``beams`` rows, each continuing that row: beam search's first
         step runs one row per sentence (its K starting beams would be the same row K times), then widens.
 
         Nothing is copied: with one row, column ``c`` of a sentence holds position ``c`` (written by
         slot 0), so every new row's ancestry is slot 0 at every past position. Rows are numbered
-        ``sentence * beams + slot`` from here on (the next ``reorder`` picks them).
+        ``sentence * beams + slot`` from here on.
         """
         if self.beams != 1:
             raise RuntimeError(f"widen: the cache already has {self.beams} rows per sentence")
@@ -173,11 +166,7 @@ class KVCache:
             return StepColumns(slice(start, end), None, end, None if new == 1 else causal_mask(new, end, device))
         batch, k = self.batch_size, self.beams
         own_slot = torch.arange(k, device=device).repeat(batch)  # (N,)
-        history = self.ancestry if self.ancestry is not None else own_slot.new_empty(batch * k, 0)
-        self.ancestry = torch.cat([history, own_slot[:, None].expand(-1, new)], dim=1)  # (N, end)
-        if self.widths is None:
-            self.widths = torch.zeros(batch, dtype=torch.long, device=device)
-            self.column_position = self.column_slot = own_slot.new_empty(batch, 0)
+        self.ancestry = torch.cat([self.ancestry, own_slot[:, None].expand(-1, new)], dim=1)  # (N, end)
         # the new columns: row (b, s) writes position start + i at column widths[b] + i * K + s
         positions = torch.arange(start, end, device=device).repeat_interleave(k)  # (new * K,) position-major
         slots = torch.arange(k, device=device).repeat(new)  # (new * K,)
@@ -219,13 +208,18 @@ class KVCache:
         """``(B, W)``: columns below each sentence's width."""
         return torch.arange(self.column_position.shape[1], device=self.widths.device) < self.widths[:, None]
 
-    def reorder(self, index: Tensor) -> None:
-        """Keep/duplicate decoder rows: row ``i`` becomes old row ``index[i]``.
+    def reorder(self, index: Tensor, beams: int | None = None) -> None:
+        """Keep/duplicate decoder rows: row ``i`` of the next step continues row ``index[i]`` of this one.
 
-        Each run of ``beams`` consecutive new rows must come from one sentence (beam search
-        reorders beams within a sentence and drops finished sentences). Rows only take over
-        their new ancestry; cached keys/values move only when sentences leave or dead columns go.
+        ``beams``: rows per sentence from the next step on, when that changes from one (beam search
+        runs its first step with one row per sentence, then widens). Each run of ``beams``
+        consecutive new rows must come from one sentence (beam search reorders beams within a
+        sentence and drops finished sentences). Rows only take over their new ancestry; cached
+        keys/values move only when sentences leave or dead columns go.
         """
+        if beams is not None and beams != self.beams:
+            self._widen(beams)
+            index = index * beams  # the widened cache numbers sentence b's one row b * K
         rows = self.batch_size * self.beams
         if index.numel() == rows and torch.equal(index, torch.arange(rows, device=index.device)):
             return  # nothing moved (greedy decoding where no sentence ended this step)

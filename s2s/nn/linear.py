@@ -5,7 +5,7 @@
 (32 to 160). Reordering each weight once into oneDNN's blocked layout (what ``torch.compile``'s
 CPU backend does when it freezes weights) and multiplying by that copy took 17% off greedy
 decoding and 6-12% off beam search in ``bench/decode.py`` on an AMD EPYC (``s2s fp32`` against
-``s2s fp32 unpacked``, docs/decoding.md).
+``s2s fp32 unpacked``, docs/design/decoding.md).
 
 The packed copy is made on first use and remade when the weight changes (an unfused optimizer
 step, ``load_state_dict`` or a dtype change: anything that bumps its version). Fused AdamW does

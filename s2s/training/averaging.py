@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 
-from s2s.checkpoint import export_checkpoint, read_checkpoint, split_checkpoint
-from s2s.model.config import ModelConfig
-from s2s.data.text.tokenizer import Tokenizer
+from s2s.checkpoint import export_checkpoint, read_checkpoint, split_checkpoint, tokenizer_from_state
 from s2s.errors import CheckpointError
+from s2s.model.config import ModelConfig
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 
 
@@ -45,5 +46,6 @@ def average_checkpoints(paths: list[Path], out: Path) -> None:
     averaged = {name: (value / len(paths)).to(dtype=torch.float32) for name, value in total.items()}
     model = Seq2Seq(ModelConfig.from_dict(dict(first_entry["model_config"])))
     model.load_state_dict(averaged)
-    info = dict(first_entry.get("info", {}), averaged_from=[str(p) for p in paths])
-    export_checkpoint(model, Tokenizer(first_entry["tokenizer"]), info, out)
+    info = dataclasses.replace(CheckpointInfo.from_dict(dict(first_entry.get("info", {}))),
+                               averaged_from=tuple(str(p) for p in paths))
+    export_checkpoint(model, tokenizer_from_state(first_entry["tokenizer"]), info, out)

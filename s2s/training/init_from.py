@@ -45,4 +45,5 @@ def start_from(model: Seq2Seq, pretrained: LoadedModel, freeze: list[str]) -> st
 
 
 def carried_info(pretrained: LoadedModel) -> dict:
-    return {key: pretrained.info[key] for key in CARRIED_INFO if key in pretrained.info}
+    """The fields of ``pretrained``'s info that a run started from it keeps."""
+    return {key: getattr(pretrained.info, key) for key in CARRIED_INFO}

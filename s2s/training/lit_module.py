@@ -19,11 +19,13 @@ from s2s.checkpoint import s2s_entry
 from s2s.model.config import ModelConfig
 from s2s.data.batching import Batch
 from s2s.data.text.tokenizer import Tokenizer
-from s2s.decoding.suppression import never_first, never_generated
 from s2s.decoding import DecodingOptions, generate
 from s2s.errors import NonFiniteLossError
 from s2s.metrics import task_scores
+from s2s.model.encoded import EncodedSource
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
+from s2s.training.labelled_logits import labelled_logits
 from s2s.training.label_smoothing import label_smoothed_cross_entropy
 from s2s.nn.linear import forget_packed
 from s2s.training.optim import OptimConfig, build_optimizer
@@ -33,12 +35,12 @@ SAMPLE_ROWS = 8  # sample translations shown per validation round
 
 
 def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float,
-                  encoded: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  encoded: EncodedSource | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed loss over every target position that has a label, and the number of those positions.
 
-    ``encoded``: the source's ``(memory, mask)`` when already computed (``Seq2Seq.labelled_logits``).
+    ``encoded``: the source's encoding when already computed (a CTC loss reads it too).
     """
-    logits, labels = model.labelled_logits(batch, pad_id, encoded)  # (N, V), (N,)
+    logits, labels = labelled_logits(model, batch, pad_id, encoded)  # (N, V), (N,)
     # the logits are this step's temporaries: the loss's backward may write its gradient over them
     loss = label_smoothed_cross_entropy(logits, labels, smoothing, reuse_logits=True)
     return loss, torch.tensor(labels.numel(), device=labels.device)
@@ -59,7 +61,7 @@ def ctc_loss(log_probs: torch.Tensor, input_lengths: torch.Tensor, batch: Batch,
 
 class Seq2SeqModule(pl.LightningModule):
     def __init__(self, *, model_config: ModelConfig, tokenizer: Tokenizer, optim: OptimConfig,
-                 decoding: DecodingOptions, info: dict, label_smoothing: float = 0.1,
+                 decoding: DecodingOptions, info: CheckpointInfo, label_smoothing: float = 0.1,
                  attention_examples: int = 0, max_nonfinite_steps: int = 10, ctc_weight: float = 0.0,
                  rdrop_alpha: float = 0.0, head_report_batches: int = 0) -> None:
         super().__init__()
@@ -89,7 +91,7 @@ class Seq2SeqModule(pl.LightningModule):
         """This step's loss (a mean per target token, as trained) and its target tokens; logs the loss's parts."""
         if self.rdrop_alpha:  # R-Drop: the batch twice over in one forward, each copy with dropout masks of its own
             batch = stacked_twice(batch)
-        encoded = self.model.encode(batch.source, batch.source_lengths)  # (B, S, D), (B, S)
+        encoded = self.model.encode(batch.source, batch.source_lengths)
         if self.rdrop_alpha:
             loss, kl, tokens = rdrop_loss(self.model, batch, pad_id=self.tokenizer.pad_id,
                                           smoothing=self.label_smoothing, alpha=self.rdrop_alpha, encoded=encoded)
@@ -99,8 +101,7 @@ class Seq2SeqModule(pl.LightningModule):
                                           smoothing=self.label_smoothing, encoded=encoded)
             loss = total / tokens.clamp(min=1)
         if self.ctc_weight:  # hybrid CTC/attention training (under R-Drop, over both copies)
-            memory, mask = encoded
-            ctc_total, ctc_tokens = ctc_loss(self.model.ctc_log_probs(memory), mask.sum(dim=1), batch,
+            ctc_total, ctc_tokens = ctc_loss(self.model.ctc_log_probs(encoded.memory), encoded.lengths, batch,
                                              blank=self.tokenizer.pad_id)
             ctc = ctc_total / ctc_tokens.clamp(min=1)
             self.log("train/ctc_loss", ctc, batch_size=int(tokens))
@@ -176,8 +177,8 @@ class Seq2SeqModule(pl.LightningModule):
     def translate_batch(self, batch: Batch, options: DecodingOptions | None = None) -> list[str]:
         options = options or self.decoding
         hypotheses = generate(self.model, batch.source, batch.source_lengths, batch.prefix, options=options,
-                              eos_id=self.tokenizer.eos_id, suppress_ids=never_generated(self.tokenizer),
-                              suppress_at_start=never_first(self.tokenizer))
+                              eos_id=self.tokenizer.eos_id, suppress_ids=list(self.tokenizer.never_generated),
+                              suppress_at_start=list(self.tokenizer.never_first))
         return [self.tokenizer.decode(hyps[0].tokens) for hyps in hypotheses]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -216,7 +217,7 @@ class Seq2SeqModule(pl.LightningModule):
         indices = sorted(by_index)
         hypotheses = [by_index[i] for i in indices]
         references = [dataset[i].reference for i in indices]
-        scores = task_scores(self.info.get("task", "translation"), hypotheses, references)
+        scores = task_scores(self.info.task, hypotheses, references)
         for i, name in enumerate(name for name in ("bleu", "chrf", "wer", "cer") if name in scores):
             self.log(f"val/{name}", float(scores[name]), prog_bar=i == 0, rank_zero_only=True, sync_dist=False)
         if self.trainer.is_global_zero:
@@ -239,7 +240,7 @@ class Seq2SeqModule(pl.LightningModule):
     # ----- checkpoints ----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Make every training checkpoint self-contained and loadable with ``weights_only=True``."""
-        info = dict(self.info, step=self.global_step, decoding=dataclasses.asdict(self.decoding))
+        info = dataclasses.replace(self.info, step=self.global_step)
         checkpoint["s2s"] = s2s_entry(self.model.config, self.tokenizer, info)
 
 

@@ -3,7 +3,7 @@
 oneDNN computes bf16 natively only on CPUs with AVX-512 (fastest with AVX512-BF16 or AMX). On
 others (AVX2 only: many AMD EPYC and older Intel parts) PyTorch still runs bf16, emulated
 and several times slower than fp32: on a 2-core AVX2 AMD EPYC, ``bench/decode.py`` decoded 4.8x
-(beam 5) and 3.5x (greedy) slower in bf16 (docs/decoding.md, "A CPU without AVX-512"). A recipe
+(beam 5) and 3.5x (greedy) slower in bf16 (docs/design/decoding.md, "A CPU without AVX-512"). A recipe
 that asks for bf16 (they do, for the AVX-512 machines they were tuned on) would spend its time
 budget on a fraction of its updates, so training on such a CPU runs in fp32 instead, and says so.
 """

@@ -10,7 +10,7 @@ a mean per token over both copies. fairseq's ``label_smoothed_cross_entropy_with
 same sum by one copy's token count: twice this loss, which Adam's update does not see, so its
 ``alpha`` weighs the KL term as this one does (the paper uses 5 for translation).
 An update costs about 2.5 times one without R-Drop (the batch is run twice; 2.46 measured in
-docs/recipes.md), for the same number of sentences. ``KL(p||q) + KL(q||p) = sum_v (p_v - q_v) (log p_v - log q_v)``.
+docs/results/recipes.md), for the same number of sentences. ``KL(p||q) + KL(q||p) = sum_v (p_v - q_v) (log p_v - log q_v)``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import torch
 from torch import Tensor
 
 from s2s.data.batching import Batch
+from s2s.model.encoded import EncodedSource
 from s2s.model.seq2seq import Seq2Seq
+from s2s.training.labelled_logits import labelled_logits
 from s2s.training.label_smoothing import softmax_to_smoothed_ce_grad_
 
 
@@ -91,13 +93,13 @@ def stacked_twice(batch: Batch) -> Batch:
 
 
 def rdrop_loss(model: Seq2Seq, stacked: Batch, *, pad_id: int, smoothing: float, alpha: float,
-               encoded: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+               encoded: EncodedSource | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """The R-Drop loss (a mean per token, as above), its symmetric-KL part (mean per labelled
     position, before ``alpha``) and ``N``, the labelled positions of one copy.
 
-    ``stacked``: a batch stacked on itself (``stacked_twice``); ``encoded``: its encoder output and
-    mask, if the caller has them (a CTC loss reads them too)."""
-    logits, labels = model.labelled_logits(stacked, pad_id, encoded)  # (2N, V): the first copy's rows, then its twins
+    ``stacked``: a batch stacked on itself (``stacked_twice``); ``encoded``: its encoding, if the
+    caller has it (a CTC loss reads it too)."""
+    logits, labels = labelled_logits(model, stacked, pad_id, encoded)  # (2N, V): the first copy's rows, then its twins
     positions = labels.numel() // 2
     cross_entropy, symmetric_kl = RDropCriterion.apply(logits, labels[:positions], smoothing, True)  # twins: same labels
     loss = (cross_entropy + alpha * symmetric_kl) / max(2 * positions, 1)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from s2s.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint
+from s2s.model.info import CheckpointInfo
 from s2s.data.speech.audio import FeatureStats
 from s2s.training.checkpoint_io import AtomicCheckpointIO
 from s2s.decoding import DecodingOptions
@@ -126,11 +127,12 @@ def train(cfg: DictConfig) -> Path:
     else:
         tokenizer = datamodule.tokenizer
         model_config = instantiate(cfg.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id)
-    info = {"task": cfg.task.name, "task_tag": cfg.data.get("task", cfg.task.tag), "src_lang": cfg.data.src_lang,
-            "tgt_langs": list(cfg.data.tgt_langs), "config": OmegaConf.to_container(cfg, resolve=True),
-            **(carried_info(pretrained) if pretrained is not None else {})}
-    if speech:
-        info["pad_seconds"] = cfg.data.get("pad_seconds")  # how the model reads audio: the transcriber does the same
+    test_options = dataclasses.replace(instantiate(cfg.decode), **(cfg.test_decode or {}))  # null: as validation
+    info = CheckpointInfo(task=cfg.task.name, task_tag=cfg.data.get("task", cfg.task.tag), src_lang=cfg.data.src_lang,
+                          tgt_langs=tuple(cfg.data.tgt_langs), config=OmegaConf.to_container(cfg, resolve=True),
+                          pad_seconds=cfg.data.get("pad_seconds") if speech else None,  # the transcriber reads
+                          default_decoding=dataclasses.asdict(test_options),            # audio the same way
+                          **(carried_info(pretrained) if pretrained is not None else {}))
     module = Seq2SeqModule(model_config=model_config, tokenizer=tokenizer, optim=instantiate(cfg.optim),
                            decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing,
                            attention_examples=cfg.attention_examples, max_nonfinite_steps=cfg.max_nonfinite_steps,
@@ -153,7 +155,7 @@ def train(cfg: DictConfig) -> Path:
         console.print(coverage.summary() + ("; those rows are frozen" if cfg.embedding.freeze else ""))
     logger = instantiate(cfg.logger) if cfg.logger else False
     if logger:
-        logger.log_hyperparams(info["config"])
+        logger.log_hyperparams(info.config)
     # Subword sampling segments the training set anew each epoch, in a new loader.
     reload = {"reload_dataloaders_every_n_epochs": 1} if cfg.data.get("subword_alpha") is not None else {}
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=build_callbacks(cfg, run_dir),
@@ -174,14 +176,13 @@ def train(cfg: DictConfig) -> Path:
     export_checkpoint(loaded.model, loaded.tokenizer, loaded.info, run_dir / "model.pt")
     console.print(f"[green]exported[/] {run_dir / 'model.pt'} (from {Path(best).name})")
     if cfg.test_after_training:
-        options = dataclasses.replace(instantiate(cfg.decode), **(cfg.test_decode or {}))  # null: as validation
         if speech:
             for manifest in datamodule.test_manifests():
-                score_test_manifest(loaded, manifest, options, cfg, logger)
+                score_test_manifest(loaded, manifest, test_options, cfg, logger)
             return run_dir
         for source, reference, lang in datamodule.split_files("test"):
             if source.is_file() and reference.is_file():
-                scores = evaluate_translation(loaded, source, reference, options=options, target_lang=lang)
+                scores = evaluate_translation(loaded, source, reference, options=test_options, target_lang=lang)
                 console.print(f"[bold]test {cfg.data.src_lang}->{lang}[/] BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}"
                               f"  TER {scores['ter']:.2f}  ({scores['bleu_signature']})")
                 if logger:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("s2s.data.speech.dataset", reason="the speech path (issue 3) is not merged yet")
+pytest.importorskip("s2s.data.speech.dataset", reason="the speech path is not installed")
 
 import soundfile as sf  # noqa: E402
 
@@ -16,8 +16,9 @@ from s2s.checkpoint import export_checkpoint  # noqa: E402
 from s2s.cli.main import main  # noqa: E402
 from s2s.model.config import ModelConfig  # noqa: E402
 from s2s.model.seq2seq import Seq2Seq  # noqa: E402
+from s2s.model.info import CheckpointInfo
 
-INFO = {"task": "asr", "task_tag": "transcribe", "src_lang": "en", "tgt_langs": ["en"]}
+INFO = CheckpointInfo(task="asr", task_tag="transcribe", src_lang="en", tgt_langs=("en",))
 
 
 def test_analyze_audio_files(tokenizer, tmp_path):
@@ -26,7 +27,7 @@ def test_analyze_audio_files(tokenizer, tmp_path):
                          decoder_layers=1, ffn_dim=64, dropout=0.0, max_positions=128, encoder="audio",
                          conv_channels=8, subsampling=4)
     checkpoint = tmp_path / "asr.pt"
-    export_checkpoint(Seq2Seq(config).eval(), tokenizer, dict(INFO), checkpoint)
+    export_checkpoint(Seq2Seq(config).eval(), tokenizer, INFO, checkpoint)
     paths = []
     for i, (seconds, rate) in enumerate([(1.0, 16_000), (0.6, 8_000)]):
         t = np.arange(int(seconds * rate)) / rate

@@ -14,6 +14,7 @@ from s2s.data.text.datamodule import TranslationDataModule
 from s2s.decoding import DecodingOptions
 from s2s.training.lit_module import Seq2SeqModule
 from s2s.training.optim import OptimConfig
+from s2s.model.info import CheckpointInfo
 from tests.conftest import multi30k_lines, tiny_config
 
 
@@ -35,7 +36,7 @@ def fit(data_dir: Path, run_dir: Path, logger) -> Seq2SeqModule:
     module = Seq2SeqModule(model_config=tiny_config(vocab_size=tokenizer.vocab_size), tokenizer=tokenizer,
                            optim=OptimConfig(warmup_steps=1), decoding=DecodingOptions(beam_size=1, max_len_b=3,
                                                                                      max_len_a=0.0),
-                           info={"task": "translation", "tgt_langs": ["de"]}, attention_examples=2,
+                           info=CheckpointInfo(task="translation", tgt_langs=("de",)), attention_examples=2,
                            head_report_batches=1)
     trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=logger, default_root_dir=str(run_dir),
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

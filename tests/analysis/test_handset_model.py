@@ -20,12 +20,13 @@ from s2s.cli.main import main
 from s2s.model.config import ModelConfig
 from s2s.decoding import DecodingOptions
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 from tests.conftest import multi30k_lines
 
 D, H, POSITIONS = 64, 2, 32
 HEAD_DIM = D // H
 SCALE = 10.0
-INFO = {"task": "translation", "task_tag": None, "tgt_langs": ["de"]}
+INFO = CheckpointInfo(task="translation", tgt_langs=("de",))
 
 # (kind, layer, head) -> the rule it is set to; cross-attention "monotonic" attends from output
 # position q to source position q - 1 (the prefix is [BOS, <2de>]: position 1 predicts word 0).
@@ -94,7 +95,7 @@ def sentences(tokenizer) -> list[str]:
 
 
 def test_each_hand_set_head_is_named(tokenizer, sentences):
-    loaded = LoadedModel(handset_model(tokenizer.vocab_size), tokenizer, dict(INFO))
+    loaded = LoadedModel(handset_model(tokenizer.vocab_size), tokenizer, INFO)
     side = TextInputs(loaded, options=DecodingOptions(beam_size=1))
     items = side.read(sentences)
     # Teacher-force each source's own pieces: n output positions for n source positions (with EOS).
@@ -110,7 +111,7 @@ def test_each_hand_set_head_is_named(tokenizer, sentences):
 
 
 def test_batching_does_not_change_the_attention(tokenizer, sentences):
-    loaded = LoadedModel(handset_model(tokenizer.vocab_size), tokenizer, dict(INFO))
+    loaded = LoadedModel(handset_model(tokenizer.vocab_size), tokenizer, INFO)
     side = TextInputs(loaded, options=DecodingOptions(beam_size=1))
     items = side.read(sentences[:4])
     targets = [tokenizer.encode(s)[:3] for s in sentences[:4]]
@@ -125,7 +126,7 @@ def test_batching_does_not_change_the_attention(tokenizer, sentences):
 
 def test_analyze_cli_writes_the_report(tokenizer, sentences, tmp_path, capsys):
     checkpoint = tmp_path / "handset.pt"
-    export_checkpoint(handset_model(tokenizer.vocab_size), tokenizer, dict(INFO), checkpoint)
+    export_checkpoint(handset_model(tokenizer.vocab_size), tokenizer, INFO, checkpoint)
     inputs = tmp_path / "inputs.en"
     inputs.write_text("\n".join(sentences) + "\n", encoding="utf-8")
     out = tmp_path / "report"
@@ -148,7 +149,7 @@ def test_analyze_cli_writes_the_report(tokenizer, sentences, tmp_path, capsys):
 
 def test_analyze_cli_errors_are_one_line(tokenizer, tmp_path, capsys):
     checkpoint = tmp_path / "handset.pt"
-    export_checkpoint(handset_model(tokenizer.vocab_size), tokenizer, dict(INFO), checkpoint)
+    export_checkpoint(handset_model(tokenizer.vocab_size), tokenizer, INFO, checkpoint)
     blank = tmp_path / "blank.txt"
     blank.write_text("\n\n", encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
@@ -163,7 +164,7 @@ def test_analyze_cli_errors_are_one_line(tokenizer, tmp_path, capsys):
 def test_analyze_wandb_logs_the_figures_offline(tokenizer, sentences, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     checkpoint = tmp_path / "handset.pt"
-    export_checkpoint(handset_model(tokenizer.vocab_size), tokenizer, dict(INFO), checkpoint)
+    export_checkpoint(handset_model(tokenizer.vocab_size), tokenizer, INFO, checkpoint)
     inputs = tmp_path / "inputs.en"
     inputs.write_text("\n".join(sentences[:3]) + "\n", encoding="utf-8")
     out = tmp_path / "report"

@@ -15,10 +15,11 @@ from s2s.cli.main import main
 from s2s.cli.prune import best_heads
 from s2s.decoding import DecodingOptions
 from s2s.model.head_mask import HeadId, all_heads, attention_modules
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import multi30k_lines, tiny_config
 
-INFO = {"task": "translation", "task_tag": None, "tgt_langs": ["de"]}
+INFO = CheckpointInfo(task="translation", tgt_langs=("de",))
 DEAD = HeadId("cross", 1, 2)  # its columns of Wo are zero: it adds nothing, so it cannot matter
 VITAL = HeadId("cross", 2, 1)  # its columns of Wo are scaled up: its output decides the next token
 
@@ -41,7 +42,7 @@ def sources() -> list[str]:
 
 def heldout_of_own_outputs(tokenizer, model, sources) -> HeldOut:
     """References = the model's own greedy outputs, so the unmasked model scores BLEU 100."""
-    side = TextInputs(LoadedModel(model, tokenizer, dict(INFO)),
+    side = TextInputs(LoadedModel(model, tokenizer, INFO),
                       options=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=8))
     items = side.read(sources)
     outputs = side.decode(items)
@@ -90,7 +91,7 @@ def test_analyze_prune_and_translate(tokenizer, sources, tmp_path):
     """analyze --heldout writes the sorted summary and importance picture; prune --keep-best from it
     writes a smaller checkpoint whose translations equal the masked model's."""
     checkpoint = tmp_path / "model.pt"
-    export_checkpoint(model_with_dead_head(tokenizer.vocab_size), tokenizer, dict(INFO), checkpoint)
+    export_checkpoint(model_with_dead_head(tokenizer.vocab_size), tokenizer, INFO, checkpoint)
     src, ref = tmp_path / "valid.en", tmp_path / "valid.de"
     src.write_text("\n".join(sources) + "\n", encoding="utf-8")
     ref.write_text("\n".join(multi30k_lines("val", "de", 6)) + "\n", encoding="utf-8")
@@ -119,15 +120,14 @@ def test_analyze_prune_and_translate(tokenizer, sources, tmp_path):
         main(["translate", *args, "-i", str(src), "-o", str(tmp_path / name), "--beam", "2", *short])
         outputs.append((tmp_path / name).read_text(encoding="utf-8"))
     assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == len(sources)
-    # a pruned checkpoint can be analyzed and pruned again
-    main(["analyze", str(pruned), "-i", str(src), "--out", str(tmp_path / "again"), "--examples", "1", *short])
+    # a pruned checkpoint can be pruned again
     main(["prune", str(pruned), "--heads", "encoder:1:1", "-o", str(tmp_path / "twice.pt")])
     assert len(all_heads(load_checkpoint(tmp_path / "twice.pt").model)) == 11
 
 
 def test_prune_errors_are_one_line(tokenizer, tmp_path, capsys):
     checkpoint = tmp_path / "model.pt"
-    export_checkpoint(model_with_dead_head(tokenizer.vocab_size), tokenizer, dict(INFO), checkpoint)
+    export_checkpoint(model_with_dead_head(tokenizer.vocab_size), tokenizer, INFO, checkpoint)
     for args, message in ((["--heads", "encoder:9:1"], "no such head"),
                           (["--heads", "decoder:1:1,decoder:1:2,decoder:1:3,decoder:1:4"], "keep at least one"),
                           (["--keep-best", "10"], "needs --importance"),

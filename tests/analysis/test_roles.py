@@ -137,7 +137,7 @@ def test_hand_set_offset_heads_of_a_real_model(tokenizer, monkeypatch):
     set_head(model.encoder.stack.layers[0].self_attn, 0, "offset-2")
     set_head(model.encoder.stack.layers[0].self_attn, 1, "offset+3")
     set_head(model.decoder.layers[0].self_attn, 0, "offset-2")
-    loaded = LoadedModel(model, tokenizer, dict(INFO))
+    loaded = LoadedModel(model, tokenizer, INFO)
     side = TextInputs(loaded, options=DecodingOptions(beam_size=1))
     sentences = [s for s in multi30k_lines("val", "en", 100) if 8 <= len(tokenizer.encode(s)) <= 24][:4]
     items = side.read(sentences)

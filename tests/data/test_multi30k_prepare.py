@@ -14,6 +14,7 @@ from s2s.cli.main import main
 from s2s.model.config import ModelConfig
 from s2s.data.text.tokenizer import Tokenizer
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 
 WORDS = {"en": "A Man walks The Dog on Main Street in NEW YORK".split(),
          "de": "Ein Mann führt den Hund über die Straße in ÖSTERREICH".split()}
@@ -46,8 +47,7 @@ def test_prepare_multi30k_keeps_or_folds_case_line_for_line(tmp_path, capsys, lo
     config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=16, num_heads=2,
                          encoder_layers=1, decoder_layers=1, ffn_dim=32, dropout=0.0, max_positions=64)
     checkpoint = tmp_path / "model.pt"
-    export_checkpoint(Seq2Seq(config), tokenizer, {"task": "translation", "task_tag": None, "src_lang": "en",
-                                                   "tgt_langs": ["de"]}, checkpoint)
+    export_checkpoint(Seq2Seq(config), tokenizer, CheckpointInfo(task="translation", src_lang="en", tgt_langs=("de",)), checkpoint)
     capsys.readouterr()
     for flags in ([], ["--lowercase"]):
         main(["evaluate", str(checkpoint), "--src", str(out / "test.en"), "--ref", str(out / "test.de"), *FAST, *flags])

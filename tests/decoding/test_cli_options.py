@@ -9,6 +9,7 @@ from s2s.checkpoint import export_checkpoint
 from s2s.cli import common
 from s2s.cli.main import main
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 from tests.conftest import multi30k_lines, tiny_config
 
 
@@ -20,7 +21,7 @@ def checkpoint(tokenizer, tmp_path_factory):
     torch.manual_seed(0)
     model = Seq2Seq(tiny_config(vocab_size=tokenizer.vocab_size)).eval()
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    export_checkpoint(model, tokenizer, {"task": "translation"}, path)
+    export_checkpoint(model, tokenizer, CheckpointInfo(task="translation"), path)
     return path
 
 

@@ -57,7 +57,7 @@ def test_cached_logits_equal_uncached_at_every_step(prefix):
     target = torch.tensor([prefix + [rng.randrange(4, 60) for _ in range(10)] for _ in range(4)])  # (B, T)
     with torch.no_grad():
         full = model(source, lengths, target)  # (B, T, V), no cache, causal mask
-        cache = model.start_decoding(source, lengths)
+        cache = model.start_decoding(model.encode(source, lengths))
         steps = [model.decode_step(target[:, : len(prefix)], cache)]  # the prefix in one step
         steps += [model.decode_step(target[:, t : t + 1], cache) for t in range(len(prefix), target.shape[1])]
     cached = torch.stack(steps, dim=1)  # (B, T - P + 1, V)

@@ -37,7 +37,7 @@ def test_prepare_train_transcribe_evaluate_an4(tmp_path, capsys):
     loaded = load_checkpoint(run / "model.pt")
     stats = FeatureStats.load(data / "cmvn.json")  # the prepare-time statistics travel in the checkpoint
     assert torch.allclose(loaded.model.encoder.feature_mean, torch.tensor(stats.mean))
-    assert loaded.info["task"] == "asr" and loaded.info["task_tag"] == "transcribe"
+    assert loaded.info.task == "asr" and loaded.info.task_tag == "transcribe"
     assert "test test.tsv WER" in result.stderr  # the test speakers were scored after training
 
     files = [str(u.audio) for u in read_manifest(data / "valid.tsv")][:3]

@@ -109,7 +109,7 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
 
 @pytest.mark.parametrize("override,message", [
     ("model.d_modle=3", "Key 'd_modle' is not in struct"),
-    ("model=huge", "available options in 'model': audio_small, audio_tiny, base, small, tiny"),
+    ("model=huge", "available options in 'model': audio_small, audio_tiny, base, default, small, tiny"),
     ("model.d_model=abc", "d_model='abc' must be of type int"),
     ("optim.schedule=cosine_time", "anneals to zero at the time limit: set trainer.max_time"),
     ("data.subword_alpha=0", "data.subword_alpha must be above 0"),
@@ -137,7 +137,7 @@ def test_bf16_training_falls_back_to_fp32_exactly_where_the_cpu_has_no_native_bf
                  "test_after_training=false")
     fell_back = "trainer.precision=bf16-mixed -> 32-true" in result.stderr.decode()
     assert fell_back == (not cpu_has_fast_bf16())
-    recorded = load_checkpoint(tmp_path / "model.pt").info["config"]["trainer"]["precision"]
+    recorded = load_checkpoint(tmp_path / "model.pt").info.config["trainer"]["precision"]
     assert recorded == ("32-true" if fell_back else "bf16-mixed")  # the checkpoint says what was used
 
 

@@ -26,7 +26,7 @@ from s2s.cli.main import main as cli_main
 from s2s.data.speech.audio import SAMPLE_RATE, load_audio
 from s2s.data.speech.features import feature_extractor
 from s2s.decoding import DecodingOptions, generate
-from s2s.decoding.suppression import never_first, never_generated
+from s2s.model.encoded import EncodedSource
 from s2s.importers.ctranslate2_bin import read_model_bin
 from tests.speech_helpers import AN4, FSDD, require_shared
 from tests.whisper_twin import hugging_face_twin
@@ -97,7 +97,7 @@ def prefix_of(tokenizer) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def tiny_en_memory(tiny_en, windows) -> torch.Tensor:
+def tiny_en_memory(tiny_en, windows) -> EncodedSource:
     with torch.inference_mode():
         return tiny_en.model.encode(windows, torch.full((len(windows),), WINDOW))
 
@@ -106,11 +106,11 @@ class Encoded:
     """A model whose encoder output for one batch is already computed (and checked on its own), so that
     decoding 30 s windows several ways does not encode them again each time."""
 
-    def __init__(self, model, memory: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def __init__(self, model, memory: EncodedSource) -> None:
         self.model, self.memory = model, memory
 
-    def encode(self, source: torch.Tensor, source_lengths: torch.Tensor):
-        assert len(source) == len(self.memory[0])
+    def encode(self, source: torch.Tensor, source_lengths: torch.Tensor) -> EncodedSource:
+        assert len(source) == len(self.memory.memory)
         return self.memory
 
     def __getattr__(self, name: str):
@@ -118,12 +118,12 @@ class Encoded:
 
 
 def decode(loaded, features: torch.Tensor, lengths: torch.Tensor, options: DecodingOptions,
-           memory: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[list[int]]:
+           memory: EncodedSource | None = None) -> list[list[int]]:
     tok = loaded.tokenizer
     prefix = torch.tensor([prefix_of(tok)] * len(features))
     model = loaded.model if memory is None else Encoded(loaded.model, memory)
     hyps = generate(model, features, lengths, prefix, options=options, eos_id=tok.eos_id,
-                    suppress_ids=never_generated(tok), suppress_at_start=never_first(tok))
+                    suppress_ids=list(tok.never_generated), suppress_at_start=list(tok.never_first))
     return [list(h[0].tokens) for h in hyps]  # EOS excluded
 
 
@@ -168,16 +168,17 @@ def test_tiny_en_beam_search_is_ctranslate2s_under_its_length_convention(tiny_en
         assert mine >= other
 
 
-def row(memory: tuple[torch.Tensor, torch.Tensor], i: int) -> tuple[torch.Tensor, torch.Tensor]:
-    return memory[0][i:i + 1], memory[1][i:i + 1]
+def row(memory: EncodedSource, i: int) -> EncodedSource:
+    return EncodedSource(memory.memory[i:i + 1], memory.mask[i:i + 1], memory.lengths[i:i + 1],
+                         tuple((k[i:i + 1], v[i:i + 1]) for k, v in memory.cross))
 
 
-def teacher_forced_logits(model, memory: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+def teacher_forced_logits(model, memory: EncodedSource, target: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return model.decoder.unembed(model.memory_decoder_states(*memory, target))
+        return model.decoder.unembed(model.decoder_states(memory, target))
 
 
-def sequence_logprob(loaded, memory: tuple[torch.Tensor, torch.Tensor], tokens: list[int], *,
+def sequence_logprob(loaded, memory: EncodedSource, tokens: list[int], *,
                      renormalize: list[int] | None = None) -> float:
     """Teacher-forced log-probability of ``tokens`` + EOS after the prefix; ``renormalize``: the log-softmax
     taken after banning those ids (and Whisper's first-token bans), as CTranslate2 and OpenAI do."""
@@ -187,7 +188,7 @@ def sequence_logprob(loaded, memory: tuple[torch.Tensor, torch.Tensor], tokens: 
     logits = teacher_forced_logits(loaded.model, memory, target)[0, len(prefix) - 1:].double()
     if renormalize is not None:
         logits[:, renormalize] = float("-inf")
-        logits[0, never_first(tok)] = float("-inf")
+        logits[0, list(tok.never_first)] = float("-inf")
     logprobs = logits.log_softmax(-1)
     return sum(logprobs[j, t].item() for j, t in enumerate(tokens + [tok.eos_id]))
 
@@ -220,14 +221,14 @@ def tiny_en_with_stored_positions(tiny_en, tiny_en_folder):
 def test_tiny_en_encoder_output_is_ctranslate2s(tiny_en, tiny_en_folder, tiny_en_with_stored_positions, windows,
                                                  ctranslate2_runs, tiny_en_memory):
     encoded, _, _ = ctranslate2_runs
-    memory, _ = tiny_en_memory
+    memory = tiny_en_memory.memory
     scale = encoded.abs().max().item()
     # The one difference: s2s computes the encoder's sinusoids exactly, CTranslate2 uses model.bin's
     # float16 copy (off by up to 2.4e-4), and 30 s of positions through four layers turn that into
     # ~1% of the output's scale (measured 0.13 at values up to 12.7).
     assert (memory - encoded).abs().max().item() < 0.03 * scale
     with torch.inference_mode():
-        same_table, _ = tiny_en_with_stored_positions.encode(windows[:2], full_windows(windows[:2]))
+        same_table = tiny_en_with_stored_positions.encode(windows[:2], full_windows(windows[:2])).memory
     # float32 against float32: measured 3.6e-4 at values up to 12.7
     assert (same_table - encoded[:2]).abs().max().item() < 2e-3
 
@@ -237,7 +238,7 @@ def test_tiny_en_encoder_output_is_hugging_faces_from_the_same_weights(tiny_en, 
     """Hugging Face with the stored table agrees with CTranslate2 (so neither its GELU nor its convolutions
     differ), and with our exact table agrees with us: the sinusoids' rounding is the whole difference."""
     encoded, _, _ = ctranslate2_runs
-    memory, _ = tiny_en_memory
+    memory = tiny_en_memory.memory
     hf = hugging_face_twin(tiny_en)
     for table, reference in ((stored_positions(tiny_en_folder), encoded[:2]),
                              (tiny_en.model.encoder.positions.table, memory[:2])):
@@ -263,7 +264,7 @@ def test_tiny_en_first_logits_are_ctranslate2s(tiny_en, tiny_en_with_stored_posi
         # What CTranslate2 suppresses we suppress too; we also ban the tags it leaves (languages,
         # <|notimestamps|>, timestamps), which a transcript without timestamps never holds.
         for step, at_step in enumerate(banned):
-            ours_banned = set(never_generated(tok)) | (set(never_first(tok)) if step == 0 else set())
+            ours_banned = set(tok.never_generated) | (set(tok.never_first) if step == 0 else set())
             assert set(at_step.nonzero().squeeze(1).tolist()) <= ours_banned
         assert (same_table - theirs)[~banned].abs().max().item() < 1e-3  # measured 6e-5 at logits up to 30
         assert (as_imported - theirs)[~banned].abs().max().item() < 0.5  # the sinusoids' rounding again
@@ -349,8 +350,8 @@ def test_hugging_face_logits(hf_whisper, hf_imported):
     hf, _ = hf_whisper
     assert_logits_match(hf, hf_imported)
     # generation_config.json's suppression lists are recorded in the checkpoint
-    assert hf_imported.info["whisper"]["suppress_ids"] == [1, 2, 7]
-    assert hf_imported.info["whisper"]["suppress_at_start"] == [220, 50256]
+    assert hf_imported.info.whisper["suppress_ids"] == [1, 2, 7]
+    assert hf_imported.info.whisper["suppress_at_start"] == [220, 50256]
 
 
 def hf_generate(hf, tok, features: torch.Tensor, *, beam: int, alpha: float) -> list[list[int]]:
@@ -361,7 +362,7 @@ def hf_generate(hf, tok, features: torch.Tensor, *, beam: int, alpha: float) -> 
     """
     out = hf.generate(input_features=normalized(features), num_beams=beam, length_penalty=alpha,
                       early_stopping=True, do_sample=False, max_new_tokens=LIMIT - 1,
-                      suppress_tokens=never_generated(tok), begin_suppress_tokens=never_first(tok)).tolist()
+                      suppress_tokens=list(tok.never_generated), begin_suppress_tokens=list(tok.never_first)).tolist()
     prefix = prefix_of(tok)
     rows = [row[len(prefix):] if row[: len(prefix)] == prefix else row for row in out]  # versions differ
     return [row[: row.index(tok.eos_id)] if tok.eos_id in row else row for row in rows]
@@ -539,11 +540,12 @@ def test_an_utterance_is_encoded_and_decoded_the_same_alone_and_in_a_batch(model
     lengths_out = loaded.model.encoder.output_lengths(lengths)
     options = DecodingOptions(beam_size=3, max_len_a=0, max_len_b=20)
     with torch.inference_mode():
-        memory, mask = loaded.model.encode(features, lengths)
+        encoded = loaded.model.encode(features, lengths)
+        memory, mask = encoded.memory, encoded.mask
     together = decode(loaded, features, lengths, options)
     for i, f in enumerate(inputs):
         with torch.inference_mode():
-            alone, _ = loaded.model.encode(f[None], lengths[i:i + 1])
+            alone = loaded.model.encode(f[None], lengths[i:i + 1]).memory
         assert alone.shape[1] == lengths_out[i] == mask[i].sum()
         assert (alone[0] - memory[i, : lengths_out[i]]).abs().max().item() < 1e-4
         assert decode(loaded, f[None], lengths[i:i + 1], options) == [together[i]]
@@ -557,7 +559,7 @@ def test_cached_decoding_is_teacher_forcing(model_and_inputs):
     features, lengths = batched(inputs)
     prefix = torch.tensor([prefix_of(tok)] * len(inputs))
     hyps = generate(loaded.model, features, lengths, prefix, options=DecodingOptions(max_len_a=0, max_len_b=20),
-                    eos_id=tok.eos_id, suppress_ids=never_generated(tok), suppress_at_start=never_first(tok))
+                    eos_id=tok.eos_id, suppress_ids=list(tok.never_generated), suppress_at_start=list(tok.never_first))
     for i, h in enumerate(hyps):
         tokens = list(h[0].tokens) + [tok.eos_id]
         forced_eos = len(tokens) == 20  # at the limit EOS is forced, scored by its own log-probability
@@ -565,8 +567,8 @@ def test_cached_decoding_is_teacher_forcing(model_and_inputs):
         with torch.no_grad():
             logprobs = loaded.model(inputs[i][None], lengths[i:i + 1], target)[0, prefix.shape[1] - 1:].log_softmax(-1)
         chosen = logprobs.gather(1, torch.tensor(tokens)[:, None]).sum().item()
-        logprobs[:, never_generated(tok)] = float("-inf")
-        logprobs[0, never_first(tok)] = float("-inf")
+        logprobs[:, list(tok.never_generated)] = float("-inf")
+        logprobs[0, list(tok.never_first)] = float("-inf")
         argmax = logprobs.argmax(-1).tolist()
         assert argmax[:-1] == tokens[:-1] and (forced_eos or argmax[-1] == tok.eos_id)
         assert h[0].logprob == pytest.approx(chosen, abs=1e-3)

@@ -16,6 +16,7 @@ from s2s.data.speech.audio import SAMPLE_RATE
 from s2s.decoding import DecodingOptions
 from s2s.model.seq2seq import Seq2Seq
 from s2s.inference.transcriber import Transcriber, merge_texts, windows
+from s2s.model.info import CheckpointInfo
 from tests.speech_helpers import FSDD, write_odd_files
 
 
@@ -41,7 +42,7 @@ def random_checkpoint(tmp_path_factory, tokenizer):
     torch.manual_seed(0)
     model = Seq2Seq(tiny_config(tokenizer.vocab_size, encoder="audio", conv_channels=8, ctc=True, max_positions=512))
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    export_checkpoint(model, tokenizer, {"task": "asr", "task_tag": "transcribe", "tgt_langs": ["en"]}, path)
+    export_checkpoint(model, tokenizer, CheckpointInfo(task="asr", task_tag="transcribe", tgt_langs=("en",)), path)
     return path
 
 

@@ -8,6 +8,7 @@ import torch
 from tests.conftest import tiny_config
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 
 
 def audio_model(vocab_size: int = 40, **overrides) -> Seq2Seq:
@@ -23,7 +24,8 @@ def test_subsampled_lengths_and_mask_match_the_convolutions(factor):
     encoder = model.encoder
     lengths = torch.tensor([200, 131, 64, 15, 7, 3, 1])
     feats = torch.randn(len(lengths), 200, 80)
-    memory, mask = model.encode(feats, lengths)
+    encoded = model.encode(feats, lengths)
+    memory, mask = encoded.memory, encoded.mask
     expected = encoder.output_lengths(lengths)
     assert torch.equal(mask.sum(dim=1), expected)
     assert mask.shape[1] == memory.shape[1] == expected.max()
@@ -42,11 +44,11 @@ def test_an_utterance_encodes_the_same_alone_and_in_a_batch():
     padded = feats.clone()
     for i, n in enumerate(lengths.tolist()):
         padded[i, n:] = 123.0  # whatever the padding holds must not matter
-    memory, mask = model.encode(padded, lengths)
+    together = model.encode(padded, lengths)
     for i, n in enumerate(lengths.tolist()):
-        alone, alone_mask = model.encode(feats[i : i + 1, :n], lengths[i : i + 1])
-        m = int(alone_mask.sum())
-        assert torch.allclose(memory[i, :m], alone[0, :m], atol=1e-5)
+        alone = model.encode(feats[i : i + 1, :n], lengths[i : i + 1])
+        m = int(alone.lengths)
+        assert torch.allclose(together.memory[i, :m], alone.memory[0, :m], atol=1e-5)
 
 
 def test_cached_decoding_equals_recomputation_for_audio():
@@ -54,7 +56,7 @@ def test_cached_decoding_equals_recomputation_for_audio():
     feats, lengths = torch.randn(3, 120, 80), torch.tensor([120, 77, 40])
     target = torch.randint(4, 40, (3, 9))
     full = model(feats, lengths, target)  # (B, T, V) teacher forcing, no cache
-    cache = model.start_decoding(feats, lengths)
+    cache = model.start_decoding(model.encode(feats, lengths))
     steps = [model.decode_step(target[:, :3], cache)]  # a forced prefix of 3, then one token at a time
     steps += [model.decode_step(target[:, t : t + 1], cache) for t in range(3, 9)]
     cached = torch.stack(steps, dim=1)  # (B, 7, V)
@@ -65,12 +67,12 @@ def test_feature_statistics_travel_in_the_checkpoint(tmp_path, tokenizer):
     model = audio_model(vocab_size=tokenizer.vocab_size)
     mean, std = torch.linspace(-8, 2, 80), torch.linspace(1, 3, 80)
     model.encoder.set_feature_stats(mean.tolist(), std.tolist())
-    export_checkpoint(model, tokenizer, {"task": "asr"}, tmp_path / "model.pt")
+    export_checkpoint(model, tokenizer, CheckpointInfo(task="asr"), tmp_path / "model.pt")
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert torch.equal(loaded.model.encoder.feature_mean, mean)
     assert torch.equal(loaded.model.encoder.feature_std, std)
     feats, lengths = torch.randn(2, 50, 80), torch.tensor([50, 30])
-    assert torch.allclose(loaded.model.encode(feats, lengths)[0], model.encode(feats, lengths)[0])
+    assert torch.allclose(loaded.model.encode(feats, lengths).memory, model.encode(feats, lengths).memory)
 
 
 def test_config_validation():

@@ -13,6 +13,7 @@ from s2s.decoding import DecodingOptions, generate
 from s2s.errors import ConfigError
 from s2s.model.head_mask import HeadId, all_heads, attention_modules, masked_heads, parse_heads, set_head_mask
 from s2s.model.pruning import original_names, prune_heads
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 
@@ -103,7 +104,7 @@ def test_pruned_model_equals_the_masked_model_in_training_and_decoding(tmp_path,
     # the checkpoint records the removed heads and loads as the pruned model
     names = original_names(model, MASKED)
     pruned.config = dataclasses.replace(model.config, pruned_heads=tuple(names))
-    export_checkpoint(pruned, tokenizer, {"task": "translation"}, tmp_path / "pruned.pt")
+    export_checkpoint(pruned, tokenizer, CheckpointInfo(), tmp_path / "pruned.pt")
     loaded = load_checkpoint(tmp_path / "pruned.pt")
     assert loaded.model.config.pruned_heads == tuple(names)
     torch.testing.assert_close(logits(loaded.model, source, lengths, target_in), expected, rtol=1e-5, atol=1e-5)

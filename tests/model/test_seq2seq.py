@@ -24,7 +24,7 @@ def test_cached_decoding_equals_full_recomputation(overrides):
     model = Seq2Seq(tiny_config(**overrides)).eval()
     source, lengths, target = batch()
     full = model(source, lengths, target)  # (B, T, V)
-    cache = model.start_decoding(source, lengths)
+    cache = model.start_decoding(model.encode(source, lengths))
     first = model.decode_step(target[:, :2], cache)  # a 2-token prefix fed at once
     steps = [first] + [model.decode_step(target[:, t : t + 1], cache) for t in range(2, 7)]
     torch.testing.assert_close(torch.stack(steps, 1), full[:, 1:], rtol=1e-4, atol=1e-4)
@@ -50,10 +50,10 @@ def test_source_padding_is_invisible(tiny_model):
 
 def test_encoder_is_bidirectional(tiny_model):
     source, lengths, _ = batch()
-    memory, _ = tiny_model.encode(source, lengths)
+    memory = tiny_model.encode(source, lengths).memory
     changed = source.clone()
     changed[0, 8] = (changed[0, 8] + 1) % 500 + 4
-    memory2, _ = tiny_model.encode(changed, lengths)
+    memory2 = tiny_model.encode(changed, lengths).memory
     assert not torch.allclose(memory[0, 0], memory2[0, 0])  # the first position sees the last
 
 

@@ -21,25 +21,22 @@ def full_recomputation(model: Seq2Seq, source, lengths, sentence_of_row: list[in
     return model(source[rows], lengths[rows], target)[:, -1]  # (N, V)
 
 
-def decode_with_random_reorders(prefix: list[int], collapse: float, steps: int = 12, beams: int = 4,
-                                widen: bool = False):
+def decode_with_random_reorders(prefix: list[int], collapse: float, steps: int = 12, beams: int = 4):
     """Beam-search-like reorders: each new row continues a random row of its own sentence (duplicates
-    allowed), or with probability ``collapse`` all of a sentence's rows continue one row. With ``widen``
-    the first step has one row per sentence and the cache widens to ``beams`` rows after it, as beam
-    search does. Checks every step's logits against full recomputation; returns the cache."""
+    allowed), or with probability ``collapse`` all of a sentence's rows continue one row. The first
+    step has one row per sentence and the cache widens to ``beams`` rows after it, as beam search
+    does. Checks every step's logits against full recomputation; returns the cache."""
     torch.manual_seed(0)
     rng = random.Random(0)
     model = Seq2Seq(tiny_config(vocab_size=40, max_positions=64)).eval()
     batch = 3
     source = torch.randint(4, 40, (batch, 6))
     lengths = torch.tensor([6, 3, 5])
-    rows = 1 if widen else beams  # rows per sentence in the first step
+    rows = 1  # rows per sentence in the first step
     sentence_of_row = [b for b in range(batch) for _ in range(rows)]
     histories = [list(prefix) for _ in sentence_of_row]
     with torch.no_grad():
-        cache = model.start_decoding(source, lengths)
-        if not widen:
-            cache.set_beams(beams)
+        cache = model.start_decoding(model.encode(source, lengths))
         logits = model.decode_step(torch.tensor(histories), cache)
         for step in range(steps + 1):
             torch.testing.assert_close(logits, full_recomputation(model, source, lengths, sentence_of_row, histories),
@@ -56,23 +53,18 @@ def decode_with_random_reorders(prefix: list[int], collapse: float, steps: int =
                     index += [first + rng.randrange(rows)] * beams
                 else:
                     index += [first + rng.randrange(rows) for _ in range(beams)]
-            if rows < beams:  # one row per sentence so far: the cache's rows become sentence * beams + slot
-                cache.widen(beams)
-                cache.reorder(torch.tensor(index) * beams)
-                rows = beams
-            else:
-                cache.reorder(torch.tensor(index))
+            cache.reorder(torch.tensor(index), beams=beams)  # the first reorder widens to K rows per sentence
+            rows = beams
             sentence_of_row = [sentence_of_row[i] for i in index]
             tokens = [rng.randrange(4, 40) for _ in index]
             histories = [histories[i] + [t] for i, t in zip(index, tokens)]
             logits = model.decode_step(torch.tensor(tokens)[:, None], cache)
 
 
-@pytest.mark.parametrize("widen", [False, True])
 @pytest.mark.parametrize("collapse", [0.0, 0.5])
 @pytest.mark.parametrize("prefix", [[BOS], [BOS, 7, 9]])
-def test_rows_that_swap_ancestries_and_sentences_that_leave_match_recomputation(prefix, collapse, widen):
-    decode_with_random_reorders(prefix, collapse, widen=widen)
+def test_rows_that_swap_ancestries_and_sentences_that_leave_match_recomputation(prefix, collapse):
+    decode_with_random_reorders(prefix, collapse)
 
 
 def test_beams_that_share_their_past_share_its_columns():
@@ -87,8 +79,9 @@ def test_beams_that_share_their_past_share_its_columns():
 def test_reorder_refuses_rows_from_another_sentence():
     model = Seq2Seq(tiny_config(vocab_size=40)).eval()
     with torch.no_grad():
-        cache = model.start_decoding(torch.randint(4, 40, (2, 5)), torch.tensor([5, 5]))
-        cache.set_beams(2)
+        cache = model.start_decoding(model.encode(torch.randint(4, 40, (2, 5)), torch.tensor([5, 5])))
+        model.decode_step(torch.full((2, 1), BOS), cache)
+        cache.reorder(torch.tensor([0, 0, 1, 1]), beams=2)
         model.decode_step(torch.full((4, 1), BOS), cache)
         with pytest.raises(ValueError, match="same sentence"):
             cache.reorder(torch.tensor([0, 2, 2, 3]))  # sentence 0's second row taken from sentence 1

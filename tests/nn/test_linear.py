@@ -9,6 +9,7 @@ from s2s.training.lit_module import Seq2SeqModule
 from s2s.nn import linear as packed
 from s2s.nn.linear import Linear, fused_linear, linear, packs, prepacking
 from s2s.training.optim import OptimConfig, build_optimizer
+from s2s.model.info import CheckpointInfo
 
 pytestmark = pytest.mark.skipif(not packed.AVAILABLE, reason="this torch has no oneDNN")
 
@@ -96,7 +97,7 @@ def test_validation_decodes_with_the_weights_a_fused_optimizer_just_changed():
     torch.manual_seed(0)
     module = Seq2SeqModule(model_config=ModelConfig(vocab_size=50, pad_id=0, d_model=16, num_heads=2, encoder_layers=1,
                                                     decoder_layers=1, ffn_dim=32, dropout=0.0),
-                           tokenizer=None, optim=OptimConfig(lr=0.05), decoding=None, info={})
+                           tokenizer=None, optim=OptimConfig(lr=0.05), decoding=None, info=CheckpointInfo())
     model, x = module.model, torch.randn(3, 16)
     fc1 = model.decoder.layers[0].ffn.fc1
     attention = model.decoder.layers[0].self_attn  # its query/key/value weights are multiplied as one stacked copy

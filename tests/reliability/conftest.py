@@ -13,6 +13,7 @@ from s2s.checkpoint import export_checkpoint
 from s2s.model.config import ModelConfig
 from s2s.data.text.tokenizer import Tokenizer
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 from tests.reliability.helpers import ROOT
 
 MULTI30K = Path(os.environ.get("S2S_SHARED_DATA", ROOT.parent / "shared" / "data")) / "multi30k"
@@ -41,6 +42,6 @@ def tiny_checkpoint(tmp_path_factory, tokenizer: Tokenizer) -> Path:
     config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=32, num_heads=4,
                          encoder_layers=1, decoder_layers=1, ffn_dim=64, dropout=0.0, max_positions=64)
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    info = {"task": "translation", "task_tag": None, "src_lang": "en", "tgt_langs": ["de"]}
+    info = CheckpointInfo(task="translation", src_lang="en", tgt_langs=("de",))
     export_checkpoint(Seq2Seq(config), tokenizer, info, path)
     return path

@@ -80,14 +80,14 @@ def test_ddp_two_cpu_processes_match_one_process_bleu(tmp_path):
     print(f"validation BLEU after 300 steps: one process {bleu_single:.2f}, DDP 2 processes {bleu_ddp:.2f}")
     assert bleu_single > 50 and bleu_ddp > 50  # both really learned the task
     assert abs(bleu_single - bleu_ddp) < 10
-    assert load_checkpoint(ddp / "model.pt").info["config"]["trainer"]["devices"] == 2
+    assert load_checkpoint(ddp / "model.pt").info.config["trainer"]["devices"] == 2
     assert sorted(p.name for p in (ddp / "checkpoints").iterdir() if not p.name.startswith(".")) == \
         sorted(p.name for p in (single / "checkpoints").iterdir() if not p.name.startswith("."))
 
 
 @pytest.mark.slow
 def test_two_torchrun_processes_as_two_nodes(tmp_path):
-    """`torchrun --nnodes 2` twice on localhost: the recipe of docs/scaling.md, each node its own run dir."""
+    """`torchrun --nnodes 2` twice on localhost: the recipe of docs/guides/scaling.md, each node its own run dir."""
     data = copy_corpus(tmp_path / "data", train=600, valid=40)
     port = free_port()
     env = dict(cli_env(), OMP_NUM_THREADS="1")

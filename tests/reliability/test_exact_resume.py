@@ -21,6 +21,7 @@ from s2s.decoding import DecodingOptions
 from s2s.training.lit_module import Seq2SeqModule
 from s2s.training.optim import OptimConfig
 from s2s.training.resume import RNGStateCallback
+from s2s.model.info import CheckpointInfo
 
 
 class Record(pl.Callback):
@@ -62,7 +63,7 @@ def fit(corpus_dir: Path, ckpt_dir: Path, *, max_steps: int, resume: Path | None
         model_config=ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=32, num_heads=4,
                                  encoder_layers=1, decoder_layers=1, ffn_dim=64, dropout=0.3),
         tokenizer=tokenizer, optim=OptimConfig(lr=2e-3, warmup_steps=5),
-        decoding=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=3), info={"tgt_langs": ["de"]})
+        decoding=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=3), info=CheckpointInfo(tgt_langs=("de",)))
     record = Record(keep)
     checkpoints = ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=1, enable_version_counter=False)
     trainer = pl.Trainer(accelerator="cpu", max_steps=max_steps, max_epochs=100, logger=False,

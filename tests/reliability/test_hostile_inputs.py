@@ -1,6 +1,6 @@
 """Hostile input for translate, evaluate, analyze, prepare and train: one clear line, the right exit, nothing lost.
 
-Each test here backs a row of the table in docs/reliability.md. Most run the CLI's ``main`` in
+Each test here backs a row of the table in docs/guides/reliability.md. Most run the CLI's ``main`` in
 this process (same code path, no interpreter start-up); a few run it as a subprocess to check
 the real exit status and that no traceback reaches the terminal.
 """

@@ -18,6 +18,7 @@ from s2s.decoding import DecodingOptions
 from s2s.errors import NonFiniteLossError
 from s2s.training.lit_module import Seq2SeqModule
 from s2s.training.optim import OptimConfig
+from s2s.model.info import CheckpointInfo
 
 
 class Faulty(Seq2SeqModule):
@@ -47,7 +48,7 @@ def fit(corpus_dir: Path, tmp_path: Path, *, max_steps: int, max_nonfinite_steps
     module = Faulty(model_config=ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=32,
                                              num_heads=4, encoder_layers=1, decoder_layers=1, ffn_dim=64),
                     tokenizer=tokenizer, optim=OptimConfig(lr=1e-3, warmup_steps=0), decoding=DecodingOptions(),
-                    info={"tgt_langs": ["de"]}, max_nonfinite_steps=max_nonfinite_steps, **faults)
+                    info=CheckpointInfo(tgt_langs=("de",)), max_nonfinite_steps=max_nonfinite_steps, **faults)
     checkpoints = ModelCheckpoint(dirpath=tmp_path, filename="last", every_n_train_steps=1, enable_version_counter=False)
     trainer = pl.Trainer(accelerator="cpu", max_steps=max_steps, logger=False, callbacks=[checkpoints],
                          plugins=[AtomicCheckpointIO()], limit_val_batches=0, enable_progress_bar=False,
@@ -81,7 +82,7 @@ def test_too_many_nonfinite_steps_in_a_row_stop_without_spoiling_checkpoints(cor
     last = load_checkpoint(tmp_path / "last.ckpt")
     weights = torch.cat([p.detach().flatten() for p in last.model.parameters()])
     assert torch.equal(weights, module.weights_after[4])  # the last good update's weights
-    assert last.info["step"] == 6
+    assert last.info.step == 6
 
 
 def test_cli_stops_with_one_line_naming_the_last_good_checkpoint(corpus_dir, tmp_path):

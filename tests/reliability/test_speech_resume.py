@@ -22,6 +22,7 @@ from s2s.decoding import DecodingOptions
 from s2s.training.lit_module import Seq2SeqModule
 from s2s.training.optim import OptimConfig
 from s2s.training.resume import RNGStateCallback
+from s2s.model.info import CheckpointInfo
 from tests.reliability.test_exact_resume import Record
 from tests.speech_helpers import an4_subset
 
@@ -81,7 +82,7 @@ def fit(data: Path, ckpt_dir: Path, *, max_steps: int, resume: Path | None = Non
                          ctc=True)
     module = Seq2SeqModule(model_config=config, tokenizer=tokenizer, optim=OptimConfig(lr=2e-3, warmup_steps=5),
                            decoding=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=3),
-                           info={"task": "asr", "tgt_langs": ["en"]}, ctc_weight=0.3)
+                           info=CheckpointInfo(task="asr", tgt_langs=("en",)), ctc_weight=0.3)
     module.model.encoder.set_feature_stats(datamodule.feature_stats.mean, datamodule.feature_stats.std)
     record = Record(keep)
     checkpoints = ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=1, enable_version_counter=False)

@@ -17,6 +17,7 @@ from s2s.model.config import ModelConfig
 from s2s.data.text.datamodule import TranslationDataModule, collate_indices
 from s2s.training.lit_module import Seq2SeqModule, sequence_loss
 from s2s.training.optim import OptimConfig
+from s2s.model.info import CheckpointInfo
 
 
 def test_a_repeated_validation_batch_counts_once_in_the_loss(corpus_dir):
@@ -27,7 +28,7 @@ def test_a_repeated_validation_batch_counts_once_in_the_loss(corpus_dir):
     module = Seq2SeqModule(
         model_config=ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=32, num_heads=4,
                                  encoder_layers=1, decoder_layers=1, ffn_dim=64, dropout=0.0),
-        tokenizer=tokenizer, optim=OptimConfig(), decoding=None, info={"tgt_langs": ["de"]})
+        tokenizer=tokenizer, optim=OptimConfig(), decoding=None, info=CheckpointInfo(tgt_langs=("de",)))
     batches = [[0, 1, 2, 3], [4, 5, 6, 7, 8, 9, 10, 11]]
     collate = lambda indices: collate_indices(dataset, indices, pad_id=tokenizer.pad_id,  # noqa: E731
                                               eos_id=tokenizer.eos_id)

@@ -5,13 +5,14 @@ from s2s.training.averaging import average_checkpoints, last_checkpoints
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.errors import CheckpointError
 from s2s.model.seq2seq import Seq2Seq
+from s2s.model.info import CheckpointInfo
 from tests.conftest import tiny_config
 
 
 def save(tokenizer, path, seed, step, **overrides):
     torch.manual_seed(seed)
     model = Seq2Seq(tiny_config(vocab_size=tokenizer.vocab_size, **overrides))
-    export_checkpoint(model, tokenizer, {"step": step}, path)
+    export_checkpoint(model, tokenizer, CheckpointInfo(step=step), path)
     return model
 
 

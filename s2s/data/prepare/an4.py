@@ -8,7 +8,7 @@ official test speakers become the test split and validation speakers are carved 
 ``--split espnet`` holds out what ESPnet's AN4 recipe holds out instead (``egs2/an4/asr1``,
 ``local/data.sh``): its ``train_dev`` is the first 100 training utterances in the order of its
 utterance ids (``<speaker>-<name>``), which is the 8 alphabetically first speakers, and it trains
-on the other 848. ESPnet reports its AN4 Transformer on that set too (WER 12.9, docs/speech.md),
+on the other 848. ESPnet reports its AN4 Transformer on that set too (WER 12.9, docs/guides/speech.md),
 so a run on this split is compared with it utterance for utterance. The local copy has no
 official test set, so there the test split is the same 100 utterances.
 """

@@ -8,6 +8,7 @@ training-time augmentations applied by the speech data module only.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -40,8 +41,14 @@ def load_audio(path: str | Path) -> Tensor:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
+    return decode_audio(str(path), str(path))
+
+
+def decode_audio(source: str | io.BytesIO, name: str) -> Tensor:
+    """:func:`load_audio` of a path or of bytes in memory (an upload); errors name ``name``."""
+    path = name
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (N, C)
+        data, rate = sf.read(source, dtype="float32", always_2d=True)  # (N, C)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         reason = reason_of(error)
         if "does not exist" in reason:  # libsndfile's words when no decoder recognizes the bytes
@@ -53,6 +60,29 @@ def load_audio(path: str | Path) -> Tensor:
     if not torch.isfinite(wave).all():
         raise AudioError(f"{path}: the audio contains NaN or infinite samples")
     return resample(wave, rate)
+
+
+def decode_upload(data: bytes, name: str) -> Tensor:
+    """:func:`decode_audio` of uploaded bytes, refusing a WAV cut short: libsndfile would read the
+    samples that arrived and say nothing, and the rest of the recording would be silently missing."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        promised, held = wav_data_sizes(data)
+        if promised is not None and promised > held:
+            raise AudioError(f"{name}: truncated WAV: its header promises {promised} bytes of audio, "
+                             f"the upload holds {held}")
+    return decode_audio(io.BytesIO(data), name)
+
+
+def wav_data_sizes(data: bytes) -> tuple[int | None, int]:
+    """``(bytes the 'data' chunk header promises, bytes present after it)``; None where it promises no
+    size (0 or 0xFFFFFFFF: a stream written before its length was known)."""
+    position = 12
+    while position + 8 <= len(data):
+        chunk, size = data[position:position + 4], int.from_bytes(data[position + 4:position + 8], "little")
+        if chunk == b"data":
+            return (None if size in (0, 0xFFFFFFFF) else size), len(data) - position - 8
+        position += 8 + size + (size & 1)  # chunks are padded to an even length
+    return None, 0
 
 
 def resample(wave: Tensor, rate: int, target: int = SAMPLE_RATE) -> Tensor:

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 
 import sentencepiece as spm
 
+from s2s.data.text.generation_bans import GenerationBans
 from s2s.data.text.tokenizer import folds_case
 
 LANGUAGE_CODE = re.compile(r"^\s*(>>[^<>\s]+<<)\s*")
 KIND = "marian"
 
 
-class MarianTokenizer:
+class MarianTokenizer(GenerationBans):
     def __init__(self, *, source_spm: bytes, target_spm: bytes, source_vocab: Sequence[str],
                  target_vocab: Sequence[str] | None = None, unk: str = "<unk>", eos: str = "</s>",
                  pad: str = "<pad>") -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from s2s.data.text.generation_bans import GenerationBans
+
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 TASK_TAGS = ("<translate>", "<transcribe>")
 LANGUAGES = ("en", "de", "fr", "cs")
@@ -30,7 +32,7 @@ def lang_tag(lang: str) -> str:
     return f"<2{lang}>"
 
 
-class Tokenizer:
+class Tokenizer(GenerationBans):
     """Text <-> ids. ``encode`` adds no BOS/EOS: the data and decoding code add them explicitly."""
 
     def __init__(self, model_bytes: bytes) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import tokenizers
 
+from s2s.data.text.generation_bans import GenerationBans
 from s2s.data.text.pieces import WORD_BOUNDARY
 
 KIND = "whisper"
@@ -32,7 +33,7 @@ NON_SPEECH = [*'"#()*+/:;<=>@[\\]^_`{|}~「」『』',
 MUSIC_SIGNS = "♩♪♫♬♭♮♯"
 
 
-class WhisperTokenizer:
+class WhisperTokenizer(GenerationBans):
     writes_lower_case = False  # Whisper writes cased, punctuated text
 
     def __init__(self, tokenizer_json: str, vocab_size: int) -> None:
@@ -212,6 +213,20 @@ class WhisperTokenizer:
     def suppress_at_start(self) -> list[int]:
         """Suppressed as the first output token: a lone space and EOS (Whisper's ``suppress_blank``)."""
         return [*self._raw(" "), self.eos_id]
+
+    @property
+    def non_speech_ids(self) -> tuple[int, ...]:
+        return self.suppress_ids
+
+    @property
+    def never_first(self) -> tuple[int, ...]:
+        return tuple(self.suppress_at_start)
+
+    @functools.cached_property
+    def never_generated_timestamped(self) -> tuple[int, ...]:
+        """:attr:`never_generated` for an output with timestamps: the timestamp tokens stay allowed."""
+        stamps = set(self.timestamp_ids)
+        return tuple(i for i in self.never_generated if i not in stamps)
 
     def _raw(self, text: str) -> list[int]:
         return self.bpe.encode(text, add_special_tokens=False).ids

@@ -1,0 +1,1 @@
+"""Models for runtimes without PyTorch: ONNX graphs with a numpy/onnxruntime greedy loop, and CTranslate2."""

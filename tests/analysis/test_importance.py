@@ -98,11 +98,11 @@ def test_analyze_prune_and_translate(tokenizer, sources, tmp_path):
     report = tmp_path / "report"
     short = ["--max-len-a", "0", "--max-len-b", "6"]
     main(["analyze", str(checkpoint), "-i", str(src), "--out", str(report), "--examples", "1",
-          "--heldout", str(src), str(ref), *short])
+          "--heldout", str(src), str(ref), "--heldout-max", "3", "--max-inputs", "3", *short])
     text = (report / "analysis.md").read_text(encoding="utf-8")
     assert (report / "importance.png").stat().st_size > 5000
     data = json.loads((report / "heads.json").read_text(encoding="utf-8"))
-    assert data["importance"]["metric"] == "bleu" and data["importance"]["size"] == 6
+    assert data["importance"]["metric"] == "bleu" and data["importance"]["size"] == 3
     deltas = [h["importance"]["delta"] for h in data["heads"]]
     rows = [line for line in text.split("\n## Layer")[0].splitlines() if line.startswith("| ") and "`" in line]
     assert len(rows) == len(data["heads"]) == 24

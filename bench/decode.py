@@ -179,7 +179,6 @@ def checkpoint_runners(paths: list[Path], batch: int, length: int, n: int, beam:
                        seed: int) -> dict[str, Callable[[], list[int]]]:
     """name -> function that decodes ``batch`` random sources with that checkpoint, ``n`` tokens each."""
     from s2s.checkpoint import load_checkpoint
-    from s2s.decoding.suppression import never_generated
     from s2s.inference.translator import Translator
 
     out: dict[str, Callable[[], list[int]]] = {}
@@ -196,7 +195,7 @@ def checkpoint_runners(paths: list[Path], batch: int, length: int, n: int, beam:
 
         def run(model=model, src=src, lengths=lengths, prefix=prefix, tokenizer=tokenizer) -> list[int]:
             hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=tokenizer.eos_id,
-                                     suppress_ids=never_generated(tokenizer), workers=1)
+                                     suppress_ids=list(tokenizer.never_generated), workers=1)
             return [len(h[0].tokens) + 1 for h in hyps]
 
         out[f"{path.name} ({heads} heads)"] = on_threads(threads, run)

@@ -12,12 +12,18 @@ Whisper model reads each window padded with silence to 30 s, as it was trained; 
 fine-tuned at real length (``pad_seconds`` null in its checkpoint) reads it as it is. With
 ``timestamps``, a Whisper model writes timestamp tokens and each of its segments is timed by
 them; a segment is kept by the window that holds its middle best, away from the shared audio.
+
+With voice-activity segmentation (``vad``; by default for recordings longer than a window) the
+windows are the recording's speech instead, packed up to the window's length where people pause
+(``s2s.inference.vad``): no window overlaps another, silence is never decoded, and every time is
+mapped back to the recording. ``no_speech`` drops the text of windows a Whisper model calls
+silence (``s2s.inference.no_speech``); ``word_timestamps`` times every word (``s2s.inference.word_timing``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -30,19 +36,17 @@ from s2s.data.speech.dataset import pad_features, task_tag
 from s2s.data.speech.features import feature_extractor, pad_or_trim
 from s2s.decoding.filters import TimestampRules
 from s2s.decoding import DecodingOptions
+from s2s.decoding.lm_fusion import NGramFusion
 from s2s.errors import AudioError
+from s2s.inference.no_speech import NoSpeechRule, no_speech_probs
 from s2s.inference.search_front import PromptedSearch, target_language
+from s2s.inference.segments import Decoded, Segment, shift_words, vad_segments, words_within
+from s2s.inference.vad import VadOptions, VadWindow, vad_windows
+from s2s.inference.word_timing import WordTimer
 from s2s.model.info import CheckpointInfo
 
 MAX_MERGE_WORDS = 12  # longest word overlap looked for between consecutive windows
 DEFAULT_WINDOW = 20.0  # seconds, for models trained on utterances at their own length
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float  # seconds
-    end: float
-    text: str
 
 
 @dataclass
@@ -88,10 +92,16 @@ class Transcriber:
     def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
                  task: str | None = None, language: str | None = None, timestamps: bool = False,
                  window: float | None = None, overlap: float = 2.0, max_frames: int = 30000,
-                 device: str = "cpu", dtype: torch.dtype = torch.float32, workers: int = 1) -> None:
+                 device: str = "cpu", dtype: torch.dtype = torch.float32, workers: int = 1,
+                 vad: bool | None = None, vad_options: VadOptions = VadOptions(),
+                 no_speech: NoSpeechRule | None = None, word_timestamps: bool = False,
+                 lm: str | Path | None = None, lm_weight: float = 0.3) -> None:
         """``window``: seconds decoded at once (default: 30 for Whisper, else 20 or what the encoder holds).
         ``language``: the spoken language, for a multilingual Whisper model. ``workers``: on a CPU, decode
-        each batch of windows with this many single-threaded workers (``s2s.decoding.parallel``)."""
+        each batch of windows with this many single-threaded workers (``s2s.decoding.parallel``).
+        ``vad``: windows from voice activity (None: for recordings longer than a window only). ``lm``: an
+        ARPA or kenlm binary n-gram model over the model's pieces, fused with ``lm_weight``
+        (``s2s.decoding.lm_fusion``)."""
         if loaded.model.config.encoder != "audio":
             raise ValueError("this checkpoint is a text model: use `s2s translate`")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
@@ -102,6 +112,11 @@ class Transcriber:
         self.timestamps = timestamps
         rules = [TimestampRules(self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id,
                                 self.tokenizer.no_timestamps_id)] if timestamps else []
+        if lm is not None:
+            # before the CTC score, which weighs what it is given by (1 - ctc_weight): divided here, the
+            # LM enters the final score with lm_weight itself, as in ESPnet's weighted sum of scorers
+            rules.append(NGramFusion(lm, self.tokenizer, lm_weight / (1 - options.ctc_weight),
+                                     candidates=max(2 * options.beam_size, 8)))
         self.search = PromptedSearch(self.model, self.tokenizer, options, self._prefix(info, target_lang, task, language),
                                      timestamps=timestamps, rules=rules, workers=workers, device=device)
         # A window must fit the encoder's positions after subsampling.
@@ -114,6 +129,12 @@ class Transcriber:
             raise ValueError(f"--window {window} s exceeds what this model can encode at once "
                              f"({min(capacity, self.pad_seconds or capacity):.1f} s)")
         self.window, self.overlap, self.max_frames = window, overlap, max_frames
+        self.vad, self.vad_options = vad, vad_options
+        if no_speech is not None and info.whisper is None:
+            raise ValueError("--no-speech-threshold needs a Whisper model (its <|nospeech|> token); "
+                             "for other models voice-activity segmentation (--vad) keeps silence out")
+        self.no_speech = no_speech
+        self.word_timer = WordTimer(self.model, self.tokenizer, self.prefix, info) if word_timestamps else None
 
     @property
     def prefix(self) -> list[int]:
@@ -159,20 +180,32 @@ class Transcriber:
         return [Transcript(path, error=error) if wave is None else _with_path(next(results), path)
                 for path, wave, error in group]
 
+    def plan(self, wave: Tensor) -> tuple[bool, list[VadWindow]]:
+        """Whether ``wave (N,)`` is cut by voice activity, and its windows (fixed ones have a single piece)."""
+        use_vad = self.vad if self.vad is not None else wave.numel() > self.window * SAMPLE_RATE
+        if use_vad:
+            return True, vad_windows(wave, self.vad_options, self.window)
+        return False, [VadWindow(((s, e),)) for s, e in windows(wave.numel(), self.window, self.overlap)]
+
     def transcribe_waves(self, waves: list[Tensor]) -> list[Transcript]:
         """16 kHz mono waveforms ``(N,)`` -> transcripts (windows of all of them decoded together)."""
-        spans = [windows(w.numel(), self.window, self.overlap) for w in waves]
-        chunks = [(i, s, e) for i, file_spans in enumerate(spans) for s, e in file_spans]
-        outputs = self.decode_chunks([self.window_features(waves[i][s:e]) for i, s, e in chunks])
-        by_file: list[list[tuple[int, int, list[int]]]] = [[] for _ in waves]
-        for (i, s, e), tokens in zip(chunks, outputs):
-            by_file[i].append((s, e, tokens))
-        timed = self.timed_segments if self.timestamps else self.window_segments
+        plans = [self.plan(w) for w in waves]
+        chunks = [(i, window) for i, (_, file_windows) in enumerate(plans) for window in file_windows]
+        outputs = self.decode_chunks([self.window_features(window.audio(waves[i])) for i, window in chunks],
+                                     [window.samples / SAMPLE_RATE for _, window in chunks])
+        by_file: list[list[tuple[VadWindow, Decoded]]] = [[] for _ in waves]
+        for (i, window), decoded in zip(chunks, outputs):
+            by_file[i].append((window, decoded))
         transcripts = []
-        for wave, pieces in zip(waves, by_file):
-            segments = timed(pieces, wave.numel() / SAMPLE_RATE)
+        for wave, (by_vad, _), decoded in zip(waves, plans, by_file):
+            duration = wave.numel() / SAMPLE_RATE
+            if by_vad:
+                segments = vad_segments(decoded, self.tokenizer, self.timestamps)
+            else:
+                fixed = [(w.pieces[0][0], w.pieces[0][1], d) for w, d in decoded]
+                segments = (self.timed_segments if self.timestamps else self.window_segments)(fixed, duration)
             text = " ".join(s.text for s in segments if s.text)
-            transcripts.append(Transcript("", text, segments, round(wave.numel() / SAMPLE_RATE, 3)))
+            transcripts.append(Transcript("", text, segments, round(duration, 3)))
         return transcripts
 
     def window_features(self, wave: Tensor) -> Tensor:
@@ -180,44 +213,68 @@ class Transcriber:
             wave = pad_or_trim(wave, round(self.pad_seconds * SAMPLE_RATE))
         return self.features_of(wave)  # (F, feature_dim)
 
-    def window_segments(self, pieces: list[tuple[int, int, list[int]]], duration: float) -> list[Segment]:
-        """One segment per window, its words that the window before also heard dropped."""
-        parts = merge_texts([self.tokenizer.decode(tokens) for _, _, tokens in pieces])
+    def window_segments(self, pieces: list[tuple[int, int, Decoded]], duration: float) -> list[Segment]:
+        """One segment per window, its words that the window before also heard dropped (timed words: those
+        whose middle lies in the window's own part, away from the audio it shares)."""
+        parts = merge_texts([self.tokenizer.decode(d.tokens) for _, _, d in pieces])
         half = self.overlap / 2
         segments = []
-        for n, ((s, e, _), part) in enumerate(zip(pieces, parts)):
+        for n, ((s, e, decoded), part) in enumerate(zip(pieces, parts)):
             # Consecutive windows overlap: each segment ends halfway through the shared audio.
             start = s / SAMPLE_RATE + (half if n > 0 else 0.0)
             end = e / SAMPLE_RATE - (half if n < len(pieces) - 1 else 0.0)
-            segments.append(Segment(round(start, 2), round(end, 2), part))
+            words = shift_words(decoded.words, lambda t, offset=s / SAMPLE_RATE: offset + t)
+            segments.append(Segment(round(start, 2), round(end, 2), part, words_within(words, start, end)))
         return segments
 
-    def timed_segments(self, pieces: list[tuple[int, int, list[int]]], duration: float) -> list[Segment]:
+    def timed_segments(self, pieces: list[tuple[int, int, Decoded]], duration: float) -> list[Segment]:
         """The segments a Whisper model timed, each kept by the window whose own part holds its middle."""
         half, segments = self.overlap / 2, []
-        for n, (s, e, tokens) in enumerate(pieces):
+        for n, (s, e, decoded) in enumerate(pieces):
             offset = s / SAMPLE_RATE
             own_start = offset + (half if n > 0 else 0.0)
             own_end = e / SAMPLE_RATE - half if n < len(pieces) - 1 else float("inf")
-            for start, end, text in self.tokenizer.decode_with_timestamps(tokens):
+            words = shift_words(decoded.words, lambda t: offset + t)
+            for start, end, text in self.tokenizer.decode_with_timestamps(decoded.tokens):
                 start, end = offset + start, min(offset + end, duration)
                 if own_start <= (start + end) / 2 < own_end:
-                    segments.append(Segment(round(start, 2), round(end, 2), text.strip()))
+                    inside = words_within(words, start, end)
+                    segments.append(Segment(round(start, 2), round(end, 2), text.strip(), inside))
         return segments
 
-    def decode_chunks(self, features: list[Tensor]) -> list[list[int]]:
-        """Each window's output tokens (timestamps among them when asked for)."""
-        outputs: list[list[int]] = [[] for _ in features]
+    def decode_chunks(self, features: list[Tensor], seconds: list[float] | None = None) -> list[Decoded]:
+        """Each window's output tokens (timestamps among them when asked for), log-probability and words
+        (``seconds``: each window's audio before any padding)."""
+        outputs = [Decoded([]) for _ in features]
         lengths = [(f.shape[0], f.shape[0]) for f in features]
         if not lengths:
             return outputs
         budget = max(self.max_frames, max(n for n, _ in lengths))
         for batch in TokenBudgetBatchSampler(lengths, max_tokens=budget, shuffle=False):
             source, source_lengths = pad_features([features[i] for i in batch])  # (B, F, feature_dim)
-            hyps = self.search(source.to(self.device, self.dtype), source_lengths)
-            for i, h in zip(batch, hyps):
-                outputs[i] = list(h[0].tokens) if h else []
+            source, source_lengths = source.to(self.device, self.dtype), source_lengths.to(self.device)
+            hyps = self.search(source, source_lengths)
+            decoded = [Decoded(list(h[0].tokens), h[0].logprob) if h else Decoded([]) for h in hyps]
+            if self.no_speech is not None:
+                decoded = self.drop_no_speech(source, source_lengths, decoded)
+            if self.word_timer is not None:
+                words = self.word_timer.words(source, source_lengths, [d.tokens for d in decoded],
+                                              None if seconds is None else [seconds[i] for i in batch])
+                decoded = [replace(d, words=tuple(w)) for d, w in zip(decoded, words)]
+            for i, d in zip(batch, decoded):
+                outputs[i] = d
         return outputs
+
+    def drop_no_speech(self, source: Tensor, source_lengths: Tensor, decoded: list[Decoded]) -> list[Decoded]:
+        """Empty the outputs of the unsure windows whose <|nospeech|> probability is above the threshold."""
+        unsure = [n for n, d in enumerate(decoded) if d.tokens and self.no_speech.unsure(d.tokens, d.logprob)]
+        if not unsure:
+            return decoded
+        index = torch.tensor(unsure, device=source.device)
+        probs = no_speech_probs(self.model, source[index], source_lengths[index], self.tokenizer.bos_id,
+                                self.tokenizer.no_speech_id).tolist()
+        silent = {n for n, p in zip(unsure, probs) if p > self.no_speech.threshold}
+        return [Decoded([], d.logprob) if n in silent else d for n, d in enumerate(decoded)]
 
 
 def _with_path(transcript: Transcript, path: str) -> Transcript:

@@ -30,6 +30,8 @@ class CheckpointInfo:
     imported_from: str | None = None
     averaged_from: tuple[str, ...] = ()  # the checkpoints whose mean these weights are (``s2s average``)
     whisper: dict[str, Any] | None = None  # an imported Whisper model's dims and generation rules
+    # decoder (layer, head) pairs whose cross-attention times words (tools/choose_alignment_heads.py)
+    alignment_heads: tuple[tuple[int, int], ...] = ()
 
     @property
     def languages(self) -> tuple[str | None, ...]:
@@ -47,6 +49,8 @@ class CheckpointInfo:
         for name in ("tgt_langs", "averaged_from"):  # lists in the file
             if name in data:
                 data[name] = tuple(data[name] or ())
+        if "alignment_heads" in data:
+            data["alignment_heads"] = tuple((int(l), int(h)) for l, h in data["alignment_heads"])
         if "whisper" in data and "pad_seconds" not in data:  # imported before the key existed: padded as trained
             data["pad_seconds"] = WHISPER_WINDOW
         return cls(**data)
@@ -54,4 +58,5 @@ class CheckpointInfo:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["tgt_langs"], data["averaged_from"] = list(self.tgt_langs), list(self.averaged_from)
+        data["alignment_heads"] = [list(pair) for pair in self.alignment_heads]
         return data

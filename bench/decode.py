@@ -10,6 +10,10 @@ Times are medians of ``--runs`` rounds (each engine timed once per round, in tur
     pip install -e '.[bench]'
     python bench/decode.py                 # the table in docs/design/decoding.md
     python bench/decode.py --runs 3 --new-tokens 16 --engines ours hf    # quicker
+    python bench/decode.py --checkpoints runs/demo/model.pt pruned.pt      # s2s on checkpoints, side by side
+
+With ``--checkpoints`` the rows are s2s decoding each checkpoint (e.g. a model and its ``s2s prune``d
+copy) on the same random sources of its vocabulary, with the same exact output lengths.
 """
 
 from __future__ import annotations
@@ -171,6 +175,51 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
     return out
 
 
+def checkpoint_runners(paths: list[Path], batch: int, length: int, n: int, beam: int, threads: int,
+                       seed: int) -> dict[str, Callable[[], list[int]]]:
+    """name -> function that decodes ``batch`` random sources with that checkpoint, ``n`` tokens each."""
+    from s2s.checkpoint import load_checkpoint
+    from s2s.inference.translator import Translator
+
+    out: dict[str, Callable[[], list[int]]] = {}
+    options = DecodingOptions(beam_size=beam, min_len=n, max_len_a=0, max_len_b=n)
+    for path in paths:
+        loaded = load_checkpoint(path)
+        tokenizer, model = loaded.tokenizer, loaded.model.eval()
+        prefix_ids = Translator(loaded, options=options).prefix
+        g = torch.Generator().manual_seed(seed)
+        src = torch.randint(4, tokenizer.vocab_size, (batch, length), generator=g)
+        src[:, -1] = tokenizer.eos_id
+        lengths, prefix = torch.full((batch,), length), torch.tensor([prefix_ids] * batch)
+        heads = sum(m.num_heads for m in model.modules() if hasattr(m, "head_mask"))
+
+        def run(model=model, src=src, lengths=lengths, prefix=prefix, tokenizer=tokenizer) -> list[int]:
+            hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=tokenizer.eos_id,
+                                     suppress_ids=list(tokenizer.never_generated), workers=1)
+            return [len(h[0].tokens) + 1 for h in hyps]
+
+        out[f"{path.name} ({heads} heads)"] = on_threads(threads, run)
+    return out
+
+
+def main_checkpoints(args) -> None:
+    torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")
+    print(f"batch {args.batch}, source length {args.source_length}, {args.new_tokens} new tokens, "
+          f"{args.threads} threads, median of {args.runs} runs after a warm-up")
+    for beam in args.beams:
+        table = checkpoint_runners(args.checkpoints, args.batch, args.source_length, args.new_tokens, beam,
+                                   args.threads, args.seed)
+        results = median_times(table, args.runs)
+        print(f"\nbeam {beam}" + (" (greedy)" if beam == 1 else ""))
+        print(f"| {'checkpoint':<28} | {'time (s)':>8} | {'tokens/s':>8} | {'time / first':>12} |")
+        print(f"|{'-' * 30}|{'-' * 10}|{'-' * 10}|{'-' * 14}|")
+        first = next(iter(results.values()))[0]
+        for name, (seconds, _) in results.items():
+            print(f"| {name:<28} | {seconds:8.3f} | {args.batch * args.new_tokens / seconds:8.0f} | "
+                  f"{seconds / first:11.2f}x |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     engines = ["ours", "ours-threads", "ours-unpacked", "ours-bf16", "hf", "ct2"]
@@ -183,7 +232,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoints", type=Path, nargs="+", default=None,
+                   help="time s2s on these checkpoints instead (e.g. a model and its pruned copy)")
     args = p.parse_args()
+    if args.checkpoints:
+        return main_checkpoints(args)
     torch.set_num_threads(args.threads)
     hf_model = build_hf(args.seed)
     src = sources(args.batch, args.source_length, args.seed)

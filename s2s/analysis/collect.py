@@ -21,6 +21,7 @@ class ExampleAttention:
     target_axis: Axis
     prefix_len: int
     weights: dict[str, list[np.ndarray]]
+    links: frozenset[tuple[int, int]] | None = None  # cross-attention (query, source position) of a word aligner
 
     def axes(self, kind: str) -> tuple[Axis, Axis]:
         """``(query axis, key axis)`` of one attention kind."""
@@ -29,11 +30,13 @@ class ExampleAttention:
 
 
 def collect_attention(side: InputSide, model, items: Sequence[SourceItem], *,
-                      targets: Sequence[Sequence[int]] | None = None, batch_size: int = 16) -> list[ExampleAttention]:
+                      targets: Sequence[Sequence[int]] | None = None, batch_size: int = 16,
+                      links: Sequence[frozenset[tuple[int, int]]] | None = None) -> list[ExampleAttention]:
     """Attention of every layer and head on every item.
 
     Without ``targets`` the decoder side is the model's own output (decoded with the side's
-    options); with them, those token ids are teacher-forced instead (e.g. references).
+    options); with them, those token ids are teacher-forced instead (e.g. references). ``links``:
+    per item, the word aligner's cross-attention links (``s2s.analysis.alignment.cross_links``).
     """
     tokenizer = side.tokenizer
     prefix = list(side.prefix)
@@ -49,5 +52,5 @@ def collect_attention(side: InputSide, model, items: Sequence[SourceItem], *,
             source_axis = side.source_axis(item, int(maps.memory_lengths[i]))
             target_axis = token_axis(tokenizer, target_ids)
             results.append(ExampleAttention(item.text, tokenizer.decode(output), source_axis, target_axis,
-                                            len(prefix), weights))
+                                            len(prefix), weights, None if links is None else links[start + i]))
     return results

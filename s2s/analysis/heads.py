@@ -9,7 +9,7 @@ import numpy as np
 
 from s2s.analysis.capture import KIND_TITLES, KINDS
 from s2s.analysis.collect import ExampleAttention
-from s2s.analysis.measures import ENTROPY, Context, Tally, label, measure, noun
+from s2s.analysis.measures import ENTROPY, STATISTICS, Context, Tally, label, measure, noun
 
 MIN_SHARE = 0.3  # a pattern needs at least this share of attention...
 MIN_LIFT = 2.0  # ...and at least this many times what uniform attention would give it
@@ -29,10 +29,26 @@ class HeadSummary:
     baselines: dict[str, float]  # uniform attention's share of each measure
     others: list[str] = field(default_factory=list)  # other patterns over the thresholds
     examples: list[tuple[int, float]] = field(default_factory=list)  # (example index, its figure), strongest first
+    importance: dict[str, float] = field(default_factory=dict)  # s2s.analysis.importance: "delta", "gradient"...
+    unit: str = "token"  # what a key position is: "token", or "frame" for audio
 
     @property
     def title(self) -> str:
         return KIND_TITLES[self.kind]
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.layer}:{self.head}"
+
+    @property
+    def role(self) -> str:
+        """The pattern's short name; attention parked on the source's EOS or punctuation is a no-op."""
+        if self.pattern in ("broad", "mixed"):
+            return self.pattern.capitalize()
+        text = label(self.pattern, self.unit)
+        if self.pattern in ("eos", "punctuation") and self.kind != "decoder":
+            text += " (no-op)"
+        return text
 
 
 def qualifies(share: float, baseline: float) -> bool:
@@ -54,8 +70,10 @@ class Verdict:
 
 def verdict(measures: dict[str, float], baselines: dict[str, float], unit: str = "token") -> Verdict:
     """Name one head's dominant pattern from its shares (see docs/guides/analysis.md for the rule)."""
-    patterns = {m: s for m, s in measures.items() if m != ENTROPY}
+    patterns = {m: s for m, s in measures.items() if m not in STATISTICS}
     good = sorted((m for m, s in patterns.items() if qualifies(s, baselines[m])), key=lambda m: -patterns[m])
+    if "noop" in good and {"eos", "punctuation"} & set(good):
+        good.remove("noop")  # the narrower pattern names it; both are no-op roles (HeadSummary.role)
     entropy = measures.get(ENTROPY, 0.0)
     if good:
         top = good[0]
@@ -89,7 +107,8 @@ def summarize(examples: Sequence[ExampleAttention], *, top: int = 3) -> list[Hea
             per_example: list[dict[str, Tally]] = []
             for ex in examples:
                 queries, keys = ex.axes(kind)
-                per_example.append(measure(ex.weights[kind][layer], Context(kind, queries, keys, ex.prefix_len)))
+                per_example.append(measure(ex.weights[kind][layer], Context(kind, queries, keys, ex.prefix_len,
+                                                                       ex.links if kind == "cross" else None)))
             heads = examples[0].weights[kind][layer].shape[0]
             totals: dict[str, Tally] = {}
             for tallies in per_example:
@@ -103,6 +122,6 @@ def summarize(examples: Sequence[ExampleAttention], *, top: int = 3) -> list[Hea
                 scored = [(i, example_figure(t.get(v.measure), h)) for i, t in enumerate(per_example)]
                 ranked = sorted(((i, f) for i, f in scored if f is not None), key=lambda pair: -pair[1])[:top]
                 summaries.append(HeadSummary(kind, layer + 1, h + 1, v.pattern, v.measure, v.figure, v.sentence,
-                                             measures, baselines, v.others, ranked))
+                                             measures, baselines, v.others, ranked, unit=examples[0].axes(kind)[1].unit))
     return summaries
 

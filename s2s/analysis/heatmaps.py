@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 MAX_LABELS = 60  # longer axes are drawn without tick labels
+MAX_INCHES = 16.0  # the largest side of one heatmap
 
 
 def _axes(ax, weights: np.ndarray, queries: Sequence[str] | None, keys: Sequence[str] | None, title: str) -> None:
@@ -30,7 +31,9 @@ def save_heatmap(weights: np.ndarray, path: Path, *, queries: Sequence[str] | No
                  title: str, xlabel: str = "key", ylabel: str = "query") -> Path:
     """One ``(Tq, Tk)`` attention matrix, rows = queries, columns = keys."""
     tq, tk = weights.shape
-    fig, ax = plt.subplots(figsize=(max(3.0, 0.22 * tk + 1.6), max(2.6, 0.22 * tq + 1.2)), dpi=100)
+    # long axes (a Whisper window has 1,500 positions) are squeezed into MAX_INCHES, not drawn a cell each
+    fig, ax = plt.subplots(figsize=(min(MAX_INCHES, max(3.0, 0.22 * tk + 1.6)),
+                                    min(MAX_INCHES, max(2.6, 0.22 * tq + 1.2))), dpi=100)
     _axes(ax, weights, queries, keys, title)
     ax.set_xlabel(xlabel, fontsize=7)
     ax.set_ylabel(ylabel, fontsize=7)
@@ -58,4 +61,31 @@ def save_grid(maps: Sequence[np.ndarray], path: Path, *, queries: Sequence[str] 
             show_x = keys if layer == layers - 1 else None
             _axes(axes[layer][head], weights[head], show_y, show_x, f"L{layer + 1} H{head + 1}")
     fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def save_importance(rows: dict[str, dict[str, np.ndarray]], path: Path) -> Path:
+    """One row of panels per importance (its label -> kind -> ``(layers, heads)``), one panel per kind;
+    each cell is a head, coloured and labelled with its value (blank where a pruned layer has no head)."""
+    kinds = list(dict.fromkeys(kind for grids in rows.values() for kind in grids))
+    fig, axes = plt.subplots(len(rows), len(kinds), figsize=(3.2 * len(kinds), 2.6 * len(rows)), dpi=100,
+                             squeeze=False)
+    for r, (label, grids) in enumerate(rows.items()):
+        limit = max(float(np.nanmax(np.abs(g))) for g in grids.values()) or 1.0  # one colour scale per row
+        diverging = min(float(np.nanmin(g)) for g in grids.values()) < 0  # Δ can be negative: centre on 0
+        for c, kind in enumerate(kinds):
+            ax = axes[r][c]
+            grid = grids.get(kind)
+            if grid is None:
+                ax.axis("off")
+                continue
+            ax.imshow(grid, cmap="RdBu_r" if diverging else "Reds", vmin=-limit if diverging else 0.0, vmax=limit,
+                      aspect="auto", interpolation="nearest")
+            for (layer, head), value in np.ndenumerate(grid):
+                if not np.isnan(value):
+                    ax.text(head, layer, f"{value:.2g}", ha="center",
+                            va="center", fontsize=7)
+            ax.set_xticks(range(grid.shape[1]), [f"H{h + 1}" for h in range(grid.shape[1])], fontsize=7)
+            ax.set_yticks(range(grid.shape[0]), [f"L{l + 1}" for l in range(grid.shape[0])], fontsize=7)
+            ax.set_title(f"{kind}: {label}", fontsize=8)
     return _save(fig, path)

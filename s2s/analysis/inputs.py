@@ -8,6 +8,7 @@ downstream (capture, measures, report) works on :class:`Axis` and never looks at
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -37,6 +38,7 @@ class Axis:
     punctuation: tuple[bool, ...]
     eos: int | None  # position of the end-of-sequence token, if the side has one
     unit: str = "token"  # what one position is, in the report's sentences
+    counts: tuple[int, ...] | None = None  # each position's frequency in the training data (rare-token heads)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -65,10 +67,15 @@ class Axis:
         return cls(tuple(f"{i * seconds_per_frame:.2f}s" for i in range(count)), None, (False,) * count, None, "frame")
 
 
-def token_axis(tokenizer: AnyTokenizer, ids: Sequence[int], eos: int | None = None) -> Axis:
+def token_axis(tokenizer: AnyTokenizer, ids: Sequence[int], eos: int | None = None,
+               frequencies: dict[int, int] | None = None) -> Axis:
+    """The axis of token ``ids``; ``frequencies`` (id -> training count) labels rare tokens."""
     pieces = [tokenizer.piece(i) for i in ids]
     special = [tokenizer.is_special(i) for i in ids]
-    return Axis.from_pieces(pieces, special, eos)
+    axis = Axis.from_pieces(pieces, special, eos)
+    if frequencies is None:
+        return axis
+    return dataclasses.replace(axis, counts=tuple(frequencies.get(i, 0) for i in ids))
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class TextInputs:
         self.model, self.tokenizer = self.translator.model, loaded.tokenizer
         self.prefix = self.translator.prefix
         self.device = device
+        self.frequencies: dict[int, int] | None = None  # source token counts of the training data, when given
 
     def read(self, inputs: Sequence[str]) -> list[SourceItem]:
         items = [SourceItem(line.strip(), self.translator.encode(line.strip(), number))
@@ -128,4 +136,4 @@ class TextInputs:
 
     def source_axis(self, item: SourceItem, length: int) -> Axis:
         assert length == len(item.data), "a text encoder keeps one position per token"
-        return token_axis(self.tokenizer, item.data, eos=length - 1)
+        return token_axis(self.tokenizer, item.data, eos=length - 1, frequencies=self.frequencies)

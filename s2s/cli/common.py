@@ -46,6 +46,8 @@ def add_decoding_arguments(p: argparse.ArgumentParser) -> None:
                    help="inference precision: bf16 is faster on CPUs with AMX/AVX512-BF16 (default fp32)")
     g.add_argument("--workers", type=int, default=1,
                    help="CPU: decode each batch with this many single-threaded workers (default 1)")
+    g.add_argument("--mask-heads", default=None, metavar="HEADS",
+                   help="switch these attention heads off, e.g. encoder:1:2,cross:3:4 (kind:layer:head, from 1)")
 
 
 FLAGS = {"beam": "beam_size", "nbest": "nbest", "length_penalty": "length_penalty",
@@ -82,3 +84,14 @@ def refuse_text_only_options(options: argparse.Namespace) -> None:
         raise ValueError("--prefix applies to text models only (s2s translate, s2s evaluate --src)")
     if options.nbest is not None and options.nbest > 1:
         raise ValueError("--nbest applies to text models only (s2s translate, s2s evaluate --src)")
+
+
+def apply_head_mask(model, options: argparse.Namespace) -> list[str]:
+    """``--mask-heads``: mask those heads of ``model`` for the whole command; returns their names."""
+    if not getattr(options, "mask_heads", None):
+        return []
+    from s2s.model.head_mask import parse_heads, set_head_mask
+
+    heads = parse_heads(options.mask_heads, model)
+    set_head_mask(model, heads)
+    return [str(h) for h in heads]

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
+from s2s.cli.common import add_decoding_arguments, apply_head_mask, check_device, decoding_dtype, decoding_options, refuse_text_only_options
 from s2s.inference.evaluation import evaluate_speech, evaluate_translation
 from s2s.metrics import NORMALIZERS
 
@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
 def run(args: list[str]) -> None:
     options = parser().parse_args(args)
     loaded = load_checkpoint(options.checkpoint)
+    apply_head_mask(loaded.model, options)
     if options.manifest is not None:
         return evaluate_manifest(loaded, options)
     if options.src is None or options.ref is None:

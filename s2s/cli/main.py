@@ -16,6 +16,7 @@ COMMANDS = {
     "evaluate": ("s2s.cli.evaluate", "score a checkpoint on a test set (BLEU, chrF, TER; WER, CER for speech)"),
     "average": ("s2s.cli.average", "average the weights of several checkpoints"),
     "analyze": ("s2s.cli.analyze", "the attention-head report: what every head attends to"),
+    "prune": ("s2s.cli.prune", "remove attention heads from a checkpoint (smaller projections)"),
     "serve": ("s2s.cli.serve", "an HTTP API for a checkpoint, batching requests from many clients (LitServe)"),
     "app": ("s2s.cli.app", "a browser page: translate with heatmaps, transcribe, browse the head report (Gradio)"),
     "import": ("s2s.cli.importer", "convert a Marian (OPUS-MT) or Whisper model to an s2s checkpoint"),

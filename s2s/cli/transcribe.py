@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options, refuse_text_only_options
+from s2s.cli.common import add_decoding_arguments, apply_head_mask, check_device, decoding_dtype, decoding_options, refuse_text_only_options
 from s2s.errors import DataError
 from s2s.inference.no_speech import DEFAULT_LOGPROB_THRESHOLD, NoSpeechRule
 from s2s.inference.transcriber import Transcriber, Transcript
@@ -119,6 +119,7 @@ def run(args: list[str]) -> None:
     refuse_text_only_options(options)
     loaded = load_checkpoint(options.checkpoint)
     decoding = decoding_options(options, loaded)
+    apply_head_mask(loaded.model, options)
     transcriber = Transcriber(loaded, options=decoding, target_lang=options.tgt_lang, task=options.task,
                               language=options.language, timestamps=options.timestamps, window=options.window,
                               overlap=options.overlap, device=check_device(options.device),

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import add_decoding_arguments, check_device, decoding_dtype, decoding_options
+from s2s.cli.common import add_decoding_arguments, apply_head_mask, check_device, decoding_dtype, decoding_options
 from s2s.data.text.corpus import utf8_lines
 from s2s.errors import DataError
 from s2s.inference.translator import Translator
@@ -39,6 +39,7 @@ def run(args: list[str]) -> None:
     options = parser().parse_args(args)
     loaded = load_checkpoint(options.checkpoint)
     decoding = decoding_options(options, loaded)
+    apply_head_mask(loaded.model, options)
     translator = Translator(loaded, options=decoding, target_lang=options.tgt_lang, max_tokens=options.max_tokens,
                             device=check_device(options.device), dtype=decoding_dtype(options),
                             forced_prefix=options.prefix, workers=options.workers)

@@ -60,8 +60,11 @@ class ModelConfig:
     subsampling: int = 4  # audio: frames per encoder position (a power of two: one stride-2 conv each)
     conv_channels: int = 256  # audio: channels of the subsampling convolutions
     ctc: bool = False  # a CTC head (D -> V, blank = the padding id) on the encoder output
+    pruned_heads: tuple[str, ...] | None = None  # heads removed by `s2s prune` ("encoder:2:3"; s2s.model.pruning)
 
     def __post_init__(self) -> None:
+        if self.pruned_heads is not None:  # a list from a checkpoint or Hydra: stored as a tuple of names
+            object.__setattr__(self, "pruned_heads", tuple(str(h) for h in self.pruned_heads) or None)
         check_field_types(self)
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by num_heads={self.num_heads}")

@@ -8,6 +8,7 @@ from s2s.model.config import ModelConfig
 from s2s.model.decoder import Decoder
 from s2s.model.encoded import EncodedSource
 from s2s.model.audio_encoder import AudioEncoder
+from s2s.model.pruning import prune_heads
 from s2s.model.text_encoder import TextEncoder
 from s2s.nn.embeddings import Embedding
 from s2s.nn.kv_cache import KVCache
@@ -36,6 +37,8 @@ class Seq2Seq(nn.Module):
         self.decoder = Decoder(config, target_embedding)
         # CTC over the target vocabulary; the padding id doubles as the blank (never a target).
         self.ctc = Linear(config.d_model, config.vocab_size) if config.ctc else None
+        if config.pruned_heads:  # a pruned checkpoint: its smaller projections, before its weights load
+            prune_heads(self, config.pruned_heads)
 
     def encode(self, source: Tensor, source_lengths: Tensor) -> EncodedSource:
         """``source (B, S)`` ids or ``(B, F, feature_dim)`` audio -> memory ``(B, S', D)``, its mask and

@@ -81,6 +81,8 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = Linear(d_model, d_model, bias=bias)  # Wo ("value up")
         self.record_weights = False  # set by s2s.analysis to keep the attention board
         self.last_weights: Tensor | None = None
+        # (H,) factor on each head's output before Wo (s2s.model.head_mask): 0 removes a head, None = all kept
+        self.head_mask: Tensor | None = None
 
     def split_heads(self, x: Tensor) -> Tensor:
         b, length, _ = x.shape
@@ -135,6 +137,8 @@ class MultiHeadAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal)
         if group > 1:  # (B / group, H, group * Tq, Dh) -> (B, H, Tq, Dh)
             out = out.view(b // group, h, group, tq, dh).transpose(1, 2).reshape(b, h, tq, dh)
+        if self.head_mask is not None:
+            out = out * self.head_mask.to(out.dtype).view(1, h, 1, 1)  # (B, H, Tq, Dh)
         out = out.transpose(1, 2).reshape(b, tq, h * dh)  # (B, Tq, D)
         return self.out_proj(out)
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Timer
 
 from s2s.analysis.dashboard import log_validation_attention
+from s2s.analysis.validation_heads import HeadsOverTraining
 from s2s.checkpoint import AnyTokenizer, s2s_entry
 from s2s.model.config import ModelConfig
 from s2s.data.batching import Batch
@@ -61,7 +62,7 @@ class Seq2SeqModule(pl.LightningModule):
     def __init__(self, *, model_config: ModelConfig, tokenizer: AnyTokenizer, optim: OptimConfig,
                  decoding: DecodingOptions, info: CheckpointInfo, label_smoothing: float = 0.1,
                  attention_examples: int = 0, max_nonfinite_steps: int = 10, ctc_weight: float = 0.0,
-                 rdrop_alpha: float = 0.0) -> None:
+                 rdrop_alpha: float = 0.0, head_report_batches: int = 0) -> None:
         super().__init__()
         if max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps must be >= 1, got {max_nonfinite_steps}")
@@ -69,6 +70,7 @@ class Seq2SeqModule(pl.LightningModule):
         self.tokenizer, self.optim, self.decoding, self.info = tokenizer, optim, decoding, info
         self.label_smoothing = label_smoothing
         self.attention_examples = attention_examples  # validation examples 0..n-1 get attention heatmaps
+        self.heads_over_training = HeadsOverTraining(head_report_batches)  # roles and importance every round
         if ctc_weight and not model_config.ctc:
             raise ValueError(f"task.ctc_weight={ctc_weight} needs a CTC head: set model.ctc=true")
         if not 0.0 <= ctc_weight < 1.0:
@@ -185,9 +187,11 @@ class Seq2SeqModule(pl.LightningModule):
             self.validation_outputs += zip(batch.indices, self.translate_batch(batch))
         if self.attention_examples:
             log_validation_attention(self, batch, self.attention_examples)
+        self.heads_over_training.add(self, batch, batch_idx)
 
     def on_validation_epoch_start(self) -> None:
         self.validation_outputs, self.validation_losses = [], {}
+        self.heads_over_training.reset()
         forget_packed(self.model)  # the optimizer changed the weights since the last round, unseen by their cache
 
     def on_validation_epoch_end(self) -> None:
@@ -204,6 +208,7 @@ class Seq2SeqModule(pl.LightningModule):
             losses = dict(gather_from_ranks(list(zip(self.validation_losses, sums))))  # a repeated batch: one entry
             total, tokens = (sum(column) for column in zip(*losses.values()))
             self.log("val/loss", total / tokens, sync_dist=False)
+        self.heads_over_training.log(self)
         if not self.validation_outputs:
             return
         dataset = self.trainer.datamodule.valid_dataset  # type: ignore[attr-defined]  # Lightning sets it at fit

@@ -141,7 +141,8 @@ def train(cfg: DictConfig) -> Path:
     module = Seq2SeqModule(model_config=model_config, tokenizer=tokenizer, optim=instantiate(cfg.optim),
                            decoding=instantiate(cfg.decode), info=info, label_smoothing=cfg.task.label_smoothing,
                            attention_examples=cfg.attention_examples, max_nonfinite_steps=cfg.max_nonfinite_steps,
-                           ctc_weight=cfg.task.ctc_weight, rdrop_alpha=cfg.task.get("rdrop_alpha", 0.0))
+                           ctc_weight=cfg.task.ctc_weight, rdrop_alpha=cfg.task.get("rdrop_alpha", 0.0),
+                           head_report_batches=cfg.get("head_report_batches", 0))
     if speech != (model_config.encoder == "audio"):
         raise ConfigError(f"data {cfg.data._target_.rsplit('.', 1)[-1]} needs model.encoder="
                           f"{'audio' if speech else 'text'} (got {model_config.encoder!r})")

@@ -1,4 +1,5 @@
-"""Validation rounds log sample translations and attention heatmaps (CSV files or an offline W&B run)."""
+"""Validation rounds log sample translations, attention heatmaps and the heads' roles and importance
+(CSV files or an offline W&B run)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def fit(data_dir: Path, run_dir: Path, logger) -> Seq2SeqModule:
     module = Seq2SeqModule(model_config=tiny_config(vocab_size=tokenizer.vocab_size), tokenizer=tokenizer,
                            optim=OptimConfig(warmup_steps=1), decoding=DecodingOptions(beam_size=1, max_len_b=3,
                                                                                      max_len_a=0.0),
-                           info=CheckpointInfo(task="translation", tgt_langs=("de",)), attention_examples=2)
+                           info=CheckpointInfo(task="translation", tgt_langs=("de",)), attention_examples=2,
+                           head_report_batches=1)
     trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=logger, default_root_dir=str(run_dir),
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0, limit_train_batches=1)
@@ -51,6 +53,11 @@ def test_csv_logger_writes_heatmaps_and_samples(data_dir, tmp_path):
     assert all((tmp_path / p).stat().st_size > 2000 for p in pictures)
     samples = list((tmp_path / "csv" / "samples").glob("*.tsv"))
     assert len(samples) == 1 and samples[0].read_text(encoding="utf-8").startswith("source\treference\thypothesis\n")
+    heads = (tmp_path / "csv" / "heads" / "step0000001.tsv").read_text(encoding="utf-8").splitlines()
+    assert heads[0] == "head\tattention\tlayer\trole\tfigure\tconfidence\tgradient"
+    rows = [line.split("\t") for line in heads[1:]]
+    assert len(rows) == 2 * 3 * 4 and rows[0][0] == "encoder:1:1"
+    assert all(float(r[6]) > 0 for r in rows)  # every head of a random model moves the loss a little
 
 
 def test_offline_wandb_run_holds_the_table_and_heatmaps(data_dir, tmp_path, monkeypatch):
@@ -64,5 +71,6 @@ def test_offline_wandb_run_holds_the_table_and_heatmaps(data_dir, tmp_path, monk
     tables = list(media.rglob("*.table.json"))
     images = list(media.rglob("*.png"))
     assert any("samples" in t.name for t in tables)
+    assert any(t.name.startswith("heads") for t in tables)
     assert len(images) == 6 and any("attention" in str(p) for p in images)
     assert len(list((tmp_path / "attention").rglob("*.png"))) == 6  # and the same pictures as files in the run dir

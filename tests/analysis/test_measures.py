@@ -160,8 +160,10 @@ def test_report_has_the_template_shape(tmp_path):
     summaries = summarize(examples, top=2)
     files = write_report(summaries, examples, tmp_path, meta={"test": True})
     text = files.markdown.read_text(encoding="utf-8")
-    assert text.startswith("# Analysis\n\n## Layer 1, Head 1 (encoder self-attention)\n")
-    sections = text.split("\n## ")[1:]
+    assert text.startswith("# Analysis\n\n## Summary\n")  # the table of every head, then one section each
+    summary, *sections = text.split("\n## ")[1:]
+    assert sections[0].startswith("Layer 1, Head 1 (encoder self-attention)\n")
+    assert summary.count("\n| ") == 1 + len(sections)  # header and one row per head
     assert len(sections) == len(ENCODER) + len(DECODER) + len(CROSS)
     heading = re.compile(r"^Layer \d+, Head \d+ \((encoder self-attention|decoder self-attention|cross-attention)\)$")
     for section in sections:

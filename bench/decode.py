@@ -50,10 +50,21 @@ def build_hf(seed: int):
     from transformers import MarianConfig, MarianMTModel
 
     config = MarianConfig(
-        vocab_size=VOCAB, d_model=D_MODEL, encoder_layers=LAYERS, decoder_layers=LAYERS,
-        encoder_attention_heads=HEADS, decoder_attention_heads=HEADS, encoder_ffn_dim=FFN, decoder_ffn_dim=FFN,
-        activation_function="swish", max_position_embeddings=512, pad_token_id=PAD, eos_token_id=EOS,
-        decoder_start_token_id=PAD, forced_eos_token_id=EOS, scale_embedding=True,
+        vocab_size=VOCAB,
+        d_model=D_MODEL,
+        encoder_layers=LAYERS,
+        decoder_layers=LAYERS,
+        encoder_attention_heads=HEADS,
+        decoder_attention_heads=HEADS,
+        encoder_ffn_dim=FFN,
+        decoder_ffn_dim=FFN,
+        activation_function="swish",
+        max_position_embeddings=512,
+        pad_token_id=PAD,
+        eos_token_id=EOS,
+        decoder_start_token_id=PAD,
+        forced_eos_token_id=EOS,
+        scale_embedding=True,
     )
     torch.manual_seed(seed)
     return MarianMTModel(config).eval()
@@ -110,14 +121,17 @@ def on_threads(threads: int, run: Callable[[], list[int]]) -> Callable[[], list[
     and Hugging Face's ``1x2`` rows then ran on one thread (docs/design/decoding.md, "The benchmark's
     thread count"). CTranslate2's own workers keep the count they were built with.
     """
+
     def run_with_threads() -> list[int]:
         torch.set_num_threads(threads)
         return run()
+
     return run_with_threads
 
 
-def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, threads: int,
-            folder: Path) -> dict[str, Callable[[], list[int]]]:
+def runners(
+    engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, threads: int, folder: Path
+) -> dict[str, Callable[[], list[int]]]:
     """name -> function that decodes the batch and returns the output lengths.
 
     Both ways of spending ``threads`` cores are measured where an engine has both: one decoding
@@ -132,9 +146,11 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
     def run_ours(model: Seq2Seq, workers: int, packed: bool = True, forks: bool = True) -> Callable[[], list[int]]:
         def run() -> list[int]:
             with prepacking(packed), mock.patch.object(forked, "AVAILABLE", forked.AVAILABLE and forks):
-                hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD],
-                                         workers=workers)
+                hyps = generate_parallel(
+                    model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD], workers=workers
+                )
             return [len(h[0].tokens) + 1 for h in hyps]  # + EOS
+
         return on_threads(threads, run)
 
     if "ours" in engines:
@@ -155,8 +171,15 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
 
         def run_hf() -> list[int]:
             with torch.inference_mode():
-                seqs = hf_model.generate(input_ids=src, attention_mask=mask, num_beams=beam, do_sample=False,
-                                         min_new_tokens=n, max_new_tokens=n, bad_words_ids=[[PAD]])
+                seqs = hf_model.generate(
+                    input_ids=src,
+                    attention_mask=mask,
+                    num_beams=beam,
+                    do_sample=False,
+                    min_new_tokens=n,
+                    max_new_tokens=n,
+                    bad_words_ids=[[PAD]],
+                )
             return [len(row) - 1 for row in seqs.tolist()]  # - decoder start
 
         out[f"Hugging Face 1x{threads}"] = on_threads(threads, run_hf)
@@ -167,16 +190,18 @@ def runners(engines: list[str], hf_model, src: torch.Tensor, n: int, beam: int, 
             part = -(-len(tokens) // inter)  # one part of the batch per replica
 
             def run_ct2(translator=translator, part=part) -> list[int]:
-                results = translator.translate_batch(tokens, beam_size=beam, min_decoding_length=n,
-                                                     max_decoding_length=n, max_batch_size=part)
+                results = translator.translate_batch(
+                    tokens, beam_size=beam, min_decoding_length=n, max_decoding_length=n, max_batch_size=part
+                )
                 return [len(r.hypotheses[0]) for r in results]
 
             out[f"CTranslate2 {inter}x{intra}"] = run_ct2
     return out
 
 
-def checkpoint_runners(paths: list[Path], batch: int, length: int, n: int, beam: int, threads: int,
-                       seed: int) -> dict[str, Callable[[], list[int]]]:
+def checkpoint_runners(
+    paths: list[Path], batch: int, length: int, n: int, beam: int, threads: int, seed: int
+) -> dict[str, Callable[[], list[int]]]:
     """name -> function that decodes ``batch`` random sources with that checkpoint, ``n`` tokens each."""
     from s2s.checkpoint import load_checkpoint
     from s2s.inference.translator import Translator
@@ -194,8 +219,16 @@ def checkpoint_runners(paths: list[Path], batch: int, length: int, n: int, beam:
         heads = sum(m.num_heads for m in model.modules() if hasattr(m, "head_mask"))
 
         def run(model=model, src=src, lengths=lengths, prefix=prefix, tokenizer=tokenizer) -> list[int]:
-            hyps = generate_parallel(model, src, lengths, prefix, options=options, eos_id=tokenizer.eos_id,
-                                     suppress_ids=list(tokenizer.never_generated), workers=1)
+            hyps = generate_parallel(
+                model,
+                src,
+                lengths,
+                prefix,
+                options=options,
+                eos_id=tokenizer.eos_id,
+                suppress_ids=list(tokenizer.never_generated),
+                workers=1,
+            )
             return [len(h[0].tokens) + 1 for h in hyps]
 
         out[f"{path.name} ({heads} heads)"] = on_threads(threads, run)
@@ -205,19 +238,24 @@ def checkpoint_runners(paths: list[Path], batch: int, length: int, n: int, beam:
 def main_checkpoints(args) -> None:
     torch.set_num_threads(args.threads)
     print(f"machine: {describe()}")
-    print(f"batch {args.batch}, source length {args.source_length}, {args.new_tokens} new tokens, "
-          f"{args.threads} threads, median of {args.runs} runs after a warm-up")
+    print(
+        f"batch {args.batch}, source length {args.source_length}, {args.new_tokens} new tokens, "
+        f"{args.threads} threads, median of {args.runs} runs after a warm-up"
+    )
     for beam in args.beams:
-        table = checkpoint_runners(args.checkpoints, args.batch, args.source_length, args.new_tokens, beam,
-                                   args.threads, args.seed)
+        table = checkpoint_runners(
+            args.checkpoints, args.batch, args.source_length, args.new_tokens, beam, args.threads, args.seed
+        )
         results = median_times(table, args.runs)
         print(f"\nbeam {beam}" + (" (greedy)" if beam == 1 else ""))
         print(f"| {'checkpoint':<28} | {'time (s)':>8} | {'tokens/s':>8} | {'time / first':>12} |")
         print(f"|{'-' * 30}|{'-' * 10}|{'-' * 10}|{'-' * 14}|")
         first = next(iter(results.values()))[0]
         for name, (seconds, _) in results.items():
-            print(f"| {name:<28} | {seconds:8.3f} | {args.batch * args.new_tokens / seconds:8.0f} | "
-                  f"{seconds / first:11.2f}x |")
+            print(
+                f"| {name:<28} | {seconds:8.3f} | {args.batch * args.new_tokens / seconds:8.0f} | "
+                f"{seconds / first:11.2f}x |"
+            )
 
 
 def main() -> None:
@@ -232,8 +270,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoints", type=Path, nargs="+", default=None,
-                   help="time s2s on these checkpoints instead (e.g. a model and its pruned copy)")
+    p.add_argument(
+        "--checkpoints",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="time s2s on these checkpoints instead (e.g. a model and its pruned copy)",
+    )
     args = p.parse_args()
     if args.checkpoints:
         return main_checkpoints(args)
@@ -241,9 +284,11 @@ def main() -> None:
     hf_model = build_hf(args.seed)
     src = sources(args.batch, args.source_length, args.seed)
     print(f"machine: {describe()}")
-    print(f"batch {args.batch}, source length {args.source_length}, {args.new_tokens} new tokens, "
-          f"{args.threads} threads, median of {args.runs} runs after a warm-up; "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
+    print(
+        f"batch {args.batch}, source length {args.source_length}, {args.new_tokens} new tokens, "
+        f"{args.threads} threads, median of {args.runs} runs after a warm-up; "
+        f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
+    )
     print(f"WxT = W workers (inter-op) x T threads each; 's2s fp32' and 's2s bf16' are 1x{args.threads}")
     with tempfile.TemporaryDirectory() as tmp:
         for beam in args.beams:
@@ -252,8 +297,9 @@ def main() -> None:
             for engine, row in (("ours", "s2s fp32"), ("ours-bf16", "s2s bf16")):
                 if args.long and engine in args.engines:
                     long_rows[f"{row}, N={args.long}"] = row
-                    table[f"{row}, N={args.long}"] = runners([engine], hf_model, src, args.long, beam, args.threads,
-                                                             Path(tmp))[row]
+                    table[f"{row}, N={args.long}"] = runners(
+                        [engine], hf_model, src, args.long, beam, args.threads, Path(tmp)
+                    )[row]
             results = median_times(table, args.runs)
             long_results = {name: results.pop(name) for name in long_rows}
             print(f"\nbeam {beam}" + (" (greedy)" if beam == 1 else ""))
@@ -267,9 +313,11 @@ def main() -> None:
                 print(f"| {name:<18} | {seconds:8.3f} | {tokens:8.0f} | {ratio:>15} | {span:>7} |")
             for name, (seconds, lengths) in long_results.items():
                 short = results[long_rows[name]][0]
-                print(f"{long_rows[name]}, {args.long} new tokens: {seconds:.3f} s = {seconds / short:.2f}x the time of "
-                      f"{args.new_tokens} (lengths {min(lengths)}-{max(lengths)}; linear would be "
-                      f"{args.long / args.new_tokens:.1f}x)")
+                print(
+                    f"{long_rows[name]}, {args.long} new tokens: {seconds:.3f} s = {seconds / short:.2f}x the time of "
+                    f"{args.new_tokens} (lengths {min(lengths)}-{max(lengths)}; linear would be "
+                    f"{args.long / args.new_tokens:.1f}x)"
+                )
 
 
 if __name__ == "__main__":

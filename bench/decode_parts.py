@@ -43,7 +43,7 @@ from machine import describe  # bench/machine.py
 import s2s.model.decoder
 import s2s.model.seq2seq
 from s2s.decoding import DecodingOptions, beam, greedy, search
-from s2s.nn import attention, kv_cache
+from s2s.nn import attention, kv_cache, layer_cache
 
 # (what is timed, the object that holds it, its attribute name); indented labels run inside "decoder step"
 PARTS = [
@@ -53,7 +53,7 @@ PARTS = [
     ("  Wu (of those)", s2s.model.decoder.Unembedding, "forward"),
     ("  attention kernel", attention.F, "scaled_dot_product_attention"),
     ("  cache: step columns", kv_cache.KVCache, "begin_step"),
-    ("  cache: append", kv_cache.LayerCache, "append"),
+    ("  cache: append", layer_cache.LayerCache, "append"),
     ("log-softmax", search.torch, "log_softmax"),
     ("chooser", beam.BeamChooser, "update"),
     ("chooser", greedy.GreedyChooser, "update"),
@@ -68,6 +68,7 @@ def timed(function: Callable, label: str, totals: dict[str, float]) -> Callable:
             return function(*args, **kwargs)
         finally:
             totals[label] += time.perf_counter() - start
+
     return wrapper
 
 
@@ -105,8 +106,10 @@ def operator_share(run: Callable[[], object], steps: int, unprofiled: float) -> 
     events = profiler.key_averages()
     inside = sum(event.self_cpu_time_total for event in events) / 1e6  # microseconds -> seconds
     calls = sum(event.count for event in events)
-    return (f"inside {inside * 1e3:.1f} of a profiled {profiled * 1e3:.1f}; {calls / steps:.0f} calls per step; "
-            f"Python between them {max(unprofiled - inside, 0) * 1e3:.1f} to {(profiled - inside) * 1e3:.1f}")
+    return (
+        f"inside {inside * 1e3:.1f} of a profiled {profiled * 1e3:.1f}; {calls / steps:.0f} calls per step; "
+        f"Python between them {max(unprofiled - inside, 0) * 1e3:.1f} to {(profiled - inside) * 1e3:.1f}"
+    )
 
 
 def main() -> None:
@@ -118,8 +121,11 @@ def main() -> None:
     p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--no-ct2", action="store_true", help="skip the CTranslate2 reference")
-    p.add_argument("--operators", action="store_true",
-                   help="also split one profiled decode into time inside PyTorch's operators and outside")
+    p.add_argument(
+        "--operators",
+        action="store_true",
+        help="also split one profiled decode into time inside PyTorch's operators and outside",
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -130,14 +136,17 @@ def main() -> None:
     prefix = torch.full((args.batch, 1), PAD)
     n = args.new_tokens
     print(f"machine: {describe()}")
-    print(f"one worker: {args.batch} sentences x {args.source_length} source tokens, {n} new tokens, 1 thread, "
-          f"s2s {args.dtype}; medians of {args.runs} runs (ms per decode)")
+    print(
+        f"one worker: {args.batch} sentences x {args.source_length} source tokens, {n} new tokens, 1 thread, "
+        f"s2s {args.dtype}; medians of {args.runs} runs (ms per decode)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         translator = None if args.no_ct2 else build_ct2(hf_model, Path(tmp), 1, 1)
         torch.set_num_threads(1)  # building the translator set the process's OpenMP threads (bench/decode.py)
         tokens = [[f"tok{i}" if i > 1 else "</s>" for i in row[:-1]] for row in src.tolist()]
         for beam_size in args.beams:
             options = DecodingOptions(beam_size=beam_size, min_len=n, max_len_a=0, max_len_b=n)
+
             def decode(options=options):
                 return search.generate(model, src, lengths, prefix, options=options, eos_id=EOS, suppress_ids=[PAD])
 
@@ -150,9 +159,12 @@ def main() -> None:
             if args.operators:
                 print(f"  {'PyTorch operators':<24} {operator_share(decode, n, whole)}")
             if translator is not None:
+
                 def run_ct2(options=options):
-                    return translator.translate_batch(tokens, beam_size=options.beam_size, min_decoding_length=n,
-                                                      max_decoding_length=n)
+                    return translator.translate_batch(
+                        tokens, beam_size=options.beam_size, min_decoding_length=n, max_decoding_length=n
+                    )
+
                 ct2, _ = profile(run_ct2, args.runs)
                 print(f"  {'CTranslate2 1x1 (fp32)':<24} {ct2 * 1e3:8.1f}   s2s / CTranslate2 = {whole / ct2:.2f}")
 

@@ -37,10 +37,12 @@ def main() -> None:
         def run() -> None:
             drop(x, args.p, training=True).sum().backward()
             x.grad = None
+
         return run
 
-    times = median_times({"F.dropout": forward_backward(F.dropout), "s2s dropout": forward_backward(dropout)},
-                         args.runs)
+    times = median_times(
+        {"F.dropout": forward_backward(F.dropout), "s2s dropout": forward_backward(dropout)}, args.runs
+    )
     print(f"machine: {describe()}")
     print(f"dropout p={args.p} forward + backward on {tuple(x.shape)} fp32, median of {args.runs}")
     reference = times["F.dropout"][0]

@@ -59,7 +59,7 @@ def espeak_word(word: str, voice: str = "en-us") -> torch.Tensor:
         subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), word], check=True, capture_output=True)
         wave = load_audio(path)
     loud = (wave.abs() > 0.02 * wave.abs().max()).nonzero()
-    return wave[int(loud[0]): int(loud[-1]) + 1]
+    return wave[int(loud[0]) : int(loud[-1]) + 1]
 
 
 def espeak_sentences(sentences: list[str], rng: np.random.Generator) -> Recording:
@@ -83,8 +83,9 @@ def espeak_sentences(sentences: list[str], rng: np.random.Generator) -> Recordin
     return Recording(torch.from_numpy(np.concatenate(parts)), words, spans, sentences)
 
 
-def joined(waves: list[torch.Tensor], texts: list[str], gap: tuple[float, float], noise: bool,
-           rng: np.random.Generator) -> Recording:
+def joined(
+    waves: list[torch.Tensor], texts: list[str], gap: tuple[float, float], noise: bool, rng: np.random.Generator
+) -> Recording:
     """Recordings between gaps of ``gap`` seconds (uniform), of silence or of pink noise at their background level."""
     level = noise_floor(waves)
 

@@ -31,8 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from known_timing import (espeak_sentences, first_word_errors, joined, pink_noise, summary,  # noqa: E402
-                          word_start_errors)
+from known_timing import espeak_sentences, first_word_errors, joined, pink_noise, summary, word_start_errors  # noqa: E402
 from machine import describe  # noqa: E402  (bench/machine.py)
 
 from s2s.checkpoint import load_checkpoint  # noqa: E402
@@ -52,7 +51,7 @@ def an4_utterances(count: int) -> tuple[list[torch.Tensor], list[str]]:
 
 
 def fsdd_digits(manifest: Path, count: int) -> tuple[list[torch.Tensor], list[str]]:
-    rows = read_manifest(manifest)[::max(1, len(read_manifest(manifest)) // count)][:count]
+    rows = read_manifest(manifest)[:: max(1, len(read_manifest(manifest)) // count)][:count]
     return [load_audio(r.audio) for r in rows], [r.target for r in rows]
 
 
@@ -73,8 +72,10 @@ def wer_rows(name: str, loaded, options: DecodingOptions, waves, texts, gap, nor
             (result,) = Transcriber(loaded, options=options, vad=vad, **kwargs).transcribe_waves([recording.wave])
             score = recognition_scores([result.text], [" ".join(texts)], normalize=normalize)
             how = (f"VAD, windows up to {window:g} s" if window else "VAD") if vad else "fixed windows (--no-vad)"
-            lines.append(f"| {name} | one {minutes:.1f}-minute recording, {'noise' if noise else 'silence'} between, "
-                         f"{how} | {len(result.segments)} | {score['wer']:.2f} |")
+            lines.append(
+                f"| {name} | one {minutes:.1f}-minute recording, {'noise' if noise else 'silence'} between, "
+                f"{how} | {len(result.segments)} | {score['wer']:.2f} |"
+            )
     return lines
 
 
@@ -101,28 +102,37 @@ def main() -> None:
     for line in wer_rows("FSDD CTC/attention", ctc, joint, digit_waves, digit_texts, (0.5, 3.0), None, window=1.5):
         print(line)
 
-    print("\n| model | words | timing | mean word-start error (ms) | p95 (ms) | words matched |\n|---|---|---|---|---|---|")
+    print(
+        "\n| model | words | timing | mean word-start error (ms) | p95 (ms) | words matched |\n|---|---|---|---|---|---|"
+    )
     with gzip.open(SHARED / "multi30k" / "test_2016_flickr.en.gz", "rt", encoding="utf-8") as f:
         captions = [line.strip() for line in f if 4 <= len(line.split()) <= 12][:10]
     speech = espeak_sentences(captions, np.random.default_rng(2))
     heads = whisper.info.alignment_heads
-    for label, chosen in (("chosen heads " + str([list(h) for h in heads]), heads),
-                          ("upper half of the layers, all heads", ())):
+    for label, chosen in (
+        ("chosen heads " + str([list(h) for h in heads]), heads),
+        ("upper half of the layers, all heads", ()),
+    ):
         whisper.info = dataclasses.replace(whisper.info, alignment_heads=chosen)
         timer = Transcriber(whisper, options=greedy, word_timestamps=True)
         (result,) = timer.transcribe_waves([speech.wave])
         errors = word_start_errors([(w, s) for w, s, _ in words_of(result)], speech.words, english)
         mean, p95, n = summary(errors)
-        print(f"| Whisper tiny.en | espeak-ng captions, word by word ({len(speech.words)} words) | DTW, {label} "
-              f"| {mean:.0f} | {p95:.0f} | {n} |")
+        print(
+            f"| Whisper tiny.en | espeak-ng captions, word by word ({len(speech.words)} words) | DTW, {label} "
+            f"| {mean:.0f} | {p95:.0f} | {n} |"
+        )
     whisper.info = dataclasses.replace(whisper.info, alignment_heads=heads)
     recording = joined(an4_waves, an4_texts, (1.0, 8.0), False, np.random.default_rng(3))
     (result,) = Transcriber(whisper, options=greedy, word_timestamps=True).transcribe_waves([recording.wave])
     mean, p95, n = summary(first_word_errors(words_of(result), recording))
-    print(f"| Whisper tiny.en | first word of each joined AN4 utterance | DTW, chosen heads | {mean:.0f} | {p95:.0f} | {n} |")
+    print(
+        f"| Whisper tiny.en | first word of each joined AN4 utterance | DTW, chosen heads | {mean:.0f} | {p95:.0f} | {n} |"
+    )
     recording = joined(digit_waves, digit_texts, (0.5, 3.0), False, np.random.default_rng(4))
-    (result,) = Transcriber(ctc, options=joint, word_timestamps=True, window=1.5, overlap=0.5, vad=True).transcribe_waves(
-        [recording.wave])
+    (result,) = Transcriber(
+        ctc, options=joint, word_timestamps=True, window=1.5, overlap=0.5, vad=True
+    ).transcribe_waves([recording.wave])
     errors = word_start_errors([(w, s) for w, s, _ in words_of(result)], recording.words, str.lower)
     mean, p95, n = summary(errors)
     print(f"| FSDD CTC/attention | joined FSDD digits | CTC forced alignment | {mean:.0f} | {p95:.0f} | {n} |")
@@ -131,9 +141,11 @@ def main() -> None:
     seconds = 600
     t = np.arange(seconds * SAMPLE_RATE) / SAMPLE_RATE
     freq = np.array([262.0, 330.0, 392.0, 523.0])[(t * 2).astype(int) % 4]
-    kinds = {"silence": np.zeros(len(t), np.float32),
-             "pink noise": pink_noise(len(t), 0.05, np.random.default_rng(5)),
-             "tones": (0.2 * np.sin(2 * np.pi * freq * t) + 0.1 * np.sin(4 * np.pi * freq * t)).astype(np.float32)}
+    kinds = {
+        "silence": np.zeros(len(t), np.float32),
+        "pink noise": pink_noise(len(t), 0.05, np.random.default_rng(5)),
+        "tones": (0.2 * np.sin(2 * np.pi * freq * t) + 0.1 * np.sin(4 * np.pi * freq * t)).astype(np.float32),
+    }
     transcriber = Transcriber(whisper, options=greedy)
     for kind, wave in kinds.items():
         began = time.perf_counter()

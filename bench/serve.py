@@ -57,8 +57,12 @@ def cli_translate(checkpoint: str, lines: list[str], beam: int) -> tuple[list[st
         times = []
         for path in (empty, source):
             start = time.perf_counter()
-            subprocess.run(s2s("translate", checkpoint, "-i", str(path), "-o", str(out), "--beam", str(beam)),
-                           check=True, env=env(), capture_output=True)
+            subprocess.run(
+                s2s("translate", checkpoint, "-i", str(path), "-o", str(out), "--beam", str(beam)),
+                check=True,
+                env=env(),
+                capture_output=True,
+            )
             times.append(time.perf_counter() - start)
         return out.read_text(encoding="utf-8").splitlines(), times[1] - times[0], times[0]
 
@@ -76,10 +80,24 @@ def post(url: str, body: dict, timeout: float) -> tuple[int, dict | None]:
 
 
 def start_server(checkpoint: str, port: int, args: argparse.Namespace, log) -> subprocess.Popen:
-    process = subprocess.Popen(s2s("serve", checkpoint, "--port", str(port), "--max-batch-size",
-                                   str(args.max_batch_size), "--batch-timeout", str(args.batch_timeout),
-                                   "--max-queue", str(max(256, 2 * args.clients))),
-                               env=env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        s2s(
+            "serve",
+            checkpoint,
+            "--port",
+            str(port),
+            "--max-batch-size",
+            str(args.max_batch_size),
+            "--batch-timeout",
+            str(args.batch_timeout),
+            "--max-queue",
+            str(max(256, 2 * args.clients)),
+        ),
+        env=env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -138,8 +156,9 @@ def main() -> None:
     args = p.parse_args()
 
     pool = [line.strip() for line in Path(args.sentences).read_text(encoding="utf-8").splitlines() if line.strip()]
-    bodies = [[pool[(i * args.per_request + j) % len(pool)] for j in range(args.per_request)]
-              for i in range(args.requests)]
+    bodies = [
+        [pool[(i * args.per_request + j) % len(pool)] for j in range(args.per_request)] for i in range(args.requests)
+    ]
     distinct = sorted({s for body in bodies for s in body})
     port = free_port()
     with tempfile.NamedTemporaryFile("w+b", suffix=".log") as log:
@@ -157,19 +176,26 @@ def main() -> None:
     answered = [r for r in results if r is not None and r[0] == 200]
     lost = sum(1 for r in results if r is None or r[0] == 0)
     errors = sum(1 for r in results if r is not None and r[0] not in (0, 200))
-    mismatched = sum(1 for body, r in zip(bodies, results) if r is not None and r[0] == 200
-                     and [t["text"] for t in r[1]["translations"]] != [reference[s] for s in body])
+    mismatched = sum(
+        1
+        for body, r in zip(bodies, results)
+        if r is not None and r[0] == 200 and [t["text"] for t in r[1]["translations"]] != [reference[s] for s in body]
+    )
     latencies = [r[2] * 1000 for r in answered]
     served = sum(len(body) for body, r in zip(bodies, results) if r is not None and r[0] == 200)
     server_rate, cli_rate = served / seconds, len(cli_lines) / cli_seconds
     print(f"machine: {describe()}")
     print(f"s2s serve exit status after SIGTERM: {code}; `s2s translate` start-up {cli_start:.1f} s (subtracted)")
-    print("| clients | requests | sentences/request | beam | server sent./s | `s2s translate` sent./s | ratio "
-          "| p50 ms | p95 ms | p99 ms | errors | lost | mismatched |")
+    print(
+        "| clients | requests | sentences/request | beam | server sent./s | `s2s translate` sent./s | ratio "
+        "| p50 ms | p95 ms | p99 ms | errors | lost | mismatched |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {args.clients} | {len(bodies)} | {args.per_request} | {args.beam} | {server_rate:.1f} | {cli_rate:.1f} "
-          f"| {server_rate / cli_rate:.2f} | {percentile(latencies, 50):.0f} | {percentile(latencies, 95):.0f} "
-          f"| {percentile(latencies, 99):.0f} | {errors} | {lost} | {mismatched} |")
+    print(
+        f"| {args.clients} | {len(bodies)} | {args.per_request} | {args.beam} | {server_rate:.1f} | {cli_rate:.1f} "
+        f"| {server_rate / cli_rate:.2f} | {percentile(latencies, 50):.0f} | {percentile(latencies, 95):.0f} "
+        f"| {percentile(latencies, 99):.0f} | {errors} | {lost} | {mismatched} |"
+    )
 
 
 if __name__ == "__main__":

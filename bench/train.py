@@ -24,30 +24,56 @@ import torch
 import torch.nn.functional as F
 from machine import describe  # bench/machine.py
 
-from s2s.model.config import ModelConfig
 from s2s.data.batching import TokenBudgetBatchSampler, collate
 from s2s.data.text.corpus import TranslationDataset
 from s2s.data.text.tokenizer import Tokenizer
-from s2s.training.lit_module import sequence_loss
+from s2s.model.config import ModelConfig
 from s2s.model.seq2seq import Seq2Seq
+from s2s.training.losses import sequence_loss
 from s2s.training.optim import OptimConfig, build_optimizer
 
 D, LAYERS, HEADS, FFN = 256, 4, 4, 1024
 
 
 def our_model(vocab: int) -> torch.nn.Module:
-    return Seq2Seq(ModelConfig(vocab_size=vocab, pad_id=0, d_model=D, num_heads=HEADS, encoder_layers=LAYERS,
-                               decoder_layers=LAYERS, ffn_dim=FFN, dropout=0.1, max_positions=512))
+    return Seq2Seq(
+        ModelConfig(
+            vocab_size=vocab,
+            pad_id=0,
+            d_model=D,
+            num_heads=HEADS,
+            encoder_layers=LAYERS,
+            decoder_layers=LAYERS,
+            ffn_dim=FFN,
+            dropout=0.1,
+            max_positions=512,
+        )
+    )
 
 
 def hf_model(vocab: int) -> torch.nn.Module:
     from transformers import MarianConfig, MarianMTModel
 
-    config = MarianConfig(vocab_size=vocab, d_model=D, encoder_layers=LAYERS, decoder_layers=LAYERS,
-                          encoder_attention_heads=HEADS, decoder_attention_heads=HEADS, encoder_ffn_dim=FFN,
-                          decoder_ffn_dim=FFN, max_position_embeddings=512, pad_token_id=0, eos_token_id=3,
-                          decoder_start_token_id=2, dropout=0.1, attention_dropout=0.0, activation_dropout=0.0,
-                          activation_function="relu", scale_embedding=True, share_encoder_decoder_embeddings=True)
+    config = MarianConfig(
+        vocab_size=vocab,
+        d_model=D,
+        encoder_layers=LAYERS,
+        decoder_layers=LAYERS,
+        encoder_attention_heads=HEADS,
+        decoder_attention_heads=HEADS,
+        encoder_ffn_dim=FFN,
+        decoder_ffn_dim=FFN,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        eos_token_id=3,
+        decoder_start_token_id=2,
+        dropout=0.1,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        activation_function="relu",
+        scale_embedding=True,
+        share_encoder_decoder_embeddings=True,
+    )
     return MarianMTModel(config)
 
 
@@ -58,8 +84,12 @@ def our_loss(model, batch):
 def hf_loss(model, batch):
     """Marian's logits at every position, then PyTorch's label-smoothed cross-entropy over the labelled ones
     (what a Hugging Face user runs; s2s computes the same loss with its own backward, s2s.training.label_smoothing)."""
-    logits = model(input_ids=batch.source, attention_mask=batch.source != 0, decoder_input_ids=batch.target_in,
-                   decoder_attention_mask=batch.target_in != 0).logits  # (B, T, V)
+    logits = model(
+        input_ids=batch.source,
+        attention_mask=batch.source != 0,
+        decoder_input_ids=batch.target_in,
+        decoder_attention_mask=batch.target_in != 0,
+    ).logits  # (B, T, V)
     trained = batch.target_out != 0
     loss = F.cross_entropy(logits[trained].float(), batch.target_out[trained], label_smoothing=0.1, reduction="sum")
     return loss, trained.sum()
@@ -83,21 +113,30 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=4096)
-    parser.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"],
-                        help="bf16 is emulated, and slow, on CPUs without AVX-512: `--precisions fp32` skips it")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=["fp32", "bf16"],
+        default=["fp32", "bf16"],
+        help="bf16 is emulated, and slow, on CPUs without AVX-512: `--precisions fp32` skips it",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"machine: {describe()}")
 
     tokenizer = Tokenizer.from_file(args.data / "spm.model")
-    dataset = TranslationDataset.from_files(tokenizer, [(args.data / "train.en", args.data / "train.de", "de")],
-                                            max_length=256)
+    dataset = TranslationDataset.from_files(
+        tokenizer, [(args.data / "train.en", args.data / "train.de", "de")], max_length=256
+    )
     sampler = TokenBudgetBatchSampler(dataset.lengths(), max_tokens=args.max_tokens, shuffle=True, seed=0)
-    print(f"padding efficiency at max_tokens={args.max_tokens}: {sampler.padding_efficiency():.1%} "
-          f"(real tokens / padded slots over {len(sampler)} batches)")
-    batches = [collate([dataset[i] for i in b], b, pad_id=0, eos_id=3)
-               for b in list(sampler)[: args.warmup + args.steps]]
+    print(
+        f"padding efficiency at max_tokens={args.max_tokens}: {sampler.padding_efficiency():.1%} "
+        f"(real tokens / padded slots over {len(sampler)} batches)"
+    )
+    batches = [
+        collate([dataset[i] for i in b], b, pad_id=0, eos_id=3) for b in list(sampler)[: args.warmup + args.steps]
+    ]
     vocab = tokenizer.vocab_size
 
     print(f"\ntraining steps/s on {args.steps} real batches, {args.threads} threads, median target tokens/s")
@@ -105,8 +144,10 @@ def main() -> None:
     for dtype in args.precisions:
         engines = {"s2s": (our_model(vocab), our_loss), "hf": (hf_model(vocab), hf_loss)}
         # Both use fused AdamW: ours through s2s.training.optim, Marian as the HF Trainer's default (adamw_torch_fused).
-        optimizers = {"s2s": build_optimizer(engines["s2s"][0], OptimConfig(lr=1e-4))[0],
-                      "hf": torch.optim.AdamW(engines["hf"][0].parameters(), lr=1e-4, fused=True)}
+        optimizers = {
+            "s2s": build_optimizer(engines["s2s"][0], OptimConfig(lr=1e-4))[0],
+            "hf": torch.optim.AdamW(engines["hf"][0].parameters(), lr=1e-4, fused=True),
+        }
         rates: dict[str, list[float]] = {name: [] for name in engines}
         for i, batch in enumerate(batches):
             for name, (model, loss_fn) in engines.items():

@@ -65,16 +65,25 @@ def s2s_engine(checkpoint: Path, beam: int, precision: str, threads: int):
 def faster_whisper_engine(folder: str, beam: int, precision: str, threads: int):
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(folder, device="cpu", compute_type="float32" if precision == "fp32" else "int8",
-                         cpu_threads=threads)
+    model = WhisperModel(
+        folder, device="cpu", compute_type="float32" if precision == "fp32" else "int8", cpu_threads=threads
+    )
 
     def run(paths):
         texts = []
         for path in paths:
             segments, _ = model.transcribe(
-                str(path), language="en", beam_size=beam, temperature=0.0, without_timestamps=True,
-                condition_on_previous_text=False, no_speech_threshold=None, log_prob_threshold=None,
-                compression_ratio_threshold=None, max_new_tokens=MAX_NEW_TOKENS - 1)
+                str(path),
+                language="en",
+                beam_size=beam,
+                temperature=0.0,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                no_speech_threshold=None,
+                log_prob_threshold=None,
+                compression_ratio_threshold=None,
+                max_new_tokens=MAX_NEW_TOKENS - 1,
+            )
             texts.append("".join(s.text for s in segments).strip())
         return texts
 
@@ -83,6 +92,7 @@ def faster_whisper_engine(folder: str, beam: int, precision: str, threads: int):
 
 def hugging_face_engine(checkpoint: Path, beam: int, precision: str, threads: int):
     from transformers import WhisperFeatureExtractor
+
     from tests.whisper_twin import hugging_face_twin
 
     loaded = load_checkpoint(checkpoint)
@@ -97,12 +107,17 @@ def hugging_face_engine(checkpoint: Path, beam: int, precision: str, threads: in
     def run(paths):
         texts = []
         for i in range(0, len(paths), HF_BATCH):
-            waves = [load_audio(p).numpy() for p in paths[i: i + HF_BATCH]]
+            waves = [load_audio(p).numpy() for p in paths[i : i + HF_BATCH]]
             features = extractor(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
             with torch.inference_mode():
-                out = hf.generate(input_features=features.to(dtype), num_beams=beam, do_sample=False,
-                                  max_new_tokens=MAX_NEW_TOKENS - len(tok.prefix("en")),
-                                  suppress_tokens=list(tok.never_generated), begin_suppress_tokens=list(tok.never_first))
+                out = hf.generate(
+                    input_features=features.to(dtype),
+                    num_beams=beam,
+                    do_sample=False,
+                    max_new_tokens=MAX_NEW_TOKENS - len(tok.prefix("en")),
+                    suppress_tokens=list(tok.never_generated),
+                    begin_suppress_tokens=list(tok.never_first),
+                )
             texts += [tok.decode([t for t in row if t < tok.eos_id]) for row in out.tolist()]
         return texts
 
@@ -131,14 +146,18 @@ def main() -> None:
     audio_seconds = sum(load_audio(p).numel() for p in paths) / SAMPLE_RATE
     torch.set_num_threads(args.threads)
     print(describe())
-    print(f"{len(paths)} utterances of {args.manifest} ({audio_seconds:.0f} s of audio), {args.threads} threads, "
-          f"Whisper tiny.en from {folder}")
+    print(
+        f"{len(paths)} utterances of {args.manifest} ({audio_seconds:.0f} s of audio), {args.threads} threads, "
+        f"Whisper tiny.en from {folder}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = Path(tmp) / "tiny.en.pt"
         s2s_main(["import", "whisper", folder, str(checkpoint)])
         sources = {"s2s": checkpoint, "faster-whisper": folder, "hugging-face": checkpoint}
-        print(f"\n| engine | precision | beam | seconds | real-time factor | vs faster-whisper | WER (normalized) "
-              f"| WER (as written) |\n|---|---|---|---|---|---|---|---|")
+        print(
+            "\n| engine | precision | beam | seconds | real-time factor | vs faster-whisper | WER (normalized) "
+            "| WER (as written) |\n|---|---|---|---|---|---|---|---|"
+        )
         for beam in args.beams:
             for precision_kind in args.precisions:
                 reference_seconds = None
@@ -152,8 +171,11 @@ def main() -> None:
                     normalized = recognition_scores(texts, references, normalize="whisper")
                     reference_seconds = reference_seconds or (seconds if name == "faster-whisper" else None)
                     ratio = f"{seconds / reference_seconds:.2f}x" if reference_seconds else "-"
-                    print(f"| {name} | {precision} | {beam} | {seconds:.1f} | {seconds / audio_seconds:.3f} | {ratio} "
-                          f"| {normalized['wer']:.2f} | {normalized['raw']['wer']:.2f} |", flush=True)
+                    print(
+                        f"| {name} | {precision} | {beam} | {seconds:.1f} | {seconds / audio_seconds:.3f} | {ratio} "
+                        f"| {normalized['wer']:.2f} | {normalized['raw']['wer']:.2f} |",
+                        flush=True,
+                    )
                     del engine
 
 

@@ -19,19 +19,22 @@ from pathlib import Path
 
 import torch
 
-from s2s.model.config import ModelConfig
-from s2s.model.info import CheckpointInfo
 from s2s.data.text.marian_tokenizer import MarianTokenizer
 from s2s.data.text.tokenizer import Tokenizer
 from s2s.data.text.whisper_tokenizer import WhisperTokenizer
 from s2s.errors import CheckpointError
+from s2s.model.config import ModelConfig
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 
 FORMAT_VERSION = 1
 
 
 AnyTokenizer = Tokenizer | MarianTokenizer | WhisperTokenizer
-IMPORTED_TOKENIZERS: dict[str, type[MarianTokenizer] | type[WhisperTokenizer]] = {"marian": MarianTokenizer, "whisper": WhisperTokenizer}  # by the "kind" of their state
+IMPORTED_TOKENIZERS: dict[str, type[MarianTokenizer] | type[WhisperTokenizer]] = {
+    "marian": MarianTokenizer,
+    "whisper": WhisperTokenizer,
+}  # by the "kind" of their state
 
 
 @dataclass
@@ -43,8 +46,12 @@ class LoadedModel:
 
 def s2s_entry(config: ModelConfig, tokenizer: AnyTokenizer, info: CheckpointInfo) -> dict:
     """The plain-data part every checkpoint carries."""
-    return {"format_version": FORMAT_VERSION, "model_config": config.to_dict(),
-            "tokenizer": tokenizer_state(tokenizer), "info": info.to_dict()}
+    return {
+        "format_version": FORMAT_VERSION,
+        "model_config": config.to_dict(),
+        "tokenizer": tokenizer_state(tokenizer),
+        "info": info.to_dict(),
+    }
 
 
 def tokenizer_state(tokenizer: AnyTokenizer) -> bytes | dict:
@@ -82,8 +89,9 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path} is not a readable checkpoint (not a torch file, or not plain data)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a torch file): "
-                              f"{message.split('. ')[0][:160]}") from None
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or not a torch file): {message.split('. ')[0][:160]}"
+        ) from None
     except Exception as error:  # hostile bytes can trip the unpickler in other ways; never show a traceback
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(error).__name__})") from None
     if not isinstance(data, dict) or "s2s" not in data and "model_config" not in data:
@@ -95,7 +103,7 @@ def split_checkpoint(data: dict) -> tuple[dict, dict]:
     """``(s2s entry, model state_dict)`` from either checkpoint kind."""
     if "s2s" in data:  # a Lightning training checkpoint: weights are under "model."
         entry = data["s2s"]
-        state = {k[len("model."):]: v for k, v in data["state_dict"].items() if k.startswith("model.")}
+        state = {k[len("model.") :]: v for k, v in data["state_dict"].items() if k.startswith("model.")}
         return entry, state
     return data, data["state_dict"]
 
@@ -111,7 +119,9 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
         model = Seq2Seq(config)
         model.load_state_dict(state)
     except (KeyError, ValueError, RuntimeError, TypeError) as error:
-        raise CheckpointError(f"{path} is damaged or from an incompatible version: {str(error).splitlines()[0][:200]}") from None
+        raise CheckpointError(
+            f"{path} is damaged or from an incompatible version: {str(error).splitlines()[0][:200]}"
+        ) from None
     return LoadedModel(model.to(device).eval(), tokenizer, info)
 
 
@@ -153,8 +163,9 @@ def fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
-def export_checkpoint(model: Seq2Seq, tokenizer: AnyTokenizer, info: CheckpointInfo, path: str | Path,
-                      state_dict: dict | None = None) -> None:
+def export_checkpoint(
+    model: Seq2Seq, tokenizer: AnyTokenizer, info: CheckpointInfo, path: str | Path, state_dict: dict | None = None
+) -> None:
     """Write the compact inference checkpoint (no optimizer state)."""
     entry = s2s_entry(model.config, tokenizer, info)
     entry["state_dict"] = state_dict if state_dict is not None else model.state_dict()

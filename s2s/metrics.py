@@ -6,8 +6,9 @@ import jiwer
 from sacrebleu.metrics import BLEU, CHRF, TER
 
 
-def translation_scores(hypotheses: list[str], references: list[str], *, lowercase: bool = False,
-                       tokenize: str = "13a", ter: bool = True) -> dict:
+def translation_scores(
+    hypotheses: list[str], references: list[str], *, lowercase: bool = False, tokenize: str = "13a", ter: bool = True
+) -> dict:
     """BLEU, chrF (and TER) of one reference per hypothesis, with sacrebleu's signatures."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
@@ -33,8 +34,9 @@ def whisper_normalizer():
     return EnglishTextNormalizer()
 
 
-def recognition_scores(hypotheses: list[str], references: list[str], *, lowercase: bool = False,
-                       normalize: str | None = None) -> dict:
+def recognition_scores(
+    hypotheses: list[str], references: list[str], *, lowercase: bool = False, normalize: str | None = None
+) -> dict:
     """Word and character error rates in percent (jiwer), over the whole corpus.
 
     Both sides are compared as written except for surrounding and repeated whitespace (and case,
@@ -60,19 +62,31 @@ def recognition_scores(hypotheses: list[str], references: list[str], *, lowercas
     refs = [tidy(r) for r in references]
     words = jiwer.process_words(refs, hyps)
     chars = jiwer.process_characters(refs, hyps)
-    return {"wer": round(100 * words.wer, 2), "cer": round(100 * chars.cer, 2),
-            "word_errors": words.substitutions + words.deletions + words.insertions,
-            "reference_words": sum(len(r.split()) for r in refs)}
+    return {
+        "wer": round(100 * words.wer, 2),
+        "cer": round(100 * chars.cer, 2),
+        "word_errors": words.substitutions + words.deletions + words.insertions,
+        "reference_words": sum(len(r.split()) for r in refs),
+    }
 
 
-def task_scores(task: str, hypotheses: list[str], references: list[str], *, lowercase: bool = False,
-                tokenize: str = "13a", normalize: str | None = None) -> dict:
+def task_scores(
+    task: str,
+    hypotheses: list[str],
+    references: list[str],
+    *,
+    lowercase: bool = False,
+    tokenize: str = "13a",
+    normalize: str | None = None,
+) -> dict:
     """WER/CER for speech recognition, BLEU/chrF (no TER) for every kind of translation; ``lowercase``
     compares case-insensitively (both), ``tokenize`` is BLEU's tokenizer, ``normalize`` a normalizer
     of transcripts (:func:`recognition_scores`)."""
     if task == "asr":
         return recognition_scores(hypotheses, references, lowercase=lowercase, normalize=normalize)
     if normalize is not None:
-        raise ValueError(f"--normalize {normalize} normalizes English transcripts; this model translates "
-                         "(BLEU has --lowercase and --tokenize)")
+        raise ValueError(
+            f"--normalize {normalize} normalizes English transcripts; this model translates "
+            "(BLEU has --lowercase and --tokenize)"
+        )
     return translation_scores(hypotheses, references, lowercase=lowercase, tokenize=tokenize, ter=False)

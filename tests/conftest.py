@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from s2s.model.config import ModelConfig
 from s2s.data.text.tokenizer import Tokenizer
+from s2s.model.config import ModelConfig
 from s2s.model.seq2seq import Seq2Seq
 
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -43,8 +43,17 @@ def tokenizer(tmp_path_factory) -> Tokenizer:
 
 
 def tiny_config(vocab_size: int = 500, **overrides) -> ModelConfig:
-    values = dict(vocab_size=vocab_size, pad_id=0, d_model=32, num_heads=4, encoder_layers=2, decoder_layers=2,
-                  ffn_dim=64, dropout=0.0, max_positions=128)
+    values = dict(
+        vocab_size=vocab_size,
+        pad_id=0,
+        d_model=32,
+        num_heads=4,
+        encoder_layers=2,
+        decoder_layers=2,
+        ffn_dim=64,
+        dropout=0.0,
+        max_positions=128,
+    )
     values.update(overrides)
     return ModelConfig(**values)
 

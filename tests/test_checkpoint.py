@@ -6,8 +6,8 @@ import torch
 
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.errors import CheckpointError
-from s2s.model.seq2seq import Seq2Seq
 from s2s.model.info import CheckpointInfo
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 
 

@@ -10,7 +10,9 @@ ROW = re.compile(r"\[(s2s/[\w/]+\.py):(\d+)\]\([^)]*\) \| `(.+)` \|$")
 
 
 def test_every_cited_line_holds_its_quote():
-    rows = [ROW.search(line) for line in (ROOT / "docs" / "design" / "concepts.md").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        ROW.search(line) for line in (ROOT / "docs" / "design" / "concepts.md").read_text(encoding="utf-8").splitlines()
+    ]
     rows = [r for r in rows if r]
     assert len(rows) >= 20
     for row in rows:
@@ -18,4 +20,5 @@ def test_every_cited_line_holds_its_quote():
         lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
         actual = [i + 1 for i, line in enumerate(lines) if quote in line]
         assert number <= len(lines) and quote in lines[number - 1], (
-            f"docs/design/concepts.md cites {path}:{number} for {quote!r}; that text is now on line(s) {actual} (python tools/cite_lines.py refreshes the numbers)")
+            f"docs/design/concepts.md cites {path}:{number} for {quote!r}; that text is now on line(s) {actual} (python tools/cite_lines.py refreshes the numbers)"
+        )

@@ -28,8 +28,9 @@ def composed(overrides: list[str]):
     return cfg
 
 
-@pytest.mark.parametrize("group,option", [(g, o) for g in ("model", "optim", "decode", "data", "task")
-                                          for o in options(g)])
+@pytest.mark.parametrize(
+    "group,option", [(g, o) for g in ("model", "optim", "decode", "data", "task") for o in options(g)]
+)
 def test_group_option_instantiates(group, option):
     cfg = composed([f"{group}={option}"])
     if group == "model":
@@ -78,8 +79,10 @@ def test_the_base_files_restate_their_dataclasses_defaults():
 
     from s2s.decoding import DecodingOptions
 
-    for group, option, cls, required in (("model", "default", ModelConfig, {"vocab_size", "pad_id"}),
-                                         ("decode", "greedy", DecodingOptions, set())):
+    for group, option, cls, required in (
+        ("model", "default", ModelConfig, {"vocab_size", "pad_id"}),
+        ("decode", "greedy", DecodingOptions, set()),
+    ):
         listed = OmegaConf.to_container(composed([f"{group}={option}"])[group])
         listed.pop("_target_")
         defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.name not in required}

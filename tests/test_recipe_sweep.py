@@ -21,7 +21,8 @@ def write_metrics(path: Path, rows: list[tuple[int, float | None, float | None]]
 def test_parse_variant_splits_name_cost_and_overrides():
     assert recipe_sweep.parse_variant("base=") == recipe_sweep.Variant("base", [], 1.0)
     assert recipe_sweep.parse_variant("postln=model.norm_first=false optim.lr=2e-3") == recipe_sweep.Variant(
-        "postln", ["model.norm_first=false", "optim.lr=2e-3"], 1.0)
+        "postln", ["model.norm_first=false", "optim.lr=2e-3"], 1.0
+    )
     assert recipe_sweep.parse_variant("d192@1.36=model.d_model=192").cost == 1.36
     with pytest.raises(SystemExit, match="NAME"):
         recipe_sweep.parse_variant("model.norm_first")
@@ -36,7 +37,9 @@ def test_train_command_fixes_steps_logger_and_run_dir(tmp_path):
     assert command[:6] == [*recipe_sweep.S2S, "train", "experiment=demo", "optim.lr=1e-3"]
     assert "trainer.max_steps=300" in command and "logger=csv" in command and "trainer.max_time=null" in command
     assert command[-1] == f"hydra.run.dir={tmp_path / 'lr'}"
-    assert not any(arg.startswith("trainer.max_steps") for arg in recipe_sweep.train_command(tmp_path, variant, [], None))
+    assert not any(
+        arg.startswith("trainer.max_steps") for arg in recipe_sweep.train_command(tmp_path, variant, [], None)
+    )
 
 
 def test_equal_time_divides_the_minutes_by_each_variants_cost(tmp_path):
@@ -65,7 +68,9 @@ def test_run_all_keeps_standard_error_apart_when_asked(tmp_path):
 
 
 def test_table_compares_only_steps_every_variant_reached(tmp_path):
-    write_metrics(tmp_path / "a" / "csv" / "metrics.csv", [(10, None, None), (100, 20.0, 2.0), (200, 25.0, 1.8), (300, 27.0, 1.7)])
+    write_metrics(
+        tmp_path / "a" / "csv" / "metrics.csv", [(10, None, None), (100, 20.0, 2.0), (200, 25.0, 1.8), (300, 27.0, 1.7)]
+    )
     write_metrics(tmp_path / "b" / "csv" / "metrics.csv", [(100, 22.5, 1.9), (200, 24.0, 1.85)])  # stopped early
     table = recipe_sweep.validation_table(tmp_path, ["a", "b"])
     assert table[0].startswith("validation BLEU / loss") and table[1] == "| step | a | b |"

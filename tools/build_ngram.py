@@ -27,7 +27,9 @@ def main() -> None:
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--pieces-out", type=Path, default=None)
     args = p.parse_args()
-    texts = [line.strip() for path in args.text for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [
+        line.strip() for path in args.text for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     for path in args.manifest:
         with open(path, encoding="utf-8", newline="") as f:
             texts += [row["target"] for row in csv.DictReader(f, delimiter="\t")]

@@ -48,8 +48,9 @@ def head_errors(path: Path, sentences: list[str]) -> tuple[dict[tuple[int, int],
     config = loaded.model.config
     timer = WordTimer(transcriber.model, loaded.tokenizer, transcriber.prefix, loaded.info)
     english = whisper_normalizer()
-    errors: dict[tuple[int, int], list[float]] = {(l, h): [] for l in range(config.decoder_layers)
-                                                  for h in range(config.num_heads)}
+    errors: dict[tuple[int, int], list[float]] = {
+        (layer, h): [] for layer in range(config.decoder_layers) for h in range(config.num_heads)
+    }
     rng = np.random.default_rng(0)
     words = 0
     for sentence in sentences:
@@ -80,8 +81,10 @@ def main() -> None:
         return (sum(errors[head]) + (words - len(errors[head])) * MATCH_WINDOW * 1000) / max(words, 1)
 
     ranked = sorted(errors, key=cost)
-    print("| layer | head | mean word-start error, misses at 1 s (ms) | p95 of matched (ms) | words matched |\n"
-          "|---|---|---|---|---|")
+    print(
+        "| layer | head | mean word-start error, misses at 1 s (ms) | p95 of matched (ms) | words matched |\n"
+        "|---|---|---|---|---|"
+    )
     for head in ranked:
         mean, p95, count = summary(errors[head])
         print(f"| {head[0]} | {head[1]} | {cost(head):.0f} | {p95:.0f} | {count} of {words} |")

@@ -41,8 +41,12 @@ def s2s(args: list[str], *, capture: bool) -> str:
 
 def score(checkpoint: Path, evaluation: str, decode: str, *, lowercase: bool = False) -> dict:
     extra = ["--lowercase"] if lowercase else []
-    return json.loads(s2s(["evaluate", str(checkpoint), *shlex.split(evaluation), *shlex.split(decode), *extra,
-                           "--json"], capture=True))
+    return json.loads(
+        s2s(
+            ["evaluate", str(checkpoint), *shlex.split(evaluation), *shlex.split(decode), *extra, "--json"],
+            capture=True,
+        )
+    )
 
 
 def headline(scores: dict) -> tuple[str, float]:
@@ -81,11 +85,16 @@ def choose(valid: dict[Hashable, list[dict]]) -> tuple[Hashable, str, dict[Hasha
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", type=Path, help="a run directory of `s2s train` (model.pt, checkpoints/)")
-    p.add_argument("--average", type=int, nargs="*", default=[5, 10], help="average the last N checkpoints (default 5 10)")
+    p.add_argument(
+        "--average", type=int, nargs="*", default=[5, 10], help="average the last N checkpoints (default 5 10)"
+    )
     p.add_argument("--valid", action="append", required=True, help="`s2s evaluate` data arguments of a validation set")
     p.add_argument("--test", action="append", default=[], help="`s2s evaluate` data arguments of a test set")
-    p.add_argument("--decode", action="append",
-                   help="decoding arguments, one quoted string; repeat it to choose among several (default \"--beam 5\")")
+    p.add_argument(
+        "--decode",
+        action="append",
+        help='decoding arguments, one quoted string; repeat it to choose among several (default "--beam 5")',
+    )
     p.add_argument("--lowercase-too", action="store_true", help="also score the test sets lower-cased")
     options = p.parse_args(argv)
     decodes = options.decode or ["--beam 5"]
@@ -95,29 +104,50 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("error: --average takes counts of 1 or more")
 
     found = candidates(options.run, options.average)
-    valid = {(name, decode): [score(path, v, decode) for v in options.valid]
-             for name, path in found.items() for decode in decodes}
+    valid = {
+        (name, decode): [score(path, v, decode) for v in options.valid]
+        for name, path in found.items()
+        for decode in decodes
+    }
     (winner, decode), metric, means = choose(valid)
-    test = [{"set": t, "cased": score(found[winner], t, decode),
-             **({"lowercased": score(found[winner], t, decode, lowercase=True)} if options.lowercase_too else {})}
-            for t in options.test]
+    test = [
+        {
+            "set": t,
+            "cased": score(found[winner], t, decode),
+            **({"lowercased": score(found[winner], t, decode, lowercase=True)} if options.lowercase_too else {}),
+        }
+        for t in options.test
+    ]
 
     print(f"validation ({metric.upper()}, mean over {len(options.valid)} set(s))")
     for (name, tried), mean in means.items():
         per_set = " / ".join(f"{headline(s)[1]:.2f}" for s in valid[name, tried])
-        print(f"  {name:<7} {mean:6.2f}   ({per_set})   {tried}" + ("   <- chosen" if (name, tried) == (winner, decode) else ""))
+        print(
+            f"  {name:<7} {mean:6.2f}   ({per_set})   {tried}"
+            + ("   <- chosen" if (name, tried) == (winner, decode) else "")
+        )
     for result in test:
         print(f"test {winner} ({decode}): {result['set']}")
         for case in ("cased", "lowercased"):
             if case in result:
                 s = result[case]
                 names = [n for n in ("wer", "cer", "bleu", "chrf") if n in s]
-                print(f"  {case:<10} " + "  ".join(f"{n.upper()} {s[n]:.2f}" for n in names)
-                      + (f"   {s['bleu_signature']}" if "bleu_signature" in s else ""))
-    record = {"metric": metric, "valid_sets": options.valid,
-              "valid": [{"checkpoint": name, "decode": tried, "scores": valid[name, tried], "mean": means[name, tried]}
-                        for name, tried in valid],
-              "chosen": {"checkpoint": winner, "decode": decode}, "checkpoint": str(found[winner]), "test": test}
+                print(
+                    f"  {case:<10} "
+                    + "  ".join(f"{n.upper()} {s[n]:.2f}" for n in names)
+                    + (f"   {s['bleu_signature']}" if "bleu_signature" in s else "")
+                )
+    record = {
+        "metric": metric,
+        "valid_sets": options.valid,
+        "valid": [
+            {"checkpoint": name, "decode": tried, "scores": valid[name, tried], "mean": means[name, tried]}
+            for name, tried in valid
+        ],
+        "chosen": {"checkpoint": winner, "decode": decode},
+        "checkpoint": str(found[winner]),
+        "test": test,
+    }
     (options.run / "choice.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {options.run / 'choice.json'}", file=sys.stderr)
 

@@ -21,7 +21,9 @@ def refresh(text: str) -> tuple[str, list[str]]:
         match = CITATION.search(line)
         if match:
             path, quote = match.group(1), match.group(3).replace("\\|", "|")
-            hits = [i + 1 for i, src in enumerate((ROOT / path).read_text(encoding="utf-8").splitlines()) if quote in src]
+            hits = [
+                i + 1 for i, src in enumerate((ROOT / path).read_text(encoding="utf-8").splitlines()) if quote in src
+            ]
             if len(hits) != 1:
                 problems.append(f"{path}: {quote!r} found on lines {hits}")
             else:

@@ -35,8 +35,14 @@ from pathlib import Path
 from plot_curves import read_series, score_key
 
 S2S = [sys.executable, "-m", "s2s.cli.main"]  # works where the package is importable but not installed
-FIXED = ["logger=csv", "test_after_training=false", "early_stopping_patience=null", "attention_examples=0",
-         "trainer.enable_progress_bar=false", "trainer.max_epochs=1000"]
+FIXED = [
+    "logger=csv",
+    "test_after_training=false",
+    "early_stopping_patience=null",
+    "attention_examples=0",
+    "trainer.enable_progress_bar=false",
+    "trainer.max_epochs=1000",
+]
 BEST = {"val/bleu": ("BLEU", max), "val/wer": ("WER", min)}  # per validation score: its label, which value is best
 
 
@@ -68,8 +74,9 @@ def time_limit(minutes: float) -> str:
     return f"00:{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def train_command(out: Path, variant: Variant, common: list[str], steps: int | None,
-                  minutes: float | None = None) -> list[str]:
+def train_command(
+    out: Path, variant: Variant, common: list[str], steps: int | None, minutes: float | None = None
+) -> list[str]:
     """``s2s train`` for one variant: ``steps`` updates, or cosine_time within ``minutes / cost``."""
     if minutes:
         limit = ["optim.schedule=cosine_time", f"trainer.max_time={time_limit(minutes / variant.cost)}"]
@@ -82,8 +89,13 @@ def evaluate_command(out: Path, name: str, arguments: str) -> list[str]:
     return [*S2S, "evaluate", str(out / name / "checkpoints" / "last.ckpt"), *shlex.split(arguments), "--json"]
 
 
-def run_all(commands: dict[str, list[str]], logs: dict[str, Path], parallel: int, limit: float | None,
-            errors_apart: bool = False) -> None:
+def run_all(
+    commands: dict[str, list[str]],
+    logs: dict[str, Path],
+    parallel: int,
+    limit: float | None,
+    errors_apart: bool = False,
+) -> None:
     """Run the commands, ``parallel`` at a time, each one's output into ``logs[name]``; killed after ``limit`` s.
 
     ``errors_apart``: standard error goes to ``logs[name]`` + ``.err``, leaving the log machine-readable.
@@ -118,8 +130,11 @@ def final_table(out: Path, variants: list[Variant]) -> list[str]:
     The scores are read from ``OUT/NAME.eval.json`` (written by ``--evaluate``): BLEU and chrF for
     translation, WER and CER for speech recognition.
     """
-    lines = ["final checkpoint (last.ckpt), s2s evaluate", "| variant | cost per update | updates | scores |",
-             "|---|---|---|---|"]
+    lines = [
+        "final checkpoint (last.ckpt), s2s evaluate",
+        "| variant | cost per update | updates | scores |",
+        "|---|---|---|---|",
+    ]
     for variant in variants:
         steps = [step for points in logged_series(out, variant.name).values() for step, _ in points]
         try:
@@ -147,8 +162,11 @@ def validation_table(out: Path, names: list[str]) -> list[str]:
         losses = dict(series[name].get("val/loss", []))  # step -> validation loss
         curves[name] = {step: (score, losses.get(step)) for step, score in series[name].get(metric, [])}
     common = sorted(set.intersection(*(set(c) for c in curves.values()))) if curves else []
-    lines = [f"validation {label} / loss (greedy, the recipe's validation split)",
-             "| step | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines = [
+        f"validation {label} / loss (greedy, the recipe's validation split)",
+        "| step | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
     for step in common:
         best = best_of(curves[name][step][0] for name in names)
         cells = []
@@ -164,8 +182,8 @@ def validation_table(out: Path, names: list[str]) -> list[str]:
 
 def main() -> None:
     argv = sys.argv[1:]
-    common = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    common = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="+", help="NAME[@COST]=OVERRIDES (quoted when several)")
     parser.add_argument("--out", type=Path, required=True, help="one run directory per variant goes here")
@@ -190,8 +208,13 @@ def main() -> None:
         run_all(commands, {name: args.out / f"{name}.log" for name in names}, max(1, args.parallel), args.limit)
         if args.evaluate:
             commands = {name: evaluate_command(args.out, name, args.evaluate) for name in names}
-            run_all(commands, {name: args.out / f"{name}.eval.json" for name in names}, max(1, args.parallel), None,
-                    errors_apart=True)
+            run_all(
+                commands,
+                {name: args.out / f"{name}.eval.json" for name in names},
+                max(1, args.parallel),
+                None,
+                errors_apart=True,
+            )
     print("\n".join(validation_table(args.out, names)))
     if args.evaluate:
         print("\n".join(final_table(args.out, variants)))

@@ -36,8 +36,10 @@ def piece_words(tokenizer, ids: Sequence[int]) -> tuple[list[str], list[int]]:
 
 
 def read_links(path: Path) -> list[Links]:
-    return [{(int(a), int(b)) for a, b in (link.split("-") for link in line.split())}
-            for line in path.read_text(encoding="utf-8").splitlines()]
+    return [
+        {(int(a), int(b)) for a, b in (link.split("-") for link in line.split())}
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def eflomal_links(sources: Sequence[Sequence[str]], targets: Sequence[Sequence[str]]) -> list[Links]:
@@ -63,11 +65,12 @@ def align_with_corpus(tokenizer, corpus: Pairs, pairs: Pairs) -> list[Links]:
     pair_words = [(piece_words(tokenizer, s)[0], piece_words(tokenizer, t)[0]) for s, t in pairs]
     everything = corpus_words + pair_words
     links = eflomal_links([s for s, _ in everything], [t for _, t in everything])
-    return links[len(corpus_words):]
+    return links[len(corpus_words) :]
 
 
-def cross_links(source_ids: Sequence[int], target_ids: Sequence[int], prefix_len: int, word_links: Links,
-                tokenizer) -> frozenset[tuple[int, int]]:
+def cross_links(
+    source_ids: Sequence[int], target_ids: Sequence[int], prefix_len: int, word_links: Links, tokenizer
+) -> frozenset[tuple[int, int]]:
     """Word links -> cross-attention ``(query, source position)``: the query that predicts output piece
     ``i`` (decoder position ``prefix_len - 1 + i``) is linked to every piece of the source words its word is
     aligned with. ``target_ids`` are the output's ids without the prefix."""
@@ -77,14 +80,23 @@ def cross_links(source_ids: Sequence[int], target_ids: Sequence[int], prefix_len
     for s, t in word_links:
         aligned.setdefault(t, []).append(s)
     q0 = max(prefix_len - 1, 0)
-    return frozenset((q0 + i, k) for i, word in enumerate(target_word) if word >= 0
-                     for s in aligned.get(word, ()) for k, sw in enumerate(source_word) if sw == s)
+    return frozenset(
+        (q0 + i, k)
+        for i, word in enumerate(target_word)
+        if word >= 0
+        for s in aligned.get(word, ())
+        for k, sw in enumerate(source_word)
+        if sw == s
+    )
 
 
-def align_outputs(tokenizer, corpus, items, outputs: Sequence[Sequence[int]], prefix: Sequence[int]
-                  ) -> list[frozenset[tuple[int, int]]]:
+def align_outputs(
+    tokenizer, corpus, items, outputs: Sequence[Sequence[int]], prefix: Sequence[int]
+) -> list[frozenset[tuple[int, int]]]:
     """Cross-attention links of each analyzed input (``item.data``: source ids + EOS) and its output ids,
     from eflomal run on the :class:`s2s.analysis.corpus.TrainingCorpus` together with them."""
     word_links = align_with_corpus(tokenizer, corpus.pairs, [(item.data, out) for item, out in zip(items, outputs)])
-    return [cross_links(item.data, out, len(prefix), links, tokenizer)
-            for item, out, links in zip(items, outputs, word_links)]
+    return [
+        cross_links(item.data, out, len(prefix), links, tokenizer)
+        for item, out, links in zip(items, outputs, word_links)
+    ]

@@ -25,13 +25,22 @@ class ExampleAttention:
 
     def axes(self, kind: str) -> tuple[Axis, Axis]:
         """``(query axis, key axis)`` of one attention kind."""
-        return {"encoder": (self.source_axis, self.source_axis), "decoder": (self.target_axis, self.target_axis),
-                "cross": (self.target_axis, self.source_axis)}[kind]
+        return {
+            "encoder": (self.source_axis, self.source_axis),
+            "decoder": (self.target_axis, self.target_axis),
+            "cross": (self.target_axis, self.source_axis),
+        }[kind]
 
 
-def collect_attention(side: InputSide, model, items: Sequence[SourceItem], *,
-                      targets: Sequence[Sequence[int]] | None = None, batch_size: int = 16,
-                      links: Sequence[frozenset[tuple[int, int]]] | None = None) -> list[ExampleAttention]:
+def collect_attention(
+    side: InputSide,
+    model,
+    items: Sequence[SourceItem],
+    *,
+    targets: Sequence[Sequence[int]] | None = None,
+    batch_size: int = 16,
+    links: Sequence[frozenset[tuple[int, int]]] | None = None,
+) -> list[ExampleAttention]:
     """Attention of every layer and head on every item.
 
     Without ``targets`` the decoder side is the model's own output (decoded with the side's
@@ -51,6 +60,15 @@ def collect_attention(side: InputSide, model, items: Sequence[SourceItem], *,
             weights = {kind: [w.numpy() for w in maps.example(kind, i, len(target_ids))] for kind in KINDS}
             source_axis = side.source_axis(item, int(maps.memory_lengths[i]))
             target_axis = token_axis(tokenizer, target_ids)
-            results.append(ExampleAttention(item.text, tokenizer.decode(output), source_axis, target_axis,
-                                            len(prefix), weights, None if links is None else links[start + i]))
+            results.append(
+                ExampleAttention(
+                    item.text,
+                    tokenizer.decode(output),
+                    source_axis,
+                    target_axis,
+                    len(prefix),
+                    weights,
+                    None if links is None else links[start + i],
+                )
+            )
     return results

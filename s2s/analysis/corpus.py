@@ -17,7 +17,7 @@ class TrainingCorpus:
     pairs: list[tuple[list[int], list[int]]]
 
     @classmethod
-    def read(cls, tokenizer, source: Path, target: Path, limit: int | None = None) -> "TrainingCorpus":
+    def read(cls, tokenizer, source: Path, target: Path, limit: int | None = None) -> TrainingCorpus:
         sources, targets = read_parallel(source, target)
         if limit is not None:
             sources, targets = sources[:limit], targets[:limit]

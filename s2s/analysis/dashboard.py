@@ -59,22 +59,31 @@ def log_validation_attention(module, batch, count: int) -> list[Path]:
         t = int((target_in[i] != pad).sum())
         src_labels = labels(module.tokenizer, source[i, : int(lengths[i])])
         tgt_labels = labels(module.tokenizer, target_in[i, :t])
-        axes = {"encoder": (src_labels, src_labels), "decoder": (tgt_labels, tgt_labels),
-                "cross": (tgt_labels, src_labels)}
+        axes = {
+            "encoder": (src_labels, src_labels),
+            "decoder": (tgt_labels, tgt_labels),
+            "cross": (tgt_labels, src_labels),
+        }
         for kind in KINDS:
             weights = [w.numpy() for w in maps.example(kind, i, t)]
             path = folder / f"step{step:07d}" / f"example{index}-{kind}.png"
             queries, keys = axes[kind]
-            save_grid(weights, path, queries=queries, keys=keys,
-                      title=f"validation example {index}, {KIND_TITLES[kind]}, step {step}")
+            save_grid(
+                weights,
+                path,
+                queries=queries,
+                keys=keys,
+                title=f"validation example {index}, {KIND_TITLES[kind]}, step {step}",
+            )
             paths.append(path)
             if hasattr(module.logger, "log_image"):
                 module.logger.log_image(key=f"val/attention/example{index}/{kind}", images=[str(path)], step=step)
     return paths
 
 
-def log_report_to_wandb(files: ReportFiles, summaries: Sequence[HeadSummary], *, project: str, name: str,
-                        out: Path, config: dict) -> str:
+def log_report_to_wandb(
+    files: ReportFiles, summaries: Sequence[HeadSummary], *, project: str, name: str, out: Path, config: dict
+) -> str:
     """Log ``s2s analyze``'s figures (a table, one row per head) and heatmaps to a new W&B run.
 
     Offline unless ``WANDB_MODE=online`` (the CLI sets offline by default): ``wandb sync DIR`` uploads.
@@ -86,15 +95,23 @@ def log_report_to_wandb(files: ReportFiles, summaries: Sequence[HeadSummary], *,
     columns: list[str | int] = ["attention", "layer", "head", "pattern", "figure", "description", *measures]
     table = wandb.Table(columns=columns)
     for s in summaries:
-        table.add_data(s.title, s.layer, s.head, s.pattern, round(s.figure, 4), s.description,
-                       *[round(s.measures[m], 4) if m in s.measures else None for m in measures])
+        table.add_data(
+            s.title,
+            s.layer,
+            s.head,
+            s.pattern,
+            round(s.figure, 4),
+            s.description,
+            *[round(s.measures[m], 4) if m in s.measures else None for m in measures],
+        )
     run = wandb.init(project=project, name=name, dir=str(out), config=config, job_type="analyze")
     try:
         images = {}
         for s in summaries:
-            pictures = [wandb.Image(str(out / files.heatmaps[(s.kind, s.layer, s.head, rank)]),
-                                    caption=f"{s.pattern} {rank}")
-                        for rank in range(1, len(s.examples) + 1)]
+            pictures = [
+                wandb.Image(str(out / files.heatmaps[(s.kind, s.layer, s.head, rank)]), caption=f"{s.pattern} {rank}")
+                for rank in range(1, len(s.examples) + 1)
+            ]
             if pictures:
                 images[f"heatmaps/{s.kind}/L{s.layer}-H{s.head}"] = pictures
         run.log({"heads": table, **images})

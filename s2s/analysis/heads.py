@@ -77,20 +77,26 @@ def verdict(measures: dict[str, float], baselines: dict[str, float], unit: str =
     entropy = measures.get(ENTROPY, 0.0)
     if good:
         top = good[0]
-        sentence = (f"{label(top, unit)}: {pct(patterns[top])} of attention on {noun(top, unit)}"
-                    f" (uniform attention would give {pct(baselines[top])}).")
+        sentence = (
+            f"{label(top, unit)}: {pct(patterns[top])} of attention on {noun(top, unit)}"
+            f" (uniform attention would give {pct(baselines[top])})."
+        )
         return Verdict(top, top, patterns[top], sentence, good[1:])
     if entropy >= BROAD_ENTROPY or not patterns:
         sentence = f"Broad attention: normalized entropy {entropy:.2f} (1.00 is uniform); no pattern stands out."
         return Verdict("broad", ENTROPY, entropy, sentence, [])
     top = max(patterns, key=lambda m: patterns[m] / max(baselines[m], 1e-9))
     if patterns[top] <= baselines[top]:
-        sentence = (f"No single pattern: attention is concentrated (normalized entropy {entropy:.2f}) but no measured"
-                    f" position gets more of it than uniform attention would give; closest is {noun(top, unit)},"
-                    f" {pct(patterns[top])} (uniform {pct(baselines[top])}).")
+        sentence = (
+            f"No single pattern: attention is concentrated (normalized entropy {entropy:.2f}) but no measured"
+            f" position gets more of it than uniform attention would give; closest is {noun(top, unit)},"
+            f" {pct(patterns[top])} (uniform {pct(baselines[top])})."
+        )
     else:
-        sentence = (f"No single pattern: the largest lift is {noun(top, unit)}, {pct(patterns[top])} of attention"
-                    f" (uniform attention would give {pct(baselines[top])}); normalized entropy {entropy:.2f}.")
+        sentence = (
+            f"No single pattern: the largest lift is {noun(top, unit)}, {pct(patterns[top])} of attention"
+            f" (uniform attention would give {pct(baselines[top])}); normalized entropy {entropy:.2f}."
+        )
     return Verdict("mixed", top, patterns[top], sentence, [])
 
 
@@ -107,8 +113,12 @@ def summarize(examples: Sequence[ExampleAttention], *, top: int = 3) -> list[Hea
             per_example: list[dict[str, Tally]] = []
             for ex in examples:
                 queries, keys = ex.axes(kind)
-                per_example.append(measure(ex.weights[kind][layer], Context(kind, queries, keys, ex.prefix_len,
-                                                                       ex.links if kind == "cross" else None)))
+                per_example.append(
+                    measure(
+                        ex.weights[kind][layer],
+                        Context(kind, queries, keys, ex.prefix_len, ex.links if kind == "cross" else None),
+                    )
+                )
             heads = examples[0].weights[kind][layer].shape[0]
             totals: dict[str, Tally] = {}
             for tallies in per_example:
@@ -121,7 +131,20 @@ def summarize(examples: Sequence[ExampleAttention], *, top: int = 3) -> list[Hea
                 v = verdict(measures, baselines, examples[0].axes(kind)[1].unit)
                 scored = [(i, example_figure(t.get(v.measure), h)) for i, t in enumerate(per_example)]
                 ranked = sorted(((i, f) for i, f in scored if f is not None), key=lambda pair: -pair[1])[:top]
-                summaries.append(HeadSummary(kind, layer + 1, h + 1, v.pattern, v.measure, v.figure, v.sentence,
-                                             measures, baselines, v.others, ranked, unit=examples[0].axes(kind)[1].unit))
+                summaries.append(
+                    HeadSummary(
+                        kind,
+                        layer + 1,
+                        h + 1,
+                        v.pattern,
+                        v.measure,
+                        v.figure,
+                        v.sentence,
+                        measures,
+                        baselines,
+                        v.others,
+                        ranked,
+                        unit=examples[0].axes(kind)[1].unit,
+                    )
+                )
     return summaries
-

@@ -18,8 +18,10 @@ MAX_INCHES = 16.0  # the largest side of one heatmap
 def _axes(ax, weights: np.ndarray, queries: Sequence[str] | None, keys: Sequence[str] | None, title: str) -> None:
     ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     ax.set_title(title, fontsize=8)
-    for labels, set_ticks, set_labels, rotation in ((keys, ax.set_xticks, ax.set_xticklabels, 90),
-                                                    (queries, ax.set_yticks, ax.set_yticklabels, 0)):
+    for labels, set_ticks, set_labels, rotation in (
+        (keys, ax.set_xticks, ax.set_xticklabels, 90),
+        (queries, ax.set_yticks, ax.set_yticklabels, 0),
+    ):
         if labels is not None and len(labels) <= MAX_LABELS:
             set_ticks(range(len(labels)))
             set_labels(labels, fontsize=6, rotation=rotation)
@@ -27,13 +29,22 @@ def _axes(ax, weights: np.ndarray, queries: Sequence[str] | None, keys: Sequence
             set_ticks([])
 
 
-def save_heatmap(weights: np.ndarray, path: Path, *, queries: Sequence[str] | None, keys: Sequence[str] | None,
-                 title: str, xlabel: str = "key", ylabel: str = "query") -> Path:
+def save_heatmap(
+    weights: np.ndarray,
+    path: Path,
+    *,
+    queries: Sequence[str] | None,
+    keys: Sequence[str] | None,
+    title: str,
+    xlabel: str = "key",
+    ylabel: str = "query",
+) -> Path:
     """One ``(Tq, Tk)`` attention matrix, rows = queries, columns = keys."""
     tq, tk = weights.shape
     # long axes (a Whisper window has 1,500 positions) are squeezed into MAX_INCHES, not drawn a cell each
-    fig, ax = plt.subplots(figsize=(min(MAX_INCHES, max(3.0, 0.22 * tk + 1.6)),
-                                    min(MAX_INCHES, max(2.6, 0.22 * tq + 1.2))), dpi=100)
+    fig, ax = plt.subplots(
+        figsize=(min(MAX_INCHES, max(3.0, 0.22 * tk + 1.6)), min(MAX_INCHES, max(2.6, 0.22 * tq + 1.2))), dpi=100
+    )
     _axes(ax, weights, queries, keys, title)
     ax.set_xlabel(xlabel, fontsize=7)
     ax.set_ylabel(ylabel, fontsize=7)
@@ -48,8 +59,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def save_grid(maps: Sequence[np.ndarray], path: Path, *, queries: Sequence[str] | None,
-              keys: Sequence[str] | None, title: str) -> Path:
+def save_grid(
+    maps: Sequence[np.ndarray], path: Path, *, queries: Sequence[str] | None, keys: Sequence[str] | None, title: str
+) -> Path:
     """Every head of every layer for one example: ``maps`` per layer ``(H, Tq, Tk)``; rows layers, columns heads."""
     layers, heads = len(maps), maps[0].shape[0]
     tq, tk = maps[0].shape[1:]
@@ -68,8 +80,7 @@ def save_importance(rows: dict[str, dict[str, np.ndarray]], path: Path) -> Path:
     """One row of panels per importance (its label -> kind -> ``(layers, heads)``), one panel per kind;
     each cell is a head, coloured and labelled with its value (blank where a pruned layer has no head)."""
     kinds = list(dict.fromkeys(kind for grids in rows.values() for kind in grids))
-    fig, axes = plt.subplots(len(rows), len(kinds), figsize=(3.2 * len(kinds), 2.6 * len(rows)), dpi=100,
-                             squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(kinds), figsize=(3.2 * len(kinds), 2.6 * len(rows)), dpi=100, squeeze=False)
     for r, (label, grids) in enumerate(rows.items()):
         limit = max(float(np.nanmax(np.abs(g))) for g in grids.values()) or 1.0  # one colour scale per row
         diverging = min(float(np.nanmin(g)) for g in grids.values()) < 0  # Δ can be negative: centre on 0
@@ -79,13 +90,18 @@ def save_importance(rows: dict[str, dict[str, np.ndarray]], path: Path) -> Path:
             if grid is None:
                 ax.axis("off")
                 continue
-            ax.imshow(grid, cmap="RdBu_r" if diverging else "Reds", vmin=-limit if diverging else 0.0, vmax=limit,
-                      aspect="auto", interpolation="nearest")
+            ax.imshow(
+                grid,
+                cmap="RdBu_r" if diverging else "Reds",
+                vmin=-limit if diverging else 0.0,
+                vmax=limit,
+                aspect="auto",
+                interpolation="nearest",
+            )
             for (layer, head), value in np.ndenumerate(grid):
                 if not np.isnan(value):
-                    ax.text(head, layer, f"{value:.2g}", ha="center",
-                            va="center", fontsize=7)
+                    ax.text(head, layer, f"{value:.2g}", ha="center", va="center", fontsize=7)
             ax.set_xticks(range(grid.shape[1]), [f"H{h + 1}" for h in range(grid.shape[1])], fontsize=7)
-            ax.set_yticks(range(grid.shape[0]), [f"L{l + 1}" for l in range(grid.shape[0])], fontsize=7)
+            ax.set_yticks(range(grid.shape[0]), [f"L{layer + 1}" for layer in range(grid.shape[0])], fontsize=7)
             ax.set_title(f"{kind}: {label}", fontsize=8)
     return _save(fig, path)

@@ -57,8 +57,9 @@ class HeldOut:
             yield self.side.batch(self.items[start:end], self.reference_ids[start:end])
 
 
-def masking_importance(model, heldout: HeldOut, heads: Sequence[HeadId] | None = None
-                       ) -> tuple[float, dict[HeadId, float]]:
+def masking_importance(
+    model, heldout: HeldOut, heads: Sequence[HeadId] | None = None
+) -> tuple[float, dict[HeadId, float]]:
     """The held-out score of the model, and per head the score with that head alone masked."""
     base = heldout.score()
     scores = {}
@@ -81,8 +82,13 @@ def gradient_importance(model, batches: Iterable[Batch], pad_id: int) -> dict[He
     with torch.inference_mode(False), torch.enable_grad(), gradient_masks(model) as masks:
         for batch in batches:
             device = batch.source.device
-            batch = dataclasses.replace(batch, source=batch.source.clone(), source_lengths=batch.source_lengths.clone(),
-                                        target_in=batch.target_in.clone(), target_out=batch.target_out.to(device).clone())
+            batch = dataclasses.replace(
+                batch,
+                source=batch.source.clone(),
+                source_lengths=batch.source_lengths.clone(),
+                target_in=batch.target_in.clone(),
+                target_out=batch.target_out.to(device).clone(),
+            )
             hidden = model.decoder_states(model.encode(batch.source, batch.source_lengths), batch.target_in)
             trained = batch.target_out != pad_id  # (B, T): the positions with a label
             logits = model.decoder.unembed(hidden[trained])  # (N, V)
@@ -94,12 +100,16 @@ def gradient_importance(model, batches: Iterable[Batch], pad_id: int) -> dict[He
     model.train(was_training)
     if not count:
         return {}
-    return {HeadId(kind, layer, h + 1): float(total[h]) / count
-            for (kind, layer), total in totals.items() for h in range(total.shape[0])}
+    return {
+        HeadId(kind, layer, h + 1): float(total[h]) / count
+        for (kind, layer), total in totals.items()
+        for h in range(total.shape[0])
+    }
 
 
 def rank_correlation(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation (average ranks for ties)."""
+
     def ranks(values: Sequence[float]) -> np.ndarray:
         x = np.asarray(values, dtype=float)
         order = np.argsort(x, kind="stable")
@@ -117,13 +127,17 @@ def rank_correlation(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def attach_importance(model, heldout: HeldOut, summaries, *, how: str = "both", pad_id: int,
-                      gradient_batches: int | None = None) -> dict:
+def attach_importance(
+    model, heldout: HeldOut, summaries, *, how: str = "both", pad_id: int, gradient_batches: int | None = None
+) -> dict:
     """Measure importance (``how``: both, masking or gradient) and store it in each
     :class:`s2s.analysis.heads.HeadSummary`'s ``importance``; returns how it was measured."""
     by_name = {s.name: s for s in summaries}
-    info = {"metric": heldout.metric, "size": len(heldout.items),
-            "unit": "sentences" if isinstance(heldout.items[0].data, list) else "utterances"}
+    info = {
+        "metric": heldout.metric,
+        "size": len(heldout.items),
+        "unit": "sentences" if isinstance(heldout.items[0].data, list) else "utterances",
+    }
     if how in ("both", "masking"):
         base, scores = masking_importance(model, heldout, [parse_head(name) for name in by_name])
         info["base"] = base
@@ -140,6 +154,7 @@ def attach_importance(model, heldout: HeldOut, summaries, *, how: str = "both", 
                 by_name[str(head)].importance["gradient"] = value
     if how == "both":
         both = [s for s in summaries if {"delta", "gradient"} <= set(s.importance)]
-        info["spearman"] = rank_correlation([s.importance["delta"] for s in both],
-                                            [s.importance["gradient"] for s in both])
+        info["spearman"] = rank_correlation(
+            [s.importance["delta"] for s in both], [s.importance["gradient"] for s in both]
+        )
     return info

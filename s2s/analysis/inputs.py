@@ -17,12 +17,12 @@ import torch
 
 from s2s.checkpoint import AnyTokenizer, LoadedModel
 from s2s.data.batching import Batch, collate
-from s2s.data.text.pieces import WORD_BOUNDARY, is_punctuation
 from s2s.data.text.corpus import Example
+from s2s.data.text.pieces import WORD_BOUNDARY, is_punctuation
 from s2s.decoding import DecodingOptions
 from s2s.errors import DataError
-from s2s.model.seq2seq import Seq2Seq
 from s2s.inference.translator import Translator
+from s2s.model.seq2seq import Seq2Seq
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Axis:
         return len(self.labels)
 
     @classmethod
-    def from_pieces(cls, pieces: Sequence[str], special: Sequence[bool], eos: int | None = None) -> "Axis":
+    def from_pieces(cls, pieces: Sequence[str], special: Sequence[bool], eos: int | None = None) -> Axis:
         """Word numbers from the ``▁`` marker: a word-initial piece starts a word, the rest continue it."""
         words, punct, word = [], [], -1
         previous_in_word = False
@@ -62,13 +62,14 @@ class Axis:
         return cls(tuple(pieces), tuple(words), tuple(punct), eos)
 
     @classmethod
-    def frames(cls, count: int, seconds_per_frame: float) -> "Axis":
+    def frames(cls, count: int, seconds_per_frame: float) -> Axis:
         """Positions that are audio frames: labelled by time, no words, punctuation or EOS."""
         return cls(tuple(f"{i * seconds_per_frame:.2f}s" for i in range(count)), None, (False,) * count, None, "frame")
 
 
-def token_axis(tokenizer: AnyTokenizer, ids: Sequence[int], eos: int | None = None,
-               frequencies: dict[int, int] | None = None) -> Axis:
+def token_axis(
+    tokenizer: AnyTokenizer, ids: Sequence[int], eos: int | None = None, frequencies: dict[int, int] | None = None
+) -> Axis:
     """The axis of token ``ids``; ``frequencies`` (id -> training count) labels rare tokens."""
     pieces = [tokenizer.piece(i) for i in ids]
     special = [tokenizer.is_special(i) for i in ids]
@@ -105,8 +106,15 @@ class InputSide(Protocol):
 class TextInputs:
     """Text lines, read, decoded and batched through :class:`s2s.inference.translator.Translator`."""
 
-    def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
-                 device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        options: DecodingOptions,
+        target_lang: str | None = None,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.translator = Translator(loaded, options=options, target_lang=target_lang, device=device, dtype=dtype)
         self.model, self.tokenizer = self.translator.model, loaded.tokenizer
         self.prefix = self.translator.prefix
@@ -114,8 +122,11 @@ class TextInputs:
         self.frequencies: dict[int, int] | None = None  # source token counts of the training data, when given
 
     def read(self, inputs: Sequence[str]) -> list[SourceItem]:
-        items = [SourceItem(line.strip(), self.translator.encode(line.strip(), number))
-                 for number, line in enumerate(inputs, start=1) if line.strip()]
+        items = [
+            SourceItem(line.strip(), self.translator.encode(line.strip(), number))
+            for number, line in enumerate(inputs, start=1)
+            if line.strip()
+        ]
         if not items:
             raise DataError("no input sentences to analyze (every line is blank)")
         return items
@@ -126,10 +137,13 @@ class TextInputs:
 
     def batch(self, items: Sequence[SourceItem], targets: Sequence[Sequence[int]]) -> Batch:
         """A teacher-forcing batch: decoder input is the prefix followed by each target."""
-        examples = [Example(item.data, self.prefix + list(target), len(self.prefix), "", item.text)
-                    for item, target in zip(items, targets)]
-        batch = collate(examples, list(range(len(examples))), pad_id=self.tokenizer.pad_id,
-                        eos_id=self.tokenizer.eos_id)
+        examples = [
+            Example(item.data, self.prefix + list(target), len(self.prefix), "", item.text)
+            for item, target in zip(items, targets)
+        ]
+        batch = collate(
+            examples, list(range(len(examples))), pad_id=self.tokenizer.pad_id, eos_id=self.tokenizer.eos_id
+        )
         batch.source, batch.source_lengths = batch.source.to(self.device), batch.source_lengths.to(self.device)
         batch.target_in = batch.target_in.to(self.device)
         return batch

@@ -28,8 +28,11 @@ MEASURES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "eos": (("encoder", "cross"), "EOS as a sink", "the EOS token"),
     "punctuation": (("encoder", "decoder", "cross"), "Punctuation", "punctuation"),
     "same_word": (("encoder", "decoder"), "Same word", "the other pieces of the same word"),
-    "monotonic": (("cross",), "Monotonic source-target alignment",
-                  "source positions within ±1 of the length-scaled diagonal"),
+    "monotonic": (
+        ("cross",),
+        "Monotonic source-target alignment",
+        "source positions within ±1 of the length-scaled diagonal",
+    ),
     "rare": (("encoder", "cross"), "Rare tokens", "the sentence's least frequent source token"),
     "noop": (("encoder", "cross"), "No-op (punctuation and EOS)", "the source's punctuation and EOS"),
 }
@@ -73,7 +76,7 @@ class Tally:
     baseline: float  # summed share uniform attention would give
     queries: int
 
-    def __iadd__(self, other: "Tally") -> "Tally":
+    def __iadd__(self, other: Tally) -> Tally:
         self.mass = self.mass + other.mass
         self.baseline += other.baseline
         self.queries += other.queries
@@ -258,6 +261,7 @@ def measure(weights: np.ndarray, ctx: Context) -> dict[str, Tally]:
         entropy = -(weights * np.log(p)).sum(axis=-1) / np.log(np.maximum(counts, 2))  # (H, Tq)
         tallies[ENTROPY] = Tally(entropy[:, queries].sum(axis=-1), float(queries.sum()), int(queries.sum()))
         peak = np.where(visible[None], weights, 0.0).max(axis=-1)  # (H, Tq)
-        tallies[CONFIDENCE] = Tally(peak[:, queries].sum(axis=-1), float((1.0 / counts)[queries].sum()),
-                                    int(queries.sum()))
+        tallies[CONFIDENCE] = Tally(
+            peak[:, queries].sum(axis=-1), float((1.0 / counts)[queries].sum()), int(queries.sum())
+        )
     return tallies

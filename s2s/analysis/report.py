@@ -42,8 +42,10 @@ def importance_line(summary: HeadSummary, importance: dict | None, rank: int, co
     parts = []
     if "delta" in summary.importance:
         metric = importance["metric"].upper()
-        parts.append(f"masking it alone takes {metric} from {importance['base']:.2f} to "
-                     f"{summary.importance['masked']:.2f} (Δ {metric} {summary.importance['delta']:+.2f})")
+        parts.append(
+            f"masking it alone takes {metric} from {importance['base']:.2f} to "
+            f"{summary.importance['masked']:.2f} (Δ {metric} {summary.importance['delta']:+.2f})"
+        )
     if "gradient" in summary.importance:
         parts.append(f"gradient estimate {summary.importance['gradient']:.4f}")
     return f"Importance: rank {rank} of {count}; " + "; ".join(parts) + "."
@@ -52,16 +54,25 @@ def importance_line(summary: HeadSummary, importance: dict | None, rank: int, co
 def figures_line(summary: HeadSummary) -> str:
     text = []
     if CONFIDENCE in summary.measures:
-        text.append(f"Confidence {summary.measures[CONFIDENCE]:.2f} (mean maximum weight; uniform attention would "
-                    f"give {summary.baselines[CONFIDENCE]:.2f})")
+        text.append(
+            f"Confidence {summary.measures[CONFIDENCE]:.2f} (mean maximum weight; uniform attention would "
+            f"give {summary.baselines[CONFIDENCE]:.2f})"
+        )
     if ALIGNMENT in summary.measures:
-        text.append(f"alignment agreement {pct(summary.measures[ALIGNMENT])} (argmax on a source word eflomal links; "
-                    f"uniform {pct(summary.baselines[ALIGNMENT])})")
+        text.append(
+            f"alignment agreement {pct(summary.measures[ALIGNMENT])} (argmax on a source word eflomal links; "
+            f"uniform {pct(summary.baselines[ALIGNMENT])})"
+        )
     return "; ".join(text) + "." if text else ""
 
 
-def section(summary: HeadSummary, examples: Sequence[ExampleAttention], importance: dict | None = None,
-            rank: int = 0, count: int = 0) -> str:
+def section(
+    summary: HeadSummary,
+    examples: Sequence[ExampleAttention],
+    importance: dict | None = None,
+    rank: int = 0,
+    count: int = 0,
+) -> str:
     lines = [f"## Layer {summary.layer}, Head {summary.head} ({summary.title})", "", summary.description]
     if summary.others:
         unit = examples[0].axes(summary.kind)[1].unit
@@ -73,8 +84,10 @@ def section(summary: HeadSummary, examples: Sequence[ExampleAttention], importan
         lines.append(line)
     lines += ["", "Example Sentences:"]
     for rank, (index, value) in enumerate(summary.examples, start=1):
-        lines.append(f"- {example_line(examples[index])} ({figure_text(summary, value)};"
-                     f" [heatmap]({heatmap_name(summary, rank)}))")
+        lines.append(
+            f"- {example_line(examples[index])} ({figure_text(summary, value)};"
+            f" [heatmap]({heatmap_name(summary, rank)}))"
+        )
     if not summary.examples:
         lines.append("- (no input has a position this measure applies to)")
     return "\n".join(lines)
@@ -86,26 +99,53 @@ def draw(summary: HeadSummary, rank: int, example: ExampleAttention, out: Path) 
     title = f"{summary.title} L{summary.layer} H{summary.head}: {summary.pattern}"
     xlabel = "source (keys)" if summary.kind != "decoder" else "output so far (keys)"
     ylabel = "source (queries)" if summary.kind == "encoder" else "decoder input (queries)"
-    return save_heatmap(weights, out / heatmap_name(summary, rank), queries=queries.labels, keys=keys.labels,
-                        title=title, xlabel=xlabel, ylabel=ylabel)
+    return save_heatmap(
+        weights,
+        out / heatmap_name(summary, rank),
+        queries=queries.labels,
+        keys=keys.labels,
+        title=title,
+        xlabel=xlabel,
+        ylabel=ylabel,
+    )
 
 
 def head_record(summary: HeadSummary, examples: Sequence[ExampleAttention]) -> dict:
     return {
-        "attention": summary.kind, "title": summary.title, "layer": summary.layer, "head": summary.head,
-        "pattern": summary.pattern, "measure": summary.measure, "figure": round(summary.figure, 4),
-        "description": summary.description, "also": summary.others,
-        "role": summary.role, "importance": {k: round(v, 6) for k, v in summary.importance.items()},
+        "attention": summary.kind,
+        "title": summary.title,
+        "layer": summary.layer,
+        "head": summary.head,
+        "pattern": summary.pattern,
+        "measure": summary.measure,
+        "figure": round(summary.figure, 4),
+        "description": summary.description,
+        "also": summary.others,
+        "role": summary.role,
+        "importance": {k: round(v, 6) for k, v in summary.importance.items()},
         "measures": {k: round(v, 4) for k, v in summary.measures.items()},
         "uniform_baselines": {k: round(v, 4) for k, v in summary.baselines.items() if k != ENTROPY},
-        "examples": [{"index": i, "source": examples[i].source, "output": examples[i].target, "figure": round(v, 4),
-                      "heatmap": heatmap_name(summary, rank)}
-                     for rank, (i, v) in enumerate(summary.examples, start=1)],
+        "examples": [
+            {
+                "index": i,
+                "source": examples[i].source,
+                "output": examples[i].target,
+                "figure": round(v, 4),
+                "heatmap": heatmap_name(summary, rank),
+            }
+            for rank, (i, v) in enumerate(summary.examples, start=1)
+        ],
     }
 
 
-def write_report(summaries: Sequence[HeadSummary], examples: Sequence[ExampleAttention], out: str | Path, *,
-                 meta: dict, importance: dict | None = None) -> ReportFiles:
+def write_report(
+    summaries: Sequence[HeadSummary],
+    examples: Sequence[ExampleAttention],
+    out: str | Path,
+    *,
+    meta: dict,
+    importance: dict | None = None,
+) -> ReportFiles:
     """``out/analysis.md`` (the summary table, then one section per head), ``out/heads.json``,
     ``out/heatmaps/*.png`` and ``out/importance.png``; returns their paths. ``importance``: how the
     heads' importance was measured (metric, base score, held-out size; s2s.analysis.importance)."""
@@ -126,8 +166,14 @@ def write_report(summaries: Sequence[HeadSummary], examples: Sequence[ExampleAtt
     markdown.write_text("# Analysis\n\n" + "\n\n".join(["\n".join(top), *sections]) + "\n", encoding="utf-8")
     data = {
         "meta": meta,
-        "rules": {"min_share": MIN_SHARE, "min_lift": MIN_LIFT, "broad_entropy": BROAD_ENTROPY,
-                  "monotonic_band": MONOTONIC_BAND, "max_offset": MAX_OFFSET, "layers_and_heads": "1-based"},
+        "rules": {
+            "min_share": MIN_SHARE,
+            "min_lift": MIN_LIFT,
+            "broad_entropy": BROAD_ENTROPY,
+            "monotonic_band": MONOTONIC_BAND,
+            "max_offset": MAX_OFFSET,
+            "layers_and_heads": "1-based",
+        },
         "importance": importance,
         "heads": [head_record(s, examples) for s in summaries],
         "inputs": [{"source": e.source, "output": e.target} for e in examples],

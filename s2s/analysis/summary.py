@@ -16,8 +16,10 @@ IMPORTANCE_PICTURE = "importance.png"
 
 def ranked(summaries: Sequence[HeadSummary]) -> list[HeadSummary]:
     """Most important first: by the masking loss, else the gradient estimate; report order without either."""
+
     def key(s: HeadSummary) -> tuple[float, float]:
         return (-s.importance.get("delta", 0.0), -s.importance.get("gradient", 0.0))
+
     return sorted(summaries, key=key)
 
 
@@ -39,8 +41,15 @@ def summary_table(summaries: Sequence[HeadSummary], importance: dict | None) -> 
     columns += [f"Δ {metric}"] * has_delta + ["gradient"] * has_gradient + ["alignment"] * has_alignment
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for rank, s in enumerate(ranked(summaries), start=1):
-        cells = [str(rank), f"`{s.name}`", s.title, str(s.layer), s.role, figure_cell(s),
-                 optional(s.measures.get(CONFIDENCE), ".2f")]
+        cells = [
+            str(rank),
+            f"`{s.name}`",
+            s.title,
+            str(s.layer),
+            s.role,
+            figure_cell(s),
+            optional(s.measures.get(CONFIDENCE), ".2f"),
+        ]
         if has_delta:
             cells.append(optional(s.importance.get("delta"), "+.2f"))
         if has_gradient:
@@ -55,14 +64,18 @@ def summary_table(summaries: Sequence[HeadSummary], importance: dict | None) -> 
 def importance_text(importance: dict | None, count: int) -> str:
     """The sentences above the table: what the columns mean and how the two importances agree."""
     if not importance:
-        return ("Importance was not measured (give `--heldout SRC REF`, or `--heldout-manifest TSV` for speech); "
-                f"the {count} heads are in report order.")
+        return (
+            "Importance was not measured (give `--heldout SRC REF`, or `--heldout-manifest TSV` for speech); "
+            f"the {count} heads are in report order."
+        )
     metric = importance["metric"].upper()
-    text = [f"{count} heads, most important first. **Δ {metric}** is the {metric} lost on {importance['size']} "
-            f"held-out {importance['unit']} when that head alone is masked ({metric} of the whole model: "
-            f"{importance['base']:.2f}; a negative Δ means the model does better without the head). "
-            "**gradient** is Michel et al.'s estimate |∂loss/∂ξ| of the same set's reference loss "
-            f"({importance.get('gradient_batches', 0)} batches). **confidence** is Voita et al.'s mean maximum weight."]
+    text = [
+        f"{count} heads, most important first. **Δ {metric}** is the {metric} lost on {importance['size']} "
+        f"held-out {importance['unit']} when that head alone is masked ({metric} of the whole model: "
+        f"{importance['base']:.2f}; a negative Δ means the model does better without the head). "
+        "**gradient** is Michel et al.'s estimate |∂loss/∂ξ| of the same set's reference loss "
+        f"({importance.get('gradient_batches', 0)} batches). **confidence** is Voita et al.'s mean maximum weight."
+    ]
     rho = importance.get("spearman")
     if rho is not None and not np.isnan(rho):
         text.append(f"The two importances agree with a Spearman rank correlation of {rho:.2f}.")
@@ -86,8 +99,10 @@ def importance_grids(summaries: Sequence[HeadSummary], key: str) -> dict[str, np
 def draw_importance(summaries: Sequence[HeadSummary], out: Path, metric: str) -> Path | None:
     from s2s.analysis.heatmaps import save_importance  # matplotlib only when drawing
 
-    rows = {label: importance_grids(summaries, key)
-            for key, label in (("delta", f"Δ {metric.upper()} when masked"), ("gradient", "gradient estimate"))}
+    rows = {
+        label: importance_grids(summaries, key)
+        for key, label in (("delta", f"Δ {metric.upper()} when masked"), ("gradient", "gradient estimate"))
+    }
     rows = {label: grids for label, grids in rows.items() if grids}
     if not rows:
         return None

@@ -36,8 +36,16 @@ def batch_examples(model, tokenizer, batch, limit: int) -> list[ExampleAttention
         s = int(maps.memory_lengths[i])
         source_axis = Axis.frames(s, seconds) if audio else token_axis(tokenizer, source[i, :s].tolist(), eos=s - 1)
         weights = {kind: [w.numpy() for w in maps.example(kind, i, t)] for kind in KINDS}
-        examples.append(ExampleAttention("", "", source_axis, token_axis(tokenizer, target_in[i, :t].tolist()),
-                                         int(batch.prefix.shape[1]), weights))
+        examples.append(
+            ExampleAttention(
+                "",
+                "",
+                source_axis,
+                token_axis(tokenizer, target_in[i, :t].tolist()),
+                int(batch.prefix.shape[1]),
+                weights,
+            )
+        )
     return examples
 
 
@@ -70,8 +78,17 @@ class HeadsOverTraining:
         rows = []
         for s in summarize(self.examples, top=0):
             gradient = self.gradients.get(s.name, 0.0) / max(self.seen, 1)
-            rows.append([s.name, s.title, s.layer, s.role, round(s.figure, 4),
-                         round(s.measures.get(CONFIDENCE, 0.0), 4), round(gradient, 6)])
+            rows.append(
+                [
+                    s.name,
+                    s.title,
+                    s.layer,
+                    s.role,
+                    round(s.figure, 4),
+                    round(s.measures.get(CONFIDENCE, 0.0), 4),
+                    round(gradient, 6),
+                ]
+            )
         return rows
 
     def log(self, module) -> list[list]:

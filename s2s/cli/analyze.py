@@ -24,31 +24,66 @@ if TYPE_CHECKING:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s2s analyze", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="s2s analyze", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("checkpoint", type=Path, help="model.pt or a training .ckpt")
-    p.add_argument("-i", "--input", type=Path, nargs="+", required=True,
-                   help="text files (one input sentence a line) or, for a speech model, audio files")
+    p.add_argument(
+        "-i",
+        "--input",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="text files (one input sentence a line) or, for a speech model, audio files",
+    )
     p.add_argument("--out", type=Path, required=True, help="report folder (created)")
-    p.add_argument("--targets", type=Path, default=None,
-                   help="teacher-force these lines (one per input sentence or audio file) instead of the model's own output")
+    p.add_argument(
+        "--targets",
+        type=Path,
+        default=None,
+        help="teacher-force these lines (one per input sentence or audio file) instead of the model's own output",
+    )
     p.add_argument("--max-inputs", type=int, default=100, help="analyze the first N non-blank inputs (default 100)")
     p.add_argument("--examples", type=int, default=3, help="example sentences (and heatmaps) per head (default 3)")
     p.add_argument("--batch-size", type=int, default=16, help="inputs per forward pass (default 16)")
     g = p.add_argument_group("importance and training-data measures (docs/guides/analysis.md)")
-    g.add_argument("--heldout", type=Path, nargs=2, metavar=("SRC", "REF"), default=None,
-                   help="text models: held-out sources and references to measure each head's importance on")
-    g.add_argument("--heldout-manifest", type=Path, default=None,
-                   help="speech models: a manifest TSV (audio + transcript) to measure importance on")
+    g.add_argument(
+        "--heldout",
+        type=Path,
+        nargs=2,
+        metavar=("SRC", "REF"),
+        default=None,
+        help="text models: held-out sources and references to measure each head's importance on",
+    )
+    g.add_argument(
+        "--heldout-manifest",
+        type=Path,
+        default=None,
+        help="speech models: a manifest TSV (audio + transcript) to measure importance on",
+    )
     g.add_argument("--heldout-max", type=int, default=200, help="use the first N held-out pairs (default 200)")
-    g.add_argument("--importance", choices=["both", "masking", "gradient"], default="both",
-                   help="masking: BLEU/WER with each head masked (one decoding per head); gradient: Michel et "
-                        "al.'s estimate (one backward pass per batch); default both")
-    g.add_argument("--normalize", choices=["whisper"], default=None,
-                   help="speech: score the held-out WER after Whisper's English normalizer")
-    g.add_argument("--corpus", type=Path, nargs=2, metavar=("SRC", "TGT"), default=None,
-                   help="text models: the training corpus, for token frequencies (rare-token heads) and the "
-                        "eflomal word alignment cross-attention is compared with")
+    g.add_argument(
+        "--importance",
+        choices=["both", "masking", "gradient"],
+        default="both",
+        help="masking: BLEU/WER with each head masked (one decoding per head); gradient: Michel et "
+        "al.'s estimate (one backward pass per batch); default both",
+    )
+    g.add_argument(
+        "--normalize",
+        choices=["whisper"],
+        default=None,
+        help="speech: score the held-out WER after Whisper's English normalizer",
+    )
+    g.add_argument(
+        "--corpus",
+        type=Path,
+        nargs=2,
+        metavar=("SRC", "TGT"),
+        default=None,
+        help="text models: the training corpus, for token frequencies (rare-token heads) and the "
+        "eflomal word alignment cross-attention is compared with",
+    )
     g.add_argument("--corpus-max", type=int, default=None, help="read only the first N corpus pairs")
     p.add_argument("--wandb", action="store_true", help="also log the figures and heatmaps to a W&B run")
     p.add_argument("--wandb-project", default="s2s", help="W&B project (default s2s)")
@@ -102,8 +137,15 @@ def heldout_set(side, options: argparse.Namespace, audio: bool, task: str | None
         metric = "bleu"
     else:
         return None
-    return HeldOut(side, items, references, [encode_target(r) for r in references], metric,
-                   normalize=options.normalize, batch_size=options.batch_size)
+    return HeldOut(
+        side,
+        items,
+        references,
+        [encode_target(r) for r in references],
+        metric,
+        normalize=options.normalize,
+        batch_size=options.batch_size,
+    )
 
 
 def check_extra_options(options: argparse.Namespace, audio: bool) -> None:
@@ -126,12 +168,12 @@ def run(args: list[str]) -> None:
     lines, target_lines = read_inputs(options, audio)
     check_extra_options(options, audio)
 
+    from s2s.analysis.alignment import align_outputs
     from s2s.analysis.collect import collect_attention
+    from s2s.analysis.corpus import TrainingCorpus
     from s2s.analysis.heads import summarize
     from s2s.analysis.importance import attach_importance
     from s2s.analysis.report import write_report
-    from s2s.analysis.alignment import align_outputs
-    from s2s.analysis.corpus import TrainingCorpus
 
     Side: type[AudioInputs] | type[TextInputs]
     if audio:
@@ -139,8 +181,13 @@ def run(args: list[str]) -> None:
     else:
         from s2s.analysis.inputs import TextInputs as Side
     decoding = decoding_options(options, loaded)
-    side = Side(loaded, options=decoding, target_lang=options.tgt_lang,
-                device=check_device(options.device), dtype=decoding_dtype(options))
+    side = Side(
+        loaded,
+        options=decoding,
+        target_lang=options.tgt_lang,
+        device=check_device(options.device),
+        dtype=decoding_dtype(options),
+    )
     items = side.read(lines)
     targets = None if target_lines is None else [loaded.tokenizer.encode(t.strip()) for t in target_lines]
     decoder_side = "teacher-forced --targets" if targets is not None else f"model output (beam {decoding.beam_size})"
@@ -153,31 +200,47 @@ def run(args: list[str]) -> None:
         corpus = TrainingCorpus.read(loaded.tokenizer, source, target, limit=options.corpus_max)
         side.frequencies = corpus.source_frequencies()
         if targets is None:  # the outputs are aligned with the corpus, so decode them first
-            targets = [out for start in range(0, len(items), options.batch_size)
-                       for out in side.decode(items[start : start + options.batch_size])]
+            targets = [
+                out
+                for start in range(0, len(items), options.batch_size)
+                for out in side.decode(items[start : start + options.batch_size])
+            ]
         links = align_outputs(loaded.tokenizer, corpus, items, targets, side.prefix)
     examples = collect_attention(side, side.model, items, targets=targets, batch_size=options.batch_size, links=links)
     summaries = summarize(examples, top=options.examples)
     importance = None
     heldout = heldout_set(side, options, audio, loaded.info.task)
     if heldout is not None:
-        importance = attach_importance(side.model, heldout, summaries, how=options.importance,
-                                       pad_id=loaded.tokenizer.pad_id)
-    meta = {"checkpoint": str(options.checkpoint), "inputs": [str(p) for p in options.input], "count": len(examples),
-            "decoder_side": decoder_side, "masked_heads": masked, "corpus": [str(p) for p in options.corpus or ()],
-            "model": loaded.model.config.to_dict(), "task": loaded.info.task, "step": loaded.info.step}
+        importance = attach_importance(
+            side.model, heldout, summaries, how=options.importance, pad_id=loaded.tokenizer.pad_id
+        )
+    meta = {
+        "checkpoint": str(options.checkpoint),
+        "inputs": [str(p) for p in options.input],
+        "count": len(examples),
+        "decoder_side": decoder_side,
+        "masked_heads": masked,
+        "corpus": [str(p) for p in options.corpus or ()],
+        "model": loaded.model.config.to_dict(),
+        "task": loaded.info.task,
+        "step": loaded.info.step,
+    }
     files = write_report(summaries, examples, options.out, meta=meta, importance=importance)
     counts: dict[str, int] = {}
     for s in summaries:
         counts[s.pattern] = counts.get(s.pattern, 0) + 1
     found = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
     picture = f", {files.importance}" if files.importance else ""
-    print(f"wrote {files.markdown} ({len(summaries)} heads: {found}), {files.json}, "
-          f"{len(files.heatmaps)} heatmaps{picture}", file=sys.stderr)
+    print(
+        f"wrote {files.markdown} ({len(summaries)} heads: {found}), {files.json}, "
+        f"{len(files.heatmaps)} heatmaps{picture}",
+        file=sys.stderr,
+    )
     if options.wandb:
         from s2s.analysis.dashboard import log_report_to_wandb
 
         name = options.wandb_name or f"analyze-{options.checkpoint.stem}"
-        run_dir = log_report_to_wandb(files, summaries, project=options.wandb_project, name=name, out=options.out,
-                                      config=meta)
+        run_dir = log_report_to_wandb(
+            files, summaries, project=options.wandb_project, name=name, out=options.out, config=meta
+        )
         print(f"logged to W&B: {run_dir}", file=sys.stderr)

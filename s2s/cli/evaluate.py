@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 
 from s2s.checkpoint import load_checkpoint
-from s2s.cli.common import add_decoding_arguments, apply_head_mask, check_device, decoding_dtype, decoding_options, refuse_text_only_options
+from s2s.cli.common import (
+    add_decoding_arguments,
+    apply_head_mask,
+    check_device,
+    decoding_dtype,
+    decoding_options,
+    refuse_text_only_options,
+)
 from s2s.inference.evaluation import evaluate_speech, evaluate_translation
 from s2s.metrics import NORMALIZERS
 
@@ -24,9 +31,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ref", type=Path, default=None, help="reference translations, aligned with --src")
     p.add_argument("--manifest", type=Path, default=None, help="speech checkpoints: a manifest TSV (audio + target)")
     p.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU/chrF/TER")
-    p.add_argument("--normalize", choices=NORMALIZERS, default=None,
-                   help="speech recognition: score WER after Whisper's English text normalizer (the raw WER "
-                        "is printed too)")
+    p.add_argument(
+        "--normalize",
+        choices=NORMALIZERS,
+        default=None,
+        help="speech recognition: score WER after Whisper's English text normalizer (the raw WER is printed too)",
+    )
     p.add_argument("--tokenize", default="13a", choices=["13a", "intl", "char", "none"], help="BLEU tokenizer")
     p.add_argument("--hyp-out", type=Path, default=None, help="also write the translations here")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -45,13 +55,25 @@ def run(args: list[str]) -> None:
     if options.normalize is not None:
         raise ValueError("--normalize scores speech transcripts (--manifest); BLEU has --lowercase and --tokenize")
     if loaded.tokenizer.writes_lower_case and not options.lowercase:
-        print("warning: this model writes lower case only (it was trained on lower-cased text): case-sensitive "
-              "scores count every capital of the references as an error; add --lowercase", file=sys.stderr)
+        print(
+            "warning: this model writes lower case only (it was trained on lower-cased text): case-sensitive "
+            "scores count every capital of the references as an error; add --lowercase",
+            file=sys.stderr,
+        )
     scores = evaluate_translation(
-        loaded, options.src, options.ref, options=decoding_options(options, loaded), target_lang=options.tgt_lang,
-        lowercase=options.lowercase, tokenize=options.tokenize, max_tokens=options.max_tokens,
-        device=check_device(options.device), hypotheses_out=options.hyp_out, dtype=decoding_dtype(options),
-        forced_prefix=options.prefix, workers=options.workers,
+        loaded,
+        options.src,
+        options.ref,
+        options=decoding_options(options, loaded),
+        target_lang=options.tgt_lang,
+        lowercase=options.lowercase,
+        tokenize=options.tokenize,
+        max_tokens=options.max_tokens,
+        device=check_device(options.device),
+        hypotheses_out=options.hyp_out,
+        dtype=decoding_dtype(options),
+        forced_prefix=options.prefix,
+        workers=options.workers,
     )
     if options.json:
         print(json.dumps(scores, indent=2))
@@ -63,10 +85,19 @@ def run(args: list[str]) -> None:
 def evaluate_manifest(loaded, options: argparse.Namespace) -> None:
     refuse_text_only_options(options)
     decoding = decoding_options(options, loaded)
-    scores = evaluate_speech(loaded, options.manifest, options=decoding, target_lang=options.tgt_lang,
-                             device=check_device(options.device), hypotheses_out=options.hyp_out,
-                             dtype=decoding_dtype(options), workers=options.workers, lowercase=options.lowercase,
-                             tokenize=options.tokenize, normalize=options.normalize)
+    scores = evaluate_speech(
+        loaded,
+        options.manifest,
+        options=decoding,
+        target_lang=options.tgt_lang,
+        device=check_device(options.device),
+        hypotheses_out=options.hyp_out,
+        dtype=decoding_dtype(options),
+        workers=options.workers,
+        lowercase=options.lowercase,
+        tokenize=options.tokenize,
+        normalize=options.normalize,
+    )
     if options.json:
         print(json.dumps(scores, indent=2))
         return
@@ -74,6 +105,8 @@ def evaluate_manifest(loaded, options: argparse.Namespace) -> None:
     for name in ("wer", "cer", "bleu", "chrf"):
         if name in scores:
             signature = scores.get(name + "_signature")
-            note = f"  {signature}" if signature else f"  (Whisper-normalized; as written {raw[name]:.2f})" if raw else ""
+            note = (
+                f"  {signature}" if signature else f"  (Whisper-normalized; as written {raw[name]:.2f})" if raw else ""
+            )
             print(f"{name.upper():<5} {scores[name]:6.2f}{note}")
     print(f"({scores['utterances']} utterances, beam {decoding.beam_size}, ctc weight {decoding.ctc_weight})")

@@ -13,11 +13,19 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("folder", type=Path, help="folder with config.json, weights, source.spm, target.spm, vocab.json")
     m.add_argument("out", type=Path, help="the s2s checkpoint to write (e.g. opus-mt-en-de.pt)")
     w = sub.add_parser("whisper", help="an OpenAI Whisper model: OpenAI's .pt, a Hugging Face or a CTranslate2 folder")
-    w.add_argument("source", type=Path, help="OpenAI's .pt, or a folder with config.json + weights (Hugging Face) "
-                                             "or model.bin (CTranslate2 / faster-whisper)")
+    w.add_argument(
+        "source",
+        type=Path,
+        help="OpenAI's .pt, or a folder with config.json + weights (Hugging Face) "
+        "or model.bin (CTranslate2 / faster-whisper)",
+    )
     w.add_argument("out", type=Path, help="the s2s checkpoint to write (e.g. whisper-tiny.en.pt)")
-    w.add_argument("--tokenizer", type=Path, default=None,
-                   help="Whisper's tokenizer.json, for OpenAI's .pt (which holds none; default: beside the .pt)")
+    w.add_argument(
+        "--tokenizer",
+        type=Path,
+        default=None,
+        help="Whisper's tokenizer.json, for OpenAI's .pt (which holds none; default: beside the .pt)",
+    )
     return p
 
 

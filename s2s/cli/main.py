@@ -23,9 +23,11 @@ COMMANDS = {
     "export": ("s2s.cli.export", "write a model for onnxruntime or CTranslate2 (deploy without PyTorch)"),
 }
 
-USAGE = "usage: s2s <command> [options]\n\ncommands:\n" + "".join(
-    f"  {name:<10} {summary}\n" for name, (_, summary) in COMMANDS.items()
-) + "\nRun `s2s <command> --help` for a command's options."
+USAGE = (
+    "usage: s2s <command> [options]\n\ncommands:\n"
+    + "".join(f"  {name:<10} {summary}\n" for name, (_, summary) in COMMANDS.items())
+    + "\nRun `s2s <command> --help` for a command's options."
+)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         fail("interrupted", 130)
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`): not an error of ours
-        raise SystemExit(0)
+        raise SystemExit(0) from None
     except OSError as error:  # a file the user named cannot be opened, read or written
         where = f"{error.filename}: " if error.filename else ""
         fail(f"{where}{error.strerror or error}", 1)

@@ -24,18 +24,33 @@ from s2s.model.pruning import original_names, prune_heads
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s2s prune", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="s2s prune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("checkpoint", type=Path, help="model.pt or a training .ckpt")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--heads", help="heads to remove: kind:layer:head,... (e.g. encoder:1:2,cross:3:4)")
     which.add_argument("--keep-best", type=int, metavar="N", help="keep the N most important heads")
-    p.add_argument("--importance", type=Path, default=None,
-                   help="--keep-best: the heads.json of an `s2s analyze --heldout` report of this checkpoint")
-    p.add_argument("--by", choices=["masking", "gradient"], default="masking",
-                   help="--importance: rank by the BLEU/WER lost when masked (default) or the gradient estimate")
-    p.add_argument("--heldout", type=Path, nargs=2, metavar=("SRC", "REF"), default=None,
-                   help="--keep-best without --importance: rank by the gradient estimate on these pairs")
+    p.add_argument(
+        "--importance",
+        type=Path,
+        default=None,
+        help="--keep-best: the heads.json of an `s2s analyze --heldout` report of this checkpoint",
+    )
+    p.add_argument(
+        "--by",
+        choices=["masking", "gradient"],
+        default="masking",
+        help="--importance: rank by the BLEU/WER lost when masked (default) or the gradient estimate",
+    )
+    p.add_argument(
+        "--heldout",
+        type=Path,
+        nargs=2,
+        metavar=("SRC", "REF"),
+        default=None,
+        help="--keep-best without --importance: rank by the gradient estimate on these pairs",
+    )
     p.add_argument("--heldout-max", type=int, default=200, help="first N --heldout pairs (default 200)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the pruned checkpoint to write")
     return p
@@ -51,8 +66,10 @@ def importance_from_report(path: Path, model, by: str) -> dict[HeadId, float]:
     key = "delta" if by == "masking" else "gradient"
     scores = {HeadId(h["attention"], h["layer"], h["head"]): h.get("importance", {}).get(key) for h in data["heads"]}
     if any(v is None for v in scores.values()) or set(scores) != set(all_heads(model)):
-        raise DataError(f"{path} has no {by} importance for every head: run s2s analyze with --heldout"
-                        + ("" if by == "masking" else " and --importance both or gradient"))
+        raise DataError(
+            f"{path} has no {by} importance for every head: run s2s analyze with --heldout"
+            + ("" if by == "masking" else " and --importance both or gradient")
+        )
     return scores
 
 
@@ -67,8 +84,9 @@ def gradient_on_heldout(loaded, pairs: tuple[Path, Path], limit: int) -> dict[He
     if not rows:
         raise DataError(f"{pairs[0]} holds no sentences")
     encode_target = getattr(loaded.tokenizer, "encode_target", loaded.tokenizer.encode)
-    heldout = HeldOut(side, side.read([s for s, _ in rows]), [r for _, r in rows],
-                      [encode_target(r) for _, r in rows], "bleu")
+    heldout = HeldOut(
+        side, side.read([s for s, _ in rows]), [r for _, r in rows], [encode_target(r) for _, r in rows], "bleu"
+    )
     return gradient_importance(loaded.model, heldout.batches(), loaded.tokenizer.pad_id)
 
 
@@ -76,8 +94,10 @@ def best_heads(scores: dict[HeadId, float], keep: int) -> set[HeadId]:
     """The ``keep`` highest-scoring heads, with at least one in every attention module."""
     modules = {h.module for h in scores}
     if not len(modules) <= keep <= len(scores):
-        raise ConfigError(f"--keep-best {keep}: keep between {len(modules)} (one head per attention module) and "
-                          f"{len(scores)} (every head)")
+        raise ConfigError(
+            f"--keep-best {keep}: keep between {len(modules)} (one head per attention module) and "
+            f"{len(scores)} (every head)"
+        )
     order = sorted(scores, key=lambda h: (-scores[h], h.sort_key()))
     kept = [max((h for h in order if h.module == m), key=lambda h: scores[h]) for m in sorted(modules)]
     kept += [h for h in order if h not in kept][: keep - len(kept)]
@@ -109,5 +129,8 @@ def run(args: list[str]) -> None:
     model.config = dataclasses.replace(model.config, pruned_heads=tuple(names))
     export_checkpoint(model, loaded.tokenizer, loaded.info, options.output)  # the removed heads are in the config
     total = len(all_heads(model))
-    print(f"removed {len(removed)} heads ({', '.join(str(h) for h in removed)}); {total} kept; "
-          f"parameters {before:,} -> {model.num_parameters():,}; wrote {options.output}", file=sys.stderr)
+    print(
+        f"removed {len(removed)} heads ({', '.join(str(h) for h in removed)}); {total} kept; "
+        f"parameters {before:,} -> {model.num_parameters():,}; wrote {options.output}",
+        file=sys.stderr,
+    )

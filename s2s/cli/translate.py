@@ -18,8 +18,9 @@ from s2s.inference.translator import Translator
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s2s translate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="s2s translate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("checkpoint", type=Path, help="model.pt or a training .ckpt")
     p.add_argument("-i", "--input", type=Path, default=None, help="input file (default stdin)")
     p.add_argument("-o", "--output", type=Path, default=None, help="output file (default stdout)")
@@ -40,9 +41,16 @@ def run(args: list[str]) -> None:
     loaded = load_checkpoint(options.checkpoint)
     decoding = decoding_options(options, loaded)
     apply_head_mask(loaded.model, options)
-    translator = Translator(loaded, options=decoding, target_lang=options.tgt_lang, max_tokens=options.max_tokens,
-                            device=check_device(options.device), dtype=decoding_dtype(options),
-                            forced_prefix=options.prefix, workers=options.workers)
+    translator = Translator(
+        loaded,
+        options=decoding,
+        target_lang=options.tgt_lang,
+        max_tokens=options.max_tokens,
+        device=check_device(options.device),
+        dtype=decoding_dtype(options),
+        forced_prefix=options.prefix,
+        workers=options.workers,
+    )
     if options.input is not None and not options.input.is_file():
         raise DataError(f"input {'is not a file' if options.input.exists() else 'file not found'}: {options.input}")
     interactive = options.input is None and sys.stdin.isatty()
@@ -52,8 +60,9 @@ def run(args: list[str]) -> None:
         source = files.enter_context(open(options.input, "rb")) if options.input else sys.stdin.buffer
         out = files.enter_context(open(options.output, "w", encoding="utf-8")) if options.output else sys.stdout
         lines = utf8_lines(source, str(options.input or "stdin"))
-        translations = (t for line in lines for t in translator.translate([line])) if interactive \
-            else translator.translate(lines)
+        translations = (
+            (t for line in lines for t in translator.translate([line])) if interactive else translator.translate(lines)
+        )
         for translation in translations:
             out.write(format_line(translation, decoding.nbest))
             if interactive:

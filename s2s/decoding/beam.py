@@ -45,11 +45,12 @@ class BeamChooser:
         length = self.generated.shape[1] + 1  # tokens generated once this step's token is added
         penalty = self.options.length_penalty_of(length)
         # The 2K best (beam, token) extensions of each sentence: its K beams ranked together, offset by their scores
-        top_scores, top_beam, top_token = group_topk(logprobs, min(2 * k, r * vocab), group=r,
-                                                     offset=self.scores.view(-1))  # (A, 2K) each, best first
+        top_scores, top_beam, top_token = group_topk(
+            logprobs, min(2 * k, r * vocab), group=r, offset=self.scores.view(-1)
+        )  # (A, 2K) each, best first
         top_beam_list, top_token_list = top_beam.tolist(), top_token.tolist()
         top_scores_list = top_scores.tolist()
-        max_new = self.max_new[:: r].tolist()
+        max_new = self.max_new[::r].tolist()
         generated = None  # fetched from the device only if some hypothesis ends
 
         rows, tokens, scores, still_active = [], [], [], []

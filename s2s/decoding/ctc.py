@@ -27,8 +27,9 @@ LOG_ZERO = -1e10
 
 
 class CTCPrefixScorer:
-    def __init__(self, log_probs: Tensor, lengths: Tensor, *, blank: int, eos: int, weight: float,
-                 candidates: int) -> None:
+    def __init__(
+        self, log_probs: Tensor, lengths: Tensor, *, blank: int, eos: int, weight: float, candidates: int
+    ) -> None:
         """``log_probs (B, T, V)`` of the CTC head, ``lengths (B,)`` real encoder positions."""
         self.x = log_probs.float()
         self.lengths, self.blank, self.eos, self.weight = lengths, blank, eos, weight

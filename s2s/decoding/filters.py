@@ -105,7 +105,11 @@ class TimestampRules:
 
     def __init__(self, timestamp_begin: int, eos_id: int, no_timestamps_id: int, max_initial: int | None = 50) -> None:
         self.begin, self.eos_id, self.no_timestamps_id, self.max_initial = (
-            timestamp_begin, eos_id, no_timestamps_id, max_initial)
+            timestamp_begin,
+            eos_id,
+            no_timestamps_id,
+            max_initial,
+        )
 
     def apply(self, logprobs: Tensor, generated: Tensor, max_new: Tensor) -> Tensor:
         begin = self.begin
@@ -113,7 +117,7 @@ class TimestampRules:
         if generated.shape[1] == 0:
             logprobs[:, :begin] = NEG_INF  # the output starts with a timestamp
             if self.max_initial is not None:
-                logprobs[:, begin + self.max_initial + 1:] = NEG_INF
+                logprobs[:, begin + self.max_initial + 1 :] = NEG_INF
         for row, tokens in enumerate(generated.tolist()):
             last = len(tokens) >= 1 and tokens[-1] >= begin
             penultimate = len(tokens) < 2 or tokens[-2] >= begin

@@ -62,13 +62,29 @@ def _adopt(model: nn.Module) -> None:
     _child_model = model
 
 
-def _decode(tensors: bytes, packed: bool, options: DecodingOptions, eos_id: int, suppress_ids: list[int],
-            suppress_at_start: list[int], rules: list) -> list[list[Hypothesis]]:
+def _decode(
+    tensors: bytes,
+    packed: bool,
+    options: DecodingOptions,
+    eos_id: int,
+    suppress_ids: list[int],
+    suppress_at_start: list[int],
+    rules: list,
+) -> list[list[Hypothesis]]:
     """In a child: :func:`generate` on its part of the batch (tensors pickled by value, any dtype)."""
     source, source_lengths, prefix = pickle.loads(tensors)
     with prepacking(packed):
-        return generate(_child_model, source, source_lengths, prefix, options=options, eos_id=eos_id,
-                        suppress_ids=suppress_ids, suppress_at_start=suppress_at_start, rules=rules)
+        return generate(
+            _child_model,
+            source,
+            source_lengths,
+            prefix,
+            options=options,
+            eos_id=eos_id,
+            suppress_ids=suppress_ids,
+            suppress_at_start=suppress_at_start,
+            rules=rules,
+        )
 
 
 class ForkedPool:
@@ -77,8 +93,9 @@ class ForkedPool:
     def __init__(self, model: nn.Module, workers: int) -> None:
         prepack(model)  # before fork, so every child inherits the packed weights
         self.model, self.workers, self.fingerprint = weakref.ref(model), workers, fingerprint(model)
-        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=_adopt, initargs=(model,))
+        self.executor = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_adopt, initargs=(model,)
+        )
 
     def matches(self, model: nn.Module, workers: int) -> bool:
         return self.model() is model and self.workers == workers and self.fingerprint == fingerprint(model)
@@ -105,22 +122,38 @@ def pool_for(model: nn.Module, workers: int) -> ForkedPool:
     return _pools[id(model)]
 
 
-def decode_parts(model: nn.Module, workers: int, parts: list[slice], source: Tensor, source_lengths: Tensor,
-                 prefix: Tensor, *, options: DecodingOptions, eos_id: int,
-                 suppress_ids: list[int], suppress_at_start: Sequence[int] = (),
-                 rules: Sequence = ()) -> list[list[list[Hypothesis]]]:
+def decode_parts(
+    model: nn.Module,
+    workers: int,
+    parts: list[slice],
+    source: Tensor,
+    source_lengths: Tensor,
+    prefix: Tensor,
+    *,
+    options: DecodingOptions,
+    eos_id: int,
+    suppress_ids: list[int],
+    suppress_at_start: Sequence[int] = (),
+    rules: Sequence = (),
+) -> list[list[list[Hypothesis]]]:
     """Each part of the batch (at most ``workers``) decoded by one forked worker; results in the order of ``parts``."""
     with _lock:  # one batch at a time: a pool's workers are all busy with it
         pool = pool_for(model, workers)
         packed = prepacking_enabled()
         try:
-            inputs = [pickle.dumps([t[p].clone() for t in (source, source_lengths, prefix)])  # clone: a view
-                      for p in parts]                                          # would pickle the whole batch
-            futures = [pool.executor.submit(_decode, part, packed, options, eos_id, suppress_ids,
-                                           list(suppress_at_start), list(rules))
-                       for part in inputs]
+            inputs = [
+                pickle.dumps([t[p].clone() for t in (source, source_lengths, prefix)])  # clone: a view
+                for p in parts
+            ]  # would pickle the whole batch
+            futures = [
+                pool.executor.submit(
+                    _decode, part, packed, options, eos_id, suppress_ids, list(suppress_at_start), list(rules)
+                )
+                for part in inputs
+            ]
             return [future.result() for future in futures]
         except BrokenProcessPool as error:
             _pools.pop(id(model), None)
-            raise WorkerError("a decoding worker process died (out of memory?); "
-                              "decode with fewer workers or --workers 1") from error
+            raise WorkerError(
+                "a decoding worker process died (out of memory?); decode with fewer workers or --workers 1"
+            ) from error

@@ -39,15 +39,18 @@ def load_kenlm(path: str):
     try:
         return kenlm.Model(str(path))
     except (OSError, RuntimeError) as error:
-        raise ValueError(f"--lm {path}: not an ARPA or kenlm binary file ({str(error).splitlines()[0][:120]})") from None
+        raise ValueError(
+            f"--lm {path}: not an ARPA or kenlm binary file ({str(error).splitlines()[0][:120]})"
+        ) from None
 
 
 class NGramFusion:
     def __init__(self, path: str | Path, tokenizer, weight: float, candidates: int) -> None:
         self.path, self.weight, self.candidates = str(path), weight, candidates
         self.eos_id = tokenizer.eos_id
-        self.pieces = [None if tokenizer.is_special(i) else lm_word(tokenizer.piece(i))
-                       for i in range(tokenizer.vocab_size)]
+        self.pieces = [
+            None if tokenizer.is_special(i) else lm_word(tokenizer.piece(i)) for i in range(tokenizer.vocab_size)
+        ]
         load_kenlm(self.path)  # fails here, in the parent, if the file is bad; kept out of pickles (workers)
 
     @property

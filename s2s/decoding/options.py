@@ -42,9 +42,14 @@ class DecodingOptions:
     def __post_init__(self) -> None:
         checks = [
             (self.beam_size >= 1, f"beam_size must be >= 1, got {self.beam_size}"),
-            (1 <= self.nbest <= self.beam_size, f"nbest must be between 1 and beam_size={self.beam_size}, got {self.nbest}"),
-            (self.length_penalty_style in LENGTH_PENALTIES,
-             f"length_penalty_style must be one of {LENGTH_PENALTIES}, got {self.length_penalty_style!r}"),
+            (
+                1 <= self.nbest <= self.beam_size,
+                f"nbest must be between 1 and beam_size={self.beam_size}, got {self.nbest}",
+            ),
+            (
+                self.length_penalty_style in LENGTH_PENALTIES,
+                f"length_penalty_style must be one of {LENGTH_PENALTIES}, got {self.length_penalty_style!r}",
+            ),
             (self.max_len_a >= 0 and self.max_len_b >= 1, "max_len_a must be >= 0 and max_len_b >= 1"),
             (self.min_len >= 0, f"min_len must be >= 0, got {self.min_len}"),
             (self.no_repeat_ngram >= 0, f"no_repeat_ngram must be >= 0, got {self.no_repeat_ngram}"),

@@ -34,23 +34,36 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
         return _pools[workers]
 
 
-def decode_parts_threaded(model, workers: int, parts: list[slice], source: Tensor, source_lengths: Tensor,
-                          prefix: Tensor, **kwargs) -> list[list[list[Hypothesis]]]:
+def decode_parts_threaded(
+    model, workers: int, parts: list[slice], source: Tensor, source_lengths: Tensor, prefix: Tensor, **kwargs
+) -> list[list[list[Hypothesis]]]:
     """Each part decoded by one thread. Sets torch's intra-op thread count to 1 while it runs
     (restored after): ``workers`` threads in all."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        futures = [worker_pool(workers).submit(generate, model, source[p], source_lengths[p], prefix[p], **kwargs)
-                   for p in parts]
+        futures = [
+            worker_pool(workers).submit(generate, model, source[p], source_lengths[p], prefix[p], **kwargs)
+            for p in parts
+        ]
         return [future.result() for future in futures]
     finally:
         torch.set_num_threads(previous)
 
 
-def generate_parallel(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
-                      eos_id: int, suppress_ids: list[int], workers: int,
-                      suppress_at_start: Sequence[int] = (), rules: Sequence = ()) -> list[list[Hypothesis]]:
+def generate_parallel(
+    model,
+    source: Tensor,
+    source_lengths: Tensor,
+    prefix: Tensor,
+    *,
+    options: DecodingOptions,
+    eos_id: int,
+    suppress_ids: list[int],
+    workers: int,
+    suppress_at_start: Sequence[int] = (),
+    rules: Sequence = (),
+) -> list[list[Hypothesis]]:
     """:func:`generate` with the sentences dealt round-robin into ``workers`` parts, one worker each.
 
     Round-robin, because a caller that sorts sentences by length would otherwise give one
@@ -61,10 +74,30 @@ def generate_parallel(model, source: Tensor, source_lengths: Tensor, prefix: Ten
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if workers == 1 or batch < 2 or source.device.type != "cpu":  # workers are for CPU cores
-        return generate(model, source, source_lengths, prefix, options=options, eos_id=eos_id,
-                        suppress_ids=suppress_ids, suppress_at_start=suppress_at_start, rules=rules)
+        return generate(
+            model,
+            source,
+            source_lengths,
+            prefix,
+            options=options,
+            eos_id=eos_id,
+            suppress_ids=suppress_ids,
+            suppress_at_start=suppress_at_start,
+            rules=rules,
+        )
     parts = [slice(i, None, workers) for i in range(min(workers, batch))]  # sentence i goes to part i % W
     decode_parts = forked.decode_parts if forked.AVAILABLE else decode_parts_threaded
-    results = decode_parts(model, workers, parts, source, source_lengths, prefix, options=options, eos_id=eos_id,
-                           suppress_ids=suppress_ids, suppress_at_start=suppress_at_start, rules=rules)
+    results = decode_parts(
+        model,
+        workers,
+        parts,
+        source,
+        source_lengths,
+        prefix,
+        options=options,
+        eos_id=eos_id,
+        suppress_ids=suppress_ids,
+        suppress_at_start=suppress_at_start,
+        rules=rules,
+    )
     return [results[i % len(parts)][i // len(parts)] for i in range(batch)]

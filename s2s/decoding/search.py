@@ -16,9 +16,18 @@ from s2s.decoding.options import DecodingOptions
 
 
 @torch.inference_mode()
-def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, options: DecodingOptions,
-             eos_id: int, suppress_ids: list[int], suppress_at_start: Sequence[int] = (),
-             rules: Sequence[LogitFilter] = ()) -> list[list[Hypothesis]]:
+def generate(
+    model,
+    source: Tensor,
+    source_lengths: Tensor,
+    prefix: Tensor,
+    *,
+    options: DecodingOptions,
+    eos_id: int,
+    suppress_ids: list[int],
+    suppress_at_start: Sequence[int] = (),
+    rules: Sequence[LogitFilter] = (),
+) -> list[list[Hypothesis]]:
     """Decode a batch. ``source (B, S)``, ``source_lengths (B,)``, ``prefix (B, P)`` forced first tokens.
 
     ``suppress_ids`` are never generated, ``suppress_at_start`` not as the first token
@@ -30,8 +39,14 @@ def generate(model, source: Tensor, source_lengths: Tensor, prefix: Tensor, *, o
     cache = model.start_decoding(encoded)
     ctc = None
     if options.ctc_weight > 0:  # joint CTC/attention: the CTC head reads the same encoder output
-        ctc = CTCPrefixScorer(model.ctc_log_probs(encoded.memory), encoded.lengths, blank=model.config.pad_id,
-                              eos=eos_id, weight=options.ctc_weight, candidates=max(2 * options.beam_size, 4))
+        ctc = CTCPrefixScorer(
+            model.ctc_log_probs(encoded.memory),
+            encoded.lengths,
+            blank=model.config.pad_id,
+            eos=eos_id,
+            weight=options.ctc_weight,
+            candidates=max(2 * options.beam_size, 4),
+        )
     batch, prefix_len = prefix.shape
     max_new = (options.max_len_a * encoded.lengths + options.max_len_b).floor().long()  # (B,) by source length
     max_new = max_new.clamp(min=1, max=model.config.max_positions - prefix_len)

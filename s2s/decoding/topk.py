@@ -34,7 +34,7 @@ def group_topk(scores: Tensor, k: int, group: int = 1, offset: Tensor | None = N
         return values, index // vocab, index % vocab
     block_max = scores[:, : full * BLOCK].reshape(n, full, BLOCK).amax(dim=2)  # (N, full)
     if blocks > full:
-        block_max = torch.cat([block_max, scores[:, full * BLOCK:].amax(dim=1, keepdim=True)], dim=1)
+        block_max = torch.cat([block_max, scores[:, full * BLOCK :].amax(dim=1, keepdim=True)], dim=1)
     if offset is not None:
         block_max = block_max + offset[:, None]
     best = block_max.view(groups, group * blocks).topk(k, dim=1).indices  # (G, k) the blocks to search

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from s2s.model.seq2seq import Seq2Seq
 from s2s.nn.attention import causal_mask, key_mask
-from s2s.nn.kv_cache import StepColumns
+from s2s.nn.layer_cache import StepColumns
 
 
 class EncoderGraph(nn.Module):

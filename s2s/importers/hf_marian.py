@@ -19,23 +19,30 @@ import torch
 from torch import Tensor
 
 from s2s.checkpoint import export_checkpoint
-from s2s.model.config import ModelConfig
-from s2s.model.info import CheckpointInfo
 from s2s.data.text.marian_tokenizer import MarianTokenizer
 from s2s.errors import CheckpointError
+from s2s.model.config import ModelConfig
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 from s2s.nn.embeddings import sinusoid_table
 
 ACTIVATIONS = {"swish": "swish", "silu": "swish", "gelu": "gelu", "relu": "relu"}
 # Our parameter names -> Marian's, inside one layer.
 ENCODER_LAYER = {
-    "self_attn.{p}_proj": "self_attn.{p}_proj", "attn_block.norm": "self_attn_layer_norm",
-    "ffn.fc1": "fc1", "ffn.fc2": "fc2", "ffn_block.norm": "final_layer_norm",
+    "self_attn.{p}_proj": "self_attn.{p}_proj",
+    "attn_block.norm": "self_attn_layer_norm",
+    "ffn.fc1": "fc1",
+    "ffn.fc2": "fc2",
+    "ffn_block.norm": "final_layer_norm",
 }
 DECODER_LAYER = {
-    "self_attn.{p}_proj": "self_attn.{p}_proj", "self_block.norm": "self_attn_layer_norm",
-    "cross_attn.{p}_proj": "encoder_attn.{p}_proj", "cross_block.norm": "encoder_attn_layer_norm",
-    "ffn.fc1": "fc1", "ffn.fc2": "fc2", "ffn_block.norm": "final_layer_norm",
+    "self_attn.{p}_proj": "self_attn.{p}_proj",
+    "self_block.norm": "self_attn_layer_norm",
+    "cross_attn.{p}_proj": "encoder_attn.{p}_proj",
+    "cross_block.norm": "encoder_attn_layer_norm",
+    "ffn.fc1": "fc1",
+    "ffn.fc2": "fc2",
+    "ffn_block.norm": "final_layer_norm",
 }
 
 
@@ -55,14 +62,25 @@ def model_config(hf: dict) -> ModelConfig:
     shared = hf.get("share_encoder_decoder_embeddings", True)
     target_vocab = hf.get("decoder_vocab_size") or hf["vocab_size"]
     return ModelConfig(
-        vocab_size=target_vocab, pad_id=hf["pad_token_id"], d_model=hf["d_model"],
-        num_heads=hf["encoder_attention_heads"], encoder_layers=hf["encoder_layers"],
-        decoder_layers=hf["decoder_layers"], ffn_dim=hf["encoder_ffn_dim"], dropout=hf.get("dropout", 0.1),
-        attention_dropout=hf.get("attention_dropout", 0.0), activation_dropout=hf.get("activation_dropout", 0.0),
-        activation=ACTIVATIONS[activation], norm_first=False, learned_positions=False,
-        max_positions=hf["max_position_embeddings"], embed_scale=bool(hf.get("scale_embedding", False)),
-        tie_output=bool(hf.get("tie_word_embeddings", True)), share_embeddings=shared,
-        source_vocab_size=None if shared else hf["vocab_size"], final_logits_bias=True,
+        vocab_size=target_vocab,
+        pad_id=hf["pad_token_id"],
+        d_model=hf["d_model"],
+        num_heads=hf["encoder_attention_heads"],
+        encoder_layers=hf["encoder_layers"],
+        decoder_layers=hf["decoder_layers"],
+        ffn_dim=hf["encoder_ffn_dim"],
+        dropout=hf.get("dropout", 0.1),
+        attention_dropout=hf.get("attention_dropout", 0.0),
+        activation_dropout=hf.get("activation_dropout", 0.0),
+        activation=ACTIVATIONS[activation],
+        norm_first=False,
+        learned_positions=False,
+        max_positions=hf["max_position_embeddings"],
+        embed_scale=bool(hf.get("scale_embedding", False)),
+        tie_output=bool(hf.get("tie_word_embeddings", True)),
+        share_embeddings=shared,
+        source_vocab_size=None if shared else hf["vocab_size"],
+        final_logits_bias=True,
     )
 
 
@@ -134,8 +152,10 @@ def read_tokenizer(folder: Path) -> MarianTokenizer:
     separate = tokenizer_config.is_file() and json.loads(tokenizer_config.read_text()).get("separate_vocabs", False)
     target_vocab = json.loads((folder / "target_vocab.json").read_text()) if separate else None
     return MarianTokenizer.from_vocab_dicts(
-        source_spm=(folder / "source.spm").read_bytes(), target_spm=(folder / "target.spm").read_bytes(),
-        vocab=json.loads((folder / "vocab.json").read_text()), target_vocab=target_vocab,
+        source_spm=(folder / "source.spm").read_bytes(),
+        target_spm=(folder / "target.spm").read_bytes(),
+        vocab=json.loads((folder / "vocab.json").read_text()),
+        target_vocab=target_vocab,
     )
 
 
@@ -150,9 +170,12 @@ def load_hf_marian(folder: str | Path) -> tuple[Seq2Seq, MarianTokenizer]:
     if (tokenizer.vocab_size, tokenizer.source_vocab_size) != (config.vocab_size, config.src_vocab_size):
         raise CheckpointError(
             f"vocabulary sizes differ: the tokenizer has {tokenizer.source_vocab_size} source / "
-            f"{tokenizer.vocab_size} target pieces, the model {config.src_vocab_size} / {config.vocab_size}")
-    if (hf_config.get("eos_token_id"), hf_config.get("decoder_start_token_id", config.pad_id)) != \
-            (tokenizer.eos_id, tokenizer.bos_id):
+            f"{tokenizer.vocab_size} target pieces, the model {config.src_vocab_size} / {config.vocab_size}"
+        )
+    if (hf_config.get("eos_token_id"), hf_config.get("decoder_start_token_id", config.pad_id)) != (
+        tokenizer.eos_id,
+        tokenizer.bos_id,
+    ):
         raise CheckpointError("config.json's eos/decoder_start ids disagree with vocab.json's </s>/<pad>")
     model = Seq2Seq(config)
     model.load_state_dict(convert_state_dict(read_weights(folder), config))

@@ -35,24 +35,58 @@ from s2s.nn.embeddings import sinusoid_table
 
 # ours -> OpenAI's, inside one block ({p}: q/k/v/out of an attention)
 PROJECTIONS = {"q": "query", "k": "key", "v": "value", "out": "out"}
-ENCODER_BLOCK = {"self_attn.{p}_proj": "attn.{p}", "attn_block.norm": "attn_ln", "ffn.fc1": "mlp.0",
-                 "ffn.fc2": "mlp.2", "ffn_block.norm": "mlp_ln"}
-DECODER_BLOCK = {"self_attn.{p}_proj": "attn.{p}", "self_block.norm": "attn_ln", "cross_attn.{p}_proj": "cross_attn.{p}",
-                 "cross_block.norm": "cross_attn_ln", "ffn.fc1": "mlp.0", "ffn.fc2": "mlp.2", "ffn_block.norm": "mlp_ln"}
-GLOBAL = {"encoder.subsample.conv1": "encoder.conv1", "encoder.subsample.conv2": "encoder.conv2",
-          "encoder.stack.final_norm": "encoder.ln_post", "decoder.final_norm": "decoder.ln"}
+ENCODER_BLOCK = {
+    "self_attn.{p}_proj": "attn.{p}",
+    "attn_block.norm": "attn_ln",
+    "ffn.fc1": "mlp.0",
+    "ffn.fc2": "mlp.2",
+    "ffn_block.norm": "mlp_ln",
+}
+DECODER_BLOCK = {
+    "self_attn.{p}_proj": "attn.{p}",
+    "self_block.norm": "attn_ln",
+    "cross_attn.{p}_proj": "cross_attn.{p}",
+    "cross_block.norm": "cross_attn_ln",
+    "ffn.fc1": "mlp.0",
+    "ffn.fc2": "mlp.2",
+    "ffn_block.norm": "mlp_ln",
+}
+GLOBAL = {
+    "encoder.subsample.conv1": "encoder.conv1",
+    "encoder.subsample.conv2": "encoder.conv2",
+    "encoder.stack.final_norm": "encoder.ln_post",
+    "decoder.final_norm": "decoder.ln",
+}
 
 
 def model_config(dims: WhisperDims, pad_id: int) -> ModelConfig:
     if (dims.n_audio_state, dims.n_audio_head) != (dims.n_text_state, dims.n_text_head):
-        raise CheckpointError("s2s needs the audio and text sides of the same width and head count "
-                              f"(got {dims.n_audio_state}/{dims.n_audio_head} and {dims.n_text_state}/{dims.n_text_head})")
+        raise CheckpointError(
+            "s2s needs the audio and text sides of the same width and head count "
+            f"(got {dims.n_audio_state}/{dims.n_audio_head} and {dims.n_text_state}/{dims.n_text_head})"
+        )
     return ModelConfig(
-        vocab_size=dims.n_vocab, pad_id=pad_id, d_model=dims.n_text_state, num_heads=dims.n_text_head,
-        encoder_layers=dims.n_audio_layer, decoder_layers=dims.n_text_layer, ffn_dim=4 * dims.n_text_state,
-        dropout=0.0, activation="gelu", norm_first=True, learned_positions=True, max_positions=dims.n_text_ctx,
-        encoder_positions="whisper", max_source_positions=dims.n_audio_ctx, embed_scale=False, tie_output=True,
-        encoder="audio", feature_dim=dims.n_mels, features="whisper", audio_frontend="conv1d", subsampling=2,
+        vocab_size=dims.n_vocab,
+        pad_id=pad_id,
+        d_model=dims.n_text_state,
+        num_heads=dims.n_text_head,
+        encoder_layers=dims.n_audio_layer,
+        decoder_layers=dims.n_text_layer,
+        ffn_dim=4 * dims.n_text_state,
+        dropout=0.0,
+        activation="gelu",
+        norm_first=True,
+        learned_positions=True,
+        max_positions=dims.n_text_ctx,
+        encoder_positions="whisper",
+        max_source_positions=dims.n_audio_ctx,
+        embed_scale=False,
+        tie_output=True,
+        encoder="audio",
+        feature_dim=dims.n_mels,
+        features="whisper",
+        audio_frontend="conv1d",
+        subsampling=2,
     )
 
 
@@ -90,8 +124,10 @@ def convert_state_dict(weights: dict[str, Tensor], dims: WhisperDims) -> dict[st
     out["encoder.feature_std"] = torch.full((dims.n_mels,), WHISPER_STD)
     if "encoder.positional_embedding" in weights:  # stored, though fixed: check it is the table s2s computes
         used.add("encoder.positional_embedding")
-        stored, table = weights["encoder.positional_embedding"].float(), sinusoid_table(dims.n_audio_ctx,
-                                                                                      dims.n_audio_state, whisper=True)
+        stored, table = (
+            weights["encoder.positional_embedding"].float(),
+            sinusoid_table(dims.n_audio_ctx, dims.n_audio_state, whisper=True),
+        )
         if stored.shape != table.shape or not torch.allclose(stored, table, atol=2e-3):  # float16 rounding
             raise CheckpointError("the encoder's positional embedding is not Whisper's sinusoids; cannot import")
     unexpected = sorted(set(weights) - used)
@@ -100,7 +136,9 @@ def convert_state_dict(weights: dict[str, Tensor], dims: WhisperDims) -> dict[st
     return {k: v.float().contiguous() for k, v in out.items()}
 
 
-def load_whisper(source: str | Path, tokenizer_json: str | Path | None = None) -> tuple[Seq2Seq, WhisperTokenizer, CheckpointInfo]:
+def load_whisper(
+    source: str | Path, tokenizer_json: str | Path | None = None
+) -> tuple[Seq2Seq, WhisperTokenizer, CheckpointInfo]:
     """A Whisper model in any layout -> our model (eval mode, fp32), its tokenizer and the checkpoint info."""
     source = Path(source)
     if not source.exists():
@@ -113,12 +151,23 @@ def load_whisper(source: str | Path, tokenizer_json: str | Path | None = None) -
     model = Seq2Seq(model_config(whisper.dims, tokenizer.pad_id))
     model.load_state_dict(convert_state_dict(whisper.weights, whisper.dims))
     languages = sorted(tokenizer.language_codes) or ["en"]
-    generation = {"suppress_ids": list(tokenizer.suppress_ids), "suppress_at_start": list(tokenizer.suppress_at_start),
-                  **{k: [list(map(int, pair)) for pair in v] if k == "alignment_heads" else [int(t) for t in v]
-                     for k, v in whisper.generation.items()}}
-    info = CheckpointInfo(task="asr", task_tag="transcribe", src_lang="en", tgt_langs=tuple(languages),
-                          pad_seconds=WHISPER_WINDOW, imported_from=whisper.name,
-                          whisper={"dims": asdict(whisper.dims), **generation})
+    generation = {
+        "suppress_ids": list(tokenizer.suppress_ids),
+        "suppress_at_start": list(tokenizer.suppress_at_start),
+        **{
+            k: [list(map(int, pair)) for pair in v] if k == "alignment_heads" else [int(t) for t in v]
+            for k, v in whisper.generation.items()
+        },
+    }
+    info = CheckpointInfo(
+        task="asr",
+        task_tag="transcribe",
+        src_lang="en",
+        tgt_langs=tuple(languages),
+        pad_seconds=WHISPER_WINDOW,
+        imported_from=whisper.name,
+        whisper={"dims": asdict(whisper.dims), **generation},
+    )
     return model.eval(), tokenizer, info
 
 

@@ -51,20 +51,41 @@ def read_openai(path: Path, tokenizer_json: Path | None) -> WhisperSource:
         raise CheckpointError(f"{path} is not OpenAI's Whisper layout (no 'dims' and 'model_state_dict')")
     tokenizer_json = tokenizer_json or path.with_name("tokenizer.json")
     if not tokenizer_json.is_file():
-        raise CheckpointError(f"OpenAI's {path.name} holds no tokenizer: give Whisper's tokenizer.json with --tokenizer")
+        raise CheckpointError(
+            f"OpenAI's {path.name} holds no tokenizer: give Whisper's tokenizer.json with --tokenizer"
+        )
     generation = {"alignment_heads": data["alignment_heads"]} if "alignment_heads" in data else {}
-    return WhisperSource(WhisperDims(**data["dims"]), data["model_state_dict"], tokenizer_json.read_text(),
-                         generation, f"whisper-openai:{path.name}")
+    return WhisperSource(
+        WhisperDims(**data["dims"]),
+        data["model_state_dict"],
+        tokenizer_json.read_text(),
+        generation,
+        f"whisper-openai:{path.name}",
+    )
 
 
-HF_BLOCK = {"self_attn.q_proj": "attn.query", "self_attn.k_proj": "attn.key", "self_attn.v_proj": "attn.value",
-            "self_attn.out_proj": "attn.out", "self_attn_layer_norm": "attn_ln", "encoder_attn.q_proj": "cross_attn.query",
-            "encoder_attn.k_proj": "cross_attn.key", "encoder_attn.v_proj": "cross_attn.value",
-            "encoder_attn.out_proj": "cross_attn.out", "encoder_attn_layer_norm": "cross_attn_ln", "fc1": "mlp.0",
-            "fc2": "mlp.2", "final_layer_norm": "mlp_ln"}
-HF_GLOBAL = {"encoder.layer_norm": "encoder.ln_post", "decoder.layer_norm": "decoder.ln",
-             "decoder.embed_tokens": "decoder.token_embedding", "encoder.embed_positions.weight": "encoder.positional_embedding",
-             "decoder.embed_positions.weight": "decoder.positional_embedding"}
+HF_BLOCK = {
+    "self_attn.q_proj": "attn.query",
+    "self_attn.k_proj": "attn.key",
+    "self_attn.v_proj": "attn.value",
+    "self_attn.out_proj": "attn.out",
+    "self_attn_layer_norm": "attn_ln",
+    "encoder_attn.q_proj": "cross_attn.query",
+    "encoder_attn.k_proj": "cross_attn.key",
+    "encoder_attn.v_proj": "cross_attn.value",
+    "encoder_attn.out_proj": "cross_attn.out",
+    "encoder_attn_layer_norm": "cross_attn_ln",
+    "fc1": "mlp.0",
+    "fc2": "mlp.2",
+    "final_layer_norm": "mlp_ln",
+}
+HF_GLOBAL = {
+    "encoder.layer_norm": "encoder.ln_post",
+    "decoder.layer_norm": "decoder.ln",
+    "decoder.embed_tokens": "decoder.token_embedding",
+    "encoder.embed_positions.weight": "encoder.positional_embedding",
+    "decoder.embed_positions.weight": "decoder.positional_embedding",
+}
 
 
 def hf_name(name: str) -> str | None:
@@ -74,27 +95,36 @@ def hf_name(name: str) -> str | None:
         return None
     for theirs, openai in HF_GLOBAL.items():
         if name == theirs or name.startswith(theirs + "."):
-            return openai + name[len(theirs):]
+            return openai + name[len(theirs) :]
     side, layers, rest = name.partition(".layers.")
     if layers:
         index, _, part = rest.partition(".")
         for theirs, openai in HF_BLOCK.items():
             if part.startswith(theirs + "."):
-                return f"{side}.blocks.{index}.{openai}{part[len(theirs):]}"
+                return f"{side}.blocks.{index}.{openai}{part[len(theirs) :]}"
     return name  # conv1/conv2 have the same names; anything else is reported as unexpected
 
 
 def read_hf(folder: Path) -> WhisperSource:
     config = json.loads((folder / "config.json").read_text())
     if config.get("model_type") != "whisper":
-        raise CheckpointError(f"{folder} is not a Whisper model: config.json has model_type={config.get('model_type')!r}")
+        raise CheckpointError(
+            f"{folder} is not a Whisper model: config.json has model_type={config.get('model_type')!r}"
+        )
     if config.get("activation_function", "gelu") != "gelu" or config["encoder_ffn_dim"] != 4 * config["d_model"]:
         raise CheckpointError("only Whisper's own layout (GELU, a 4·D MLP) can be imported")
     dims = WhisperDims(
-        n_mels=config["num_mel_bins"], n_audio_ctx=config["max_source_positions"], n_audio_state=config["d_model"],
-        n_audio_head=config["encoder_attention_heads"], n_audio_layer=config["encoder_layers"],
-        n_vocab=config["vocab_size"], n_text_ctx=config["max_target_positions"], n_text_state=config["d_model"],
-        n_text_head=config["decoder_attention_heads"], n_text_layer=config["decoder_layers"])
+        n_mels=config["num_mel_bins"],
+        n_audio_ctx=config["max_source_positions"],
+        n_audio_state=config["d_model"],
+        n_audio_head=config["encoder_attention_heads"],
+        n_audio_layer=config["encoder_layers"],
+        n_vocab=config["vocab_size"],
+        n_text_ctx=config["max_target_positions"],
+        n_text_state=config["d_model"],
+        n_text_head=config["decoder_attention_heads"],
+        n_text_layer=config["decoder_layers"],
+    )
     weights = {}
     for name, tensor in read_weights(folder).items():
         if (openai := hf_name(name)) is not None:
@@ -103,10 +133,18 @@ def read_hf(folder: Path) -> WhisperSource:
         raise CheckpointError(f"{folder} has no tokenizer.json (save the tokenizer with WhisperTokenizerFast)")
     generation_file = folder / "generation_config.json"
     settings = json.loads(generation_file.read_text()) if generation_file.is_file() else config
-    generation = {key: settings[theirs] for key, theirs in (("suppress_ids", "suppress_tokens"),
-                  ("suppress_at_start", "begin_suppress_tokens"), ("alignment_heads", "alignment_heads"))
-                  if settings.get(theirs) is not None}
-    return WhisperSource(dims, weights, (folder / "tokenizer.json").read_text(), generation, f"whisper-hf:{folder.name}")
+    generation = {
+        key: settings[theirs]
+        for key, theirs in (
+            ("suppress_ids", "suppress_tokens"),
+            ("suppress_at_start", "begin_suppress_tokens"),
+            ("alignment_heads", "alignment_heads"),
+        )
+        if settings.get(theirs) is not None
+    }
+    return WhisperSource(
+        dims, weights, (folder / "tokenizer.json").read_text(), generation, f"whisper-hf:{folder.name}"
+    )
 
 
 def read_ctranslate2(folder: Path) -> WhisperSource:
@@ -126,20 +164,33 @@ def read_ctranslate2(folder: Path) -> WhisperSource:
             raise CheckpointError(f"{folder}/model.bin sets {flag}={int(model.tensor(flag))}: not Whisper's layout")
     conv1, positions = model.tensor("encoder/conv1/weight"), model.tensor("decoder/position_encodings/encodings")
     dims = WhisperDims(
-        n_mels=conv1.shape[1], n_audio_ctx=model.tensor("encoder/position_encodings/encodings").shape[0],
-        n_audio_state=conv1.shape[0], n_audio_head=int(model.tensor("encoder/num_heads")),
-        n_audio_layer=count("encoder"), n_vocab=model.tensor("decoder/embeddings/weight").shape[0],
-        n_text_ctx=positions.shape[0], n_text_state=positions.shape[1],
-        n_text_head=int(model.tensor("decoder/num_heads")), n_text_layer=count("decoder"))
+        n_mels=conv1.shape[1],
+        n_audio_ctx=model.tensor("encoder/position_encodings/encodings").shape[0],
+        n_audio_state=conv1.shape[0],
+        n_audio_head=int(model.tensor("encoder/num_heads")),
+        n_audio_layer=count("encoder"),
+        n_vocab=model.tensor("decoder/embeddings/weight").shape[0],
+        n_text_ctx=positions.shape[0],
+        n_text_state=positions.shape[1],
+        n_text_head=int(model.tensor("decoder/num_heads")),
+        n_text_layer=count("decoder"),
+    )
     weights = ctranslate2_weights(model.tensor, dims)
     if not (folder / "tokenizer.json").is_file():
         raise CheckpointError(f"{folder} has no tokenizer.json: is it a faster-whisper model folder?")
     config = read_config(folder)
-    generation = {key: config[theirs] for key, theirs in (("suppress_ids", "suppress_ids"),
-                  ("suppress_at_start", "suppress_ids_begin"), ("alignment_heads", "alignment_heads"))
-                  if config.get(theirs) is not None}
-    return WhisperSource(dims, weights, (folder / "tokenizer.json").read_text(), generation,
-                         f"whisper-ctranslate2:{folder.name}")
+    generation = {
+        key: config[theirs]
+        for key, theirs in (
+            ("suppress_ids", "suppress_ids"),
+            ("suppress_at_start", "suppress_ids_begin"),
+            ("alignment_heads", "alignment_heads"),
+        )
+        if config.get(theirs) is not None
+    }
+    return WhisperSource(
+        dims, weights, (folder / "tokenizer.json").read_text(), generation, f"whisper-ctranslate2:{folder.name}"
+    )
 
 
 def ctranslate2_weights(tensor, dims: WhisperDims) -> dict[str, Tensor]:
@@ -153,8 +204,9 @@ def ctranslate2_weights(tensor, dims: WhisperDims) -> dict[str, Tensor]:
         out[f"{openai}.weight"], out[f"{openai}.bias"] = tensor(f"{ct2}/gamma"), tensor(f"{ct2}/beta")
 
     def fused(openai: str, parts: tuple[str, ...], ct2: str) -> None:  # [Wq; Wk; Wv] stacked by rows
-        for part, weight, bias in zip(parts, tensor(f"{ct2}/weight").chunk(len(parts)),
-                                      tensor(f"{ct2}/bias").chunk(len(parts))):
+        for part, weight, bias in zip(
+            parts, tensor(f"{ct2}/weight").chunk(len(parts)), tensor(f"{ct2}/bias").chunk(len(parts))
+        ):
             out[f"{openai}.{part}.weight"], out[f"{openai}.{part}.bias"] = weight, bias
 
     def block(openai: str, ct2: str, cross: bool) -> None:
@@ -192,5 +244,7 @@ def read_source(source: Path, tokenizer_json: Path | None = None) -> WhisperSour
         return read_ctranslate2(source)
     if (source / "config.json").is_file():
         return read_hf(source)
-    raise CheckpointError(f"{source} is not a Whisper model: expected OpenAI's .pt, or a folder with model.bin "
-                          "(CTranslate2) or config.json and weights (Hugging Face)")
+    raise CheckpointError(
+        f"{source} is not a Whisper model: expected OpenAI's .pt, or a folder with model.bin "
+        "(CTranslate2) or config.json and weights (Hugging Face)"
+    )

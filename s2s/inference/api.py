@@ -22,7 +22,8 @@ import torch
 from s2s.checkpoint import LoadedModel, load_checkpoint
 from s2s.decoding import DecodingOptions
 from s2s.inference.decoding_defaults import layered_options
-from s2s.inference.transcriber import Transcriber, Transcript
+from s2s.inference.segments import Transcript
+from s2s.inference.transcriber import Transcriber
 from s2s.inference.translator import Translator
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -52,24 +53,56 @@ class Model:
             given["beam_size"] = beam
         return layered_options(self.loaded, given)
 
-    def translate(self, texts: list[str], *, beam: int | None = None, tgt_lang: str | None = None,
-                  prefix: str | None = None, workers: int = 1, **fields: Any) -> list[str]:
+    def translate(
+        self,
+        texts: list[str],
+        *,
+        beam: int | None = None,
+        tgt_lang: str | None = None,
+        prefix: str | None = None,
+        workers: int = 1,
+        **fields: Any,
+    ) -> list[str]:
         """One translation per text, in order (an empty text gives an empty translation)."""
         if isinstance(texts, str):
             raise TypeError("translate takes a list of texts; wrap a single one in a list")
-        translator = Translator(self.loaded, options=self.options(beam, **fields), target_lang=tgt_lang,
-                                device=self.device, dtype=self.dtype, forced_prefix=prefix, workers=workers)
+        translator = Translator(
+            self.loaded,
+            options=self.options(beam, **fields),
+            target_lang=tgt_lang,
+            device=self.device,
+            dtype=self.dtype,
+            forced_prefix=prefix,
+            workers=workers,
+        )
         return [t.text for t in translator.translate(texts)]
 
-    def transcribe(self, paths: Iterable[str | Path], *, beam: int | None = None, tgt_lang: str | None = None,
-                   language: str | None = None, task: str | None = None, timestamps: bool = False,
-                   workers: int = 1, **fields: Any) -> list[Transcript]:
+    def transcribe(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        beam: int | None = None,
+        tgt_lang: str | None = None,
+        language: str | None = None,
+        task: str | None = None,
+        timestamps: bool = False,
+        workers: int = 1,
+        **fields: Any,
+    ) -> list[Transcript]:
         """One :class:`Transcript` per audio file, in order; a file that cannot be read has ``error`` set."""
         if isinstance(paths, (str, Path)):
             raise TypeError("transcribe takes a list of paths; wrap a single one in a list")
-        transcriber = Transcriber(self.loaded, options=self.options(beam, **fields), target_lang=tgt_lang,
-                                  task=task, language=language, timestamps=timestamps, device=self.device,
-                                  dtype=self.dtype, workers=workers)
+        transcriber = Transcriber(
+            self.loaded,
+            options=self.options(beam, **fields),
+            target_lang=tgt_lang,
+            task=task,
+            language=language,
+            timestamps=timestamps,
+            device=self.device,
+            dtype=self.dtype,
+            workers=workers,
+        )
         return list(transcriber.transcribe_files(paths))
 
 

@@ -15,8 +15,12 @@ def built_in_defaults(config: ModelConfig) -> dict[str, Any]:
     """What a checkpoint without ``default_decoding`` decodes with: beam 5, an output length bound by the
     source's (speech: 25 encoder positions a second), CTC/attention 0.3 where there is a CTC head."""
     speech = config.encoder == "audio"
-    return {"beam_size": 5, "max_len_a": 0.5 if speech else 1.5, "max_len_b": 5 if speech else 10,
-            "ctc_weight": 0.3 if config.ctc else 0.0}
+    return {
+        "beam_size": 5,
+        "max_len_a": 0.5 if speech else 1.5,
+        "max_len_b": 5 if speech else 10,
+        "ctc_weight": 0.3 if config.ctc else 0.0,
+    }
 
 
 def layered_options(loaded: LoadedModel, given: dict[str, Any]) -> DecodingOptions:

@@ -37,9 +37,18 @@ class PromptedSearch:
     decoder generates; ``workers``: single-threaded decoding workers on a CPU (``decoding.parallel``).
     """
 
-    def __init__(self, model, tokenizer, options: DecodingOptions, prefix: Sequence[int], *,
-                 timestamps: bool = False, rules: Sequence[LogitFilter] = (), workers: int = 1,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        options: DecodingOptions,
+        prefix: Sequence[int],
+        *,
+        timestamps: bool = False,
+        rules: Sequence[LogitFilter] = (),
+        workers: int = 1,
+        device: str = "cpu",
+    ) -> None:
         self.model, self.options, self.prefix, self.rules = model, options, list(prefix), list(rules)
         self.workers, self.device, self.eos_id = workers, device, tokenizer.eos_id
         banned = tokenizer.never_generated_timestamped if timestamps else tokenizer.never_generated
@@ -49,6 +58,15 @@ class PromptedSearch:
         """``source (B, S)`` ids or ``(B, F, feature_dim)`` features, ``source_lengths (B,)`` -> per input,
         its hypotheses, best first (none when a sentence could not be decoded)."""
         prefix = torch.tensor([self.prefix] * len(source), device=self.device)  # (B, P)
-        return generate_parallel(self.model, source.to(self.device), source_lengths.to(self.device), prefix,
-                                 options=self.options, eos_id=self.eos_id, suppress_ids=self.suppress_ids,
-                                 suppress_at_start=self.suppress_at_start, rules=self.rules, workers=self.workers)
+        return generate_parallel(
+            self.model,
+            source.to(self.device),
+            source_lengths.to(self.device),
+            prefix,
+            options=self.options,
+            eos_id=self.eos_id,
+            suppress_ids=self.suppress_ids,
+            suppress_at_start=self.suppress_at_start,
+            rules=self.rules,
+            workers=self.workers,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from s2s.inference.vad import VadWindow
 
@@ -34,8 +34,7 @@ class Decoded:
 
 def shift_words(words: tuple[Word, ...], to_recording) -> tuple[Word, ...]:
     """Words timed in a window -> timed in the recording (``to_recording``: seconds -> seconds)."""
-    return tuple(replace(w, start=round(to_recording(w.start), 3), end=round(to_recording(w.end), 3))
-                 for w in words)
+    return tuple(replace(w, start=round(to_recording(w.start), 3), end=round(to_recording(w.end), 3)) for w in words)
 
 
 def words_within(words: tuple[Word, ...], start: float, end: float) -> tuple[Word, ...]:
@@ -59,6 +58,16 @@ def vad_segments(windows: list[tuple[VadWindow, Decoded]], tokenizer, timestamps
             upper = float("inf") if n == len(timed) - 1 else end
             lower = float("-inf") if n == 0 else start
             inside = tuple(w for w, own in zip(words, out.words) if lower <= (own.start + own.end) / 2 < upper)
-            segments.append(Segment(round(window.to_recording(start), 2), round(window.to_recording(end), 2),
-                                    text.strip(), inside))
+            segments.append(
+                Segment(round(window.to_recording(start), 2), round(window.to_recording(end), 2), text.strip(), inside)
+            )
     return segments
+
+
+@dataclass
+class Transcript:
+    path: str
+    text: str = ""
+    segments: list[Segment] = field(default_factory=list)
+    duration: float = 0.0  # seconds
+    error: str | None = None

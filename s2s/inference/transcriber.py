@@ -23,81 +23,57 @@ silence (``s2s.inference.no_speech``); ``word_timestamps`` times every word (``s
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from s2s.checkpoint import LoadedModel
-from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio
 from s2s.data.batching import TokenBudgetBatchSampler
+from s2s.data.speech.audio import FRAMES_PER_SECOND, SAMPLE_RATE, load_audio
 from s2s.data.speech.dataset import pad_features, task_tag
 from s2s.data.speech.features import feature_extractor, pad_or_trim
 from s2s.data.text.whisper_tokenizer import WhisperTokenizer
-from s2s.decoding.filters import LogitFilter, TimestampRules
 from s2s.decoding import DecodingOptions
+from s2s.decoding.filters import LogitFilter, TimestampRules
 from s2s.decoding.lm_fusion import NGramFusion
 from s2s.errors import AudioError
 from s2s.inference.no_speech import NoSpeechRule, no_speech_probs
 from s2s.inference.search_front import PromptedSearch, target_language
-from s2s.inference.segments import Decoded, Segment, shift_words, vad_segments, words_within
+from s2s.inference.segments import Decoded, Segment, Transcript, shift_words, vad_segments, words_within
 from s2s.inference.vad import VadOptions, VadWindow, vad_windows
+from s2s.inference.windows import merge_texts, windows
 from s2s.inference.word_timing import WordTimer
 from s2s.model.audio_encoder import AudioEncoder
 from s2s.model.info import CheckpointInfo
 
-MAX_MERGE_WORDS = 12  # longest word overlap looked for between consecutive windows
 DEFAULT_WINDOW = 20.0  # seconds, for models trained on utterances at their own length
 
 
-@dataclass
-class Transcript:
-    path: str
-    text: str = ""
-    segments: list[Segment] = field(default_factory=list)
-    duration: float = 0.0  # seconds
-    error: str | None = None
-
-
-def windows(num_samples: int, window: float, overlap: float) -> list[tuple[int, int]]:
-    """``(start, end)`` sample ranges covering ``num_samples`` with windows of ``window`` s sharing ``overlap`` s."""
-    size, step = int(window * SAMPLE_RATE), int((window - overlap) * SAMPLE_RATE)
-    if num_samples <= size:
-        return [(0, num_samples)]
-    spans, start = [], 0
-    while True:
-        end = min(start + size, num_samples)
-        spans.append((start, end))
-        if end == num_samples:
-            return spans
-        start += step
-
-
-def merge_texts(texts: list[str]) -> list[str]:
-    """Drop from each window's words the longest prefix that repeats the previous window's suffix."""
-    merged: list[str] = []
-    previous: list[str] = []
-    for text in texts:
-        words = text.split()
-        overlap = 0
-        for k in range(min(len(previous), len(words), MAX_MERGE_WORDS), 0, -1):
-            if previous[-k:] == words[:k]:
-                overlap = k
-                break
-        merged.append(" ".join(words[overlap:]))
-        previous = words
-    return merged
-
-
 class Transcriber:
-    def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
-                 task: str | None = None, language: str | None = None, timestamps: bool = False,
-                 window: float | None = None, overlap: float = 2.0, max_frames: int = 30000,
-                 device: str = "cpu", dtype: torch.dtype = torch.float32, workers: int = 1,
-                 vad: bool | None = None, vad_options: VadOptions = VadOptions(),
-                 no_speech: NoSpeechRule | None = None, word_timestamps: bool = False,
-                 lm: str | Path | None = None, lm_weight: float = 0.3) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        options: DecodingOptions,
+        target_lang: str | None = None,
+        task: str | None = None,
+        language: str | None = None,
+        timestamps: bool = False,
+        window: float | None = None,
+        overlap: float = 2.0,
+        max_frames: int = 30000,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        workers: int = 1,
+        vad: bool | None = None,
+        vad_options: VadOptions = VadOptions(),
+        no_speech: NoSpeechRule | None = None,
+        word_timestamps: bool = False,
+        lm: str | Path | None = None,
+        lm_weight: float = 0.3,
+    ) -> None:
         """``window``: seconds decoded at once (default: 30 for Whisper, else 20 or what the encoder holds).
         ``language``: the spoken language, for a multilingual Whisper model. ``workers``: on a CPU, decode
         each batch of windows with this many single-threaded workers (``s2s.decoding.parallel``).
@@ -114,15 +90,29 @@ class Transcriber:
         self.timestamps = timestamps
         rules: list[LogitFilter] = []
         if timestamps and isinstance(self.tokenizer, WhisperTokenizer):  # other models: _prefix refuses timestamps
-            rules.append(TimestampRules(self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id,
-                                        self.tokenizer.no_timestamps_id))
+            rules.append(
+                TimestampRules(
+                    self.tokenizer.timestamp_begin_id, self.tokenizer.eos_id, self.tokenizer.no_timestamps_id
+                )
+            )
         if lm is not None:
             # before the CTC score, which weighs what it is given by (1 - ctc_weight): divided here, the
             # LM enters the final score with lm_weight itself, as in ESPnet's weighted sum of scorers
-            rules.append(NGramFusion(lm, self.tokenizer, lm_weight / (1 - options.ctc_weight),
-                                     candidates=max(2 * options.beam_size, 8)))
-        self.search = PromptedSearch(self.model, self.tokenizer, options, self._prefix(info, target_lang, task, language),
-                                     timestamps=timestamps, rules=rules, workers=workers, device=device)
+            rules.append(
+                NGramFusion(
+                    lm, self.tokenizer, lm_weight / (1 - options.ctc_weight), candidates=max(2 * options.beam_size, 8)
+                )
+            )
+        self.search = PromptedSearch(
+            self.model,
+            self.tokenizer,
+            options,
+            self._prefix(info, target_lang, task, language),
+            timestamps=timestamps,
+            rules=rules,
+            workers=workers,
+            device=device,
+        )
         # A window must fit the encoder's positions after subsampling.
         assert isinstance(self.model.encoder, AudioEncoder)  # config.encoder is "audio" (checked above)
         capacity = self.model.encoder.subsample.frames_needed(config.source_positions[1]) / FRAMES_PER_SECOND
@@ -131,13 +121,17 @@ class Transcriber:
         if not 0 <= overlap < window:
             raise ValueError(f"the overlap ({overlap} s) must be shorter than the window ({window} s)")
         if window > min(capacity, self.pad_seconds or capacity):
-            raise ValueError(f"--window {window} s exceeds what this model can encode at once "
-                             f"({min(capacity, self.pad_seconds or capacity):.1f} s)")
+            raise ValueError(
+                f"--window {window} s exceeds what this model can encode at once "
+                f"({min(capacity, self.pad_seconds or capacity):.1f} s)"
+            )
         self.window, self.overlap, self.max_frames = window, overlap, max_frames
         self.vad, self.vad_options = vad, vad_options
         if no_speech is not None and info.whisper is None:
-            raise ValueError("--no-speech-threshold needs a Whisper model (its <|nospeech|> token); "
-                             "for other models voice-activity segmentation (--vad) keeps silence out")
+            raise ValueError(
+                "--no-speech-threshold needs a Whisper model (its <|nospeech|> token); "
+                "for other models voice-activity segmentation (--vad) keeps silence out"
+            )
         self.no_speech = no_speech
         self.word_timer = WordTimer(self.model, self.tokenizer, self.prefix, info) if word_timestamps else None
 
@@ -145,8 +139,9 @@ class Transcriber:
     def prefix(self) -> list[int]:
         return self.search.prefix
 
-    def _prefix(self, info: CheckpointInfo, target_lang: str | None, task: str | None,
-                language: str | None) -> list[int]:
+    def _prefix(
+        self, info: CheckpointInfo, target_lang: str | None, task: str | None, language: str | None
+    ) -> list[int]:
         if info.whisper is not None:
             # Whisper's prefix names the spoken language; translating writes English.
             assert isinstance(self.tokenizer, WhisperTokenizer)  # a Whisper checkpoint carries Whisper's tokenizer
@@ -154,14 +149,18 @@ class Transcriber:
             language = language or target_lang if task == "transcribe" else language
             if language is None and self.tokenizer.multilingual:
                 raise ValueError("this Whisper model is multilingual: name the spoken language with --language")
-            return self.tokenizer.prefix("en" if task == "translate" else language, task,
-                                         timestamps=self.timestamps, spoken_lang=language)
+            return self.tokenizer.prefix(
+                "en" if task == "translate" else language, task, timestamps=self.timestamps, spoken_lang=language
+            )
         if self.timestamps:
-            raise ValueError("--timestamps needs a Whisper model (timestamp tokens); this model's segments "
-                             "are its windows")
+            raise ValueError(
+                "--timestamps needs a Whisper model (timestamp tokens); this model's segments are its windows"
+            )
         if language is not None:
-            raise ValueError("--language names the spoken language of a multilingual Whisper model; "
-                             "this model reads one language (choose what it writes with --tgt-lang)")
+            raise ValueError(
+                "--language names the spoken language of a multilingual Whisper model; "
+                "this model reads one language (choose what it writes with --tgt-lang)"
+            )
         target_lang = target_language(info.languages, target_lang, writes="writes")
         tag = task_tag(task or info.task_tag, target_lang, info.src_lang)
         return self.tokenizer.prefix(target_lang, tag)
@@ -183,8 +182,10 @@ class Transcriber:
     def transcribe_group(self, group: list[tuple[str, Tensor | None, str | None]]) -> list[Transcript]:
         waves = [wave for _, wave, _ in group if wave is not None]
         results = iter(self.transcribe_waves(waves))
-        return [Transcript(path, error=error) if wave is None else _with_path(next(results), path)
-                for path, wave, error in group]
+        return [
+            Transcript(path, error=error) if wave is None else _with_path(next(results), path)
+            for path, wave, error in group
+        ]
 
     def plan(self, wave: Tensor) -> tuple[bool, list[VadWindow]]:
         """Whether ``wave (N,)`` is cut by voice activity, and its windows (fixed ones have a single piece)."""
@@ -197,8 +198,10 @@ class Transcriber:
         """16 kHz mono waveforms ``(N,)`` -> transcripts (windows of all of them decoded together)."""
         plans = [self.plan(w) for w in waves]
         chunks = [(i, window) for i, (_, file_windows) in enumerate(plans) for window in file_windows]
-        outputs = self.decode_chunks([self.window_features(window.audio(waves[i])) for i, window in chunks],
-                                     [window.samples / SAMPLE_RATE for _, window in chunks])
+        outputs = self.decode_chunks(
+            [self.window_features(window.audio(waves[i])) for i, window in chunks],
+            [window.samples / SAMPLE_RATE for _, window in chunks],
+        )
         by_file: list[list[tuple[VadWindow, Decoded]]] = [[] for _ in waves]
         for (i, window), decoded in zip(chunks, outputs):
             by_file[i].append((window, decoded))
@@ -241,7 +244,7 @@ class Transcriber:
             offset = s / SAMPLE_RATE
             own_start = offset + (half if n > 0 else 0.0)
             own_end = e / SAMPLE_RATE - half if n < len(pieces) - 1 else float("inf")
-            words = shift_words(decoded.words, lambda t: offset + t)
+            words = shift_words(decoded.words, lambda t, offset=offset: offset + t)
             for start, end, text in self.tokenizer.decode_with_timestamps(decoded.tokens):
                 start, end = offset + start, min(offset + end, duration)
                 if own_start <= (start + end) / 2 < own_end:
@@ -265,8 +268,12 @@ class Transcriber:
             if self.no_speech is not None:
                 decoded = self.drop_no_speech(source, source_lengths, decoded)
             if self.word_timer is not None:
-                words = self.word_timer.words(source, source_lengths, [d.tokens for d in decoded],
-                                              None if seconds is None else [seconds[i] for i in batch])
+                words = self.word_timer.words(
+                    source,
+                    source_lengths,
+                    [d.tokens for d in decoded],
+                    None if seconds is None else [seconds[i] for i in batch],
+                )
                 decoded = [replace(d, words=tuple(w)) for d, w in zip(decoded, words)]
             for i, d in zip(batch, decoded):
                 outputs[i] = d
@@ -280,8 +287,9 @@ class Transcriber:
         if not unsure:
             return decoded
         index = torch.tensor(unsure, device=source.device)
-        probs = no_speech_probs(self.model, source[index], source_lengths[index], self.tokenizer.bos_id,
-                                self.tokenizer.no_speech_id).tolist()
+        probs = no_speech_probs(
+            self.model, source[index], source_lengths[index], self.tokenizer.bos_id, self.tokenizer.no_speech_id
+        ).tolist()
         silent = {n for n, p in zip(unsure, probs) if p > self.no_speech.threshold}
         return [Decoded([], d.logprob) if n in silent else d for n, d in enumerate(decoded)]
 

@@ -24,9 +24,18 @@ class Translation:
 
 
 class Translator:
-    def __init__(self, loaded: LoadedModel, *, options: DecodingOptions, target_lang: str | None = None,
-                 max_tokens: int = 4096, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 forced_prefix: str | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        options: DecodingOptions,
+        target_lang: str | None = None,
+        max_tokens: int = 4096,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        forced_prefix: str | None = None,
+        workers: int = 1,
+    ) -> None:
         """``forced_prefix``: text every output must start with (fed to the decoder after the tags).
         ``workers``: decode each batch with this many single-threaded workers (see ``s2s.decoding.parallel``)."""
         if loaded.model.config.encoder != "text":
@@ -87,8 +96,9 @@ class Translator:
             yield from self.translate_chunk(chunk, start)
 
     def translate_chunk(self, lines: list[str], first_number: int) -> list[Translation]:
-        return self.translate_sources([self.encode(line.strip(), first_number + i) if line.strip() else None
-                                       for i, line in enumerate(lines)])
+        return self.translate_sources(
+            [self.encode(line.strip(), first_number + i) if line.strip() else None for i, line in enumerate(lines)]
+        )
 
     def translate_sources(self, sources: list[list[int] | None]) -> list[Translation]:
         """Encoded sources (None for a blank line) -> one :class:`Translation` each, in order, decoded in

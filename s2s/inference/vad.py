@@ -90,8 +90,9 @@ def silero_model():
     try:
         from silero_vad import load_silero_vad
     except ImportError:
-        raise ValueError("voice-activity segmentation needs the silero-vad package: pip install silero-vad "
-                         "(or pass --no-vad)") from None
+        raise ValueError(
+            "voice-activity segmentation needs the silero-vad package: pip install silero-vad (or pass --no-vad)"
+        ) from None
     with warnings.catch_warnings():  # torch.jit.load's deprecation notice, not ours to act on
         warnings.simplefilter("ignore", FutureWarning)
         return load_silero_vad(onnx=False)
@@ -108,12 +109,16 @@ def speech_regions(wave: Tensor, options: VadOptions, max_seconds: float = float
     padded = torch.nn.functional.pad(wave.float(), (LEAD_IN, LEAD_IN))
     with torch.inference_mode():
         found = get_speech_timestamps(
-            padded, model, threshold=options.threshold, sampling_rate=SAMPLE_RATE,
+            padded,
+            model,
+            threshold=options.threshold,
+            sampling_rate=SAMPLE_RATE,
             min_speech_duration_ms=round(options.min_speech * 1000),
             min_silence_duration_ms=round(options.min_silence * 1000),
             speech_pad_ms=round(options.pad * 1000),
             # Silero pads after splitting: keep room for both pads inside the window
-            max_speech_duration_s=max(max_seconds - 2 * options.pad, 1.0))
+            max_speech_duration_s=max(max_seconds - 2 * options.pad, 1.0),
+        )
     regions = [(max(int(r["start"]) - LEAD_IN, 0), min(int(r["end"]) - LEAD_IN, wave.numel())) for r in found]
     return [(s, e) for s, e in regions if e > s]
 

@@ -40,18 +40,20 @@ class WordTimer:
         # Whisper aligns text read without timestamp tokens, as its own word timing does
         self.prefix = prefix + [no_timestamps] if no_timestamps is not None and no_timestamps not in prefix else prefix
         layers, heads = model.config.decoder_layers, model.config.num_heads
-        chosen = info.alignment_heads or [(l, h) for l in range(layers // 2, layers) for h in range(heads)]
-        self.heads = [(int(l), int(h)) for l, h in chosen]
-        if any(not (0 <= l < layers and 0 <= h < heads) for l, h in self.heads):
-            raise ValueError(f"the checkpoint's alignment heads {chosen} do not fit a decoder of {layers} "
-                             f"layers x {heads} heads")
+        chosen = info.alignment_heads or [(layer, h) for layer in range(layers // 2, layers) for h in range(heads)]
+        self.heads = [(int(layer), int(h)) for layer, h in chosen]
+        if any(not (0 <= layer < layers and 0 <= h < heads) for layer, h in self.heads):
+            raise ValueError(
+                f"the checkpoint's alignment heads {chosen} do not fit a decoder of {layers} layers x {heads} heads"
+            )
 
     def text_tokens(self, tokens: Sequence[int]) -> list[int]:
         return [t for t in tokens if not self.tokenizer.is_special(t)]
 
     @torch.inference_mode()
-    def words(self, source: Tensor, source_lengths: Tensor, outputs: list[list[int]],
-              seconds: Sequence[float] | None = None) -> list[list[Word]]:
+    def words(
+        self, source: Tensor, source_lengths: Tensor, outputs: list[list[int]], seconds: Sequence[float] | None = None
+    ) -> list[list[Word]]:
         """Words of each window; ``source (B, F, feature_dim)``; ``seconds``: each window's real audio
         (a Whisper window padded with silence is aligned within its audio only)."""
         encoded = self.model.encode(source, source_lengths)  # memory (B, S, D)
@@ -76,13 +78,20 @@ class WordTimer:
                 spans.append(even_spans(len(text), length))
                 continue
             aligned, scores = torchaudio.functional.forced_align(
-                log_probs[b : b + 1, :length].float().cpu(), torch.tensor([text]), blank=self.model.config.pad_id)
+                log_probs[b : b + 1, :length].float().cpu(), torch.tensor([text]), blank=self.model.config.pad_id
+            )
             merged = torchaudio.functional.merge_tokens(aligned[0], scores[0].exp())
             spans.append([(s.start, s.end, float(s.score)) for s in merged])
         return spans
 
-    def attention_spans(self, encoded: EncodedSource, texts: list[list[int]], positions: list[int],
-                        per_position: list[float], seconds: Sequence[float] | None) -> list[list[tuple]]:
+    def attention_spans(
+        self,
+        encoded: EncodedSource,
+        texts: list[list[int]],
+        positions: list[int],
+        per_position: list[float],
+        seconds: Sequence[float] | None,
+    ) -> list[list[tuple]]:
         """Per window, per token: ``(first position, next token's first position, probability)`` by DTW."""
         spans: list[list[tuple]] = []
         eos = self.tokenizer.eos_id
@@ -92,13 +101,17 @@ class WordTimer:
                 spans.append([])
                 continue
             target = torch.tensor([self.prefix + text + [eos]], device=encoded.memory.device)  # (1, T)
-            one = EncodedSource(encoded.memory[b : b + 1], encoded.mask[b : b + 1], encoded.lengths[b : b + 1],
-                                tuple((k[b : b + 1], v[b : b + 1]) for k, v in encoded.cross))
+            one = EncodedSource(
+                encoded.memory[b : b + 1],
+                encoded.mask[b : b + 1],
+                encoded.lengths[b : b + 1],
+                tuple((k[b : b + 1], v[b : b + 1]) for k, v in encoded.cross),
+            )
             for layer in layers:
                 layer.cross_attn.record_weights = True
             try:
                 hidden = self.model.decoder_states(one, target)  # (1, T, D)
-                weights = torch.stack([layers[l].cross_attn.last_weights[0, h].float() for l, h in self.heads])
+                weights = torch.stack([layers[layer].cross_attn.last_weights[0, h].float() for layer, h in self.heads])
             finally:
                 for layer in layers:
                     layer.cross_attn.record_weights = False

@@ -33,8 +33,9 @@ class AudioEncoder(nn.Module):
         if config.audio_frontend == "conv1d":
             self.subsample: ConvSubsampling | Conv1dFrontEnd = Conv1dFrontEnd(config.feature_dim, config.d_model)
         else:
-            self.subsample = ConvSubsampling(config.feature_dim, config.d_model, config.subsampling,
-                                             config.conv_channels)
+            self.subsample = ConvSubsampling(
+                config.feature_dim, config.d_model, config.subsampling, config.conv_channels
+            )
         kind, count = config.source_positions
         self.positions = PositionEncoding(config.d_model, count, kind=kind)
         self.scale = math.sqrt(config.d_model) if config.embed_scale else 1.0

@@ -56,7 +56,9 @@ class ModelConfig:
     encoder: str = "text"  # "text": token ids; "audio": log-mel frames (s2s.model.audio_encoder)
     feature_dim: int = 80  # audio: log-mel bins per input frame
     features: str = "log_mel"  # audio: "log_mel" (natural log, n_fft 512) or "whisper" (log10, clamped at max - 8)
-    audio_frontend: str = "conv2d"  # audio: "conv2d" (stride-2 Conv2d+ReLU layers) or "conv1d" (Whisper's two Conv1d+GELU)
+    audio_frontend: str = (
+        "conv2d"  # audio: "conv2d" (stride-2 Conv2d+ReLU layers) or "conv1d" (Whisper's two Conv1d+GELU)
+    )
     subsampling: int = 4  # audio: frames per encoder position (a power of two: one stride-2 conv each)
     conv_channels: int = 256  # audio: channels of the subsampling convolutions
     ctc: bool = False  # a CTC head (D -> V, blank = the padding id) on the encoder output
@@ -74,9 +76,11 @@ class ModelConfig:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.subsampling < 1 or self.subsampling & (self.subsampling - 1):
             raise ValueError(f"subsampling must be a power of two (1, 2, 4, 8...), got {self.subsampling}")
-        for name, value, choices in (("features", self.features, FEATURES),
-                                     ("audio_frontend", self.audio_frontend, AUDIO_FRONTENDS),
-                                     ("encoder_positions", self.encoder_positions, (None, *POSITIONS))):
+        for name, value, choices in (
+            ("features", self.features, FEATURES),
+            ("audio_frontend", self.audio_frontend, AUDIO_FRONTENDS),
+            ("encoder_positions", self.encoder_positions, (None, *POSITIONS)),
+        ):
             if value not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {value!r}")
         if self.audio_frontend == "conv1d" and self.subsampling != 2:
@@ -84,9 +88,16 @@ class ModelConfig:
 
     def layer_options(self) -> dict:
         """Keyword arguments shared by every encoder and decoder layer."""
-        return dict(d_model=self.d_model, num_heads=self.num_heads, ffn_dim=self.ffn_dim, dropout=self.dropout,
-                    attention_dropout=self.attention_dropout, activation_dropout=self.activation_dropout,
-                    activation=self.activation, norm_first=self.norm_first)
+        return dict(
+            d_model=self.d_model,
+            num_heads=self.num_heads,
+            ffn_dim=self.ffn_dim,
+            dropout=self.dropout,
+            attention_dropout=self.attention_dropout,
+            activation_dropout=self.activation_dropout,
+            activation=self.activation,
+            norm_first=self.norm_first,
+        )
 
     @property
     def src_vocab_size(self) -> int:
@@ -102,7 +113,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

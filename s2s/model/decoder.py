@@ -12,7 +12,8 @@ from s2s.model.config import ModelConfig
 from s2s.model.encoded import EncodedSource
 from s2s.nn.attention import additive_mask, kernel_dtype, key_mask
 from s2s.nn.embeddings import Embedding
-from s2s.nn.kv_cache import KVCache, LayerCache, LayerKeysValues
+from s2s.nn.kv_cache import KVCache
+from s2s.nn.layer_cache import LayerCache, LayerKeysValues
 from s2s.nn.layers import DecoderLayer
 from s2s.nn.linear import linear
 
@@ -40,9 +41,7 @@ class Decoder(nn.Module):
     def __init__(self, config: ModelConfig, embedding: Embedding) -> None:
         super().__init__()
         self.embedding = embedding
-        self.layers = nn.ModuleList(
-            DecoderLayer(**config.layer_options()) for _ in range(config.decoder_layers)
-        )
+        self.layers = nn.ModuleList(DecoderLayer(**config.layer_options()) for _ in range(config.decoder_layers))
         self.final_norm = nn.LayerNorm(config.d_model) if config.norm_first else nn.Identity()
         self.unembed = Unembedding(config, embedding.tokens)  # Wu
 

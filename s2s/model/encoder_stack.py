@@ -13,9 +13,7 @@ class EncoderStack(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(
-            EncoderLayer(**config.layer_options()) for _ in range(config.encoder_layers)
-        )
+        self.layers = nn.ModuleList(EncoderLayer(**config.layer_options()) for _ in range(config.encoder_layers))
         self.final_norm = nn.LayerNorm(config.d_model) if config.norm_first else nn.Identity()
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:

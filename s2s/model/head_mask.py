@@ -58,15 +58,18 @@ def attention_modules(model: Seq2Seq) -> dict[tuple[str, int], MultiHeadAttentio
 
 
 def all_heads(model: Seq2Seq) -> list[HeadId]:
-    return [HeadId(kind, layer, h + 1) for (kind, layer), m in attention_modules(model).items()
-            for h in range(m.num_heads)]
+    return [
+        HeadId(kind, layer, h + 1) for (kind, layer), m in attention_modules(model).items() for h in range(m.num_heads)
+    ]
 
 
 def parse_head(text: str) -> HeadId:
     parts = text.strip().split(":")
     if len(parts) != 3 or parts[0] not in KINDS or not parts[1].isdigit() or not parts[2].isdigit():
-        raise ConfigError(f"head {text!r}: write kind:layer:head with kind one of {', '.join(KINDS)} and the layer "
-                          f"and head numbered from 1, e.g. encoder:2:3")
+        raise ConfigError(
+            f"head {text!r}: write kind:layer:head with kind one of {', '.join(KINDS)} and the layer "
+            f"and head numbered from 1, e.g. encoder:2:3"
+        )
     return HeadId(parts[0], int(parts[1]), int(parts[2]))
 
 
@@ -117,8 +120,9 @@ def gradient_masks(model: Seq2Seq) -> Iterator[dict[tuple[str, int], Tensor]]:
     backward pass, ``mask.grad[h]`` is ``∂loss/∂ξ_h``. Restores the previous masks after."""
     modules = attention_modules(model)
     before = {key: m.head_mask for key, m in modules.items()}
-    masks = {key: torch.ones(m.num_heads, device=m.out_proj.weight.device, requires_grad=True)
-             for key, m in modules.items()}
+    masks = {
+        key: torch.ones(m.num_heads, device=m.out_proj.weight.device, requires_grad=True) for key, m in modules.items()
+    }
     for key, m in modules.items():
         m.head_mask = masks[key]
     try:

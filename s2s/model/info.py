@@ -50,7 +50,7 @@ class CheckpointInfo:
             if name in data:
                 data[name] = tuple(data[name] or ())
         if "alignment_heads" in data:
-            data["alignment_heads"] = tuple((int(l), int(h)) for l, h in data["alignment_heads"])
+            data["alignment_heads"] = tuple((int(layer), int(h)) for layer, h in data["alignment_heads"])
         if "whisper" in data and "pad_seconds" not in data:  # imported before the key existed: padded as trained
             data["pad_seconds"] = WHISPER_WINDOW
         return cls(**data)

@@ -77,6 +77,8 @@ def original_names(model: Seq2Seq, heads: Iterable[HeadId]) -> list[str]:
     result = set(already)
     for key, module in attention_modules(model).items():
         gone = sorted(int(n.split(":")[2]) for n in already if tuple(n.split(":")[:2]) == (key[0], str(key[1])))
-        original = [h for h in range(1, module.num_heads + len(gone) + 1) if h not in gone]  # current j -> original[j-1]
+        original = [
+            h for h in range(1, module.num_heads + len(gone) + 1) if h not in gone
+        ]  # current j -> original[j-1]
         result.update(f"{key[0]}:{key[1]}:{original[h.head - 1]}" for h in heads if h.module == key)
     return [str(h) for h in parse_heads(sorted(result))]

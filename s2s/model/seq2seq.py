@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from s2s.model.audio_encoder import AudioEncoder
 from s2s.model.config import ModelConfig
 from s2s.model.decoder import Decoder
 from s2s.model.encoded import EncodedSource
-from s2s.model.audio_encoder import AudioEncoder
 from s2s.model.pruning import prune_heads
 from s2s.model.text_encoder import TextEncoder
 from s2s.nn.embeddings import Embedding
@@ -24,8 +24,16 @@ class Seq2Seq(nn.Module):
 
         def embedding(vocab_size: int, positions: tuple[str, int], shared: nn.Embedding | None = None) -> Embedding:
             kind, count = positions
-            return Embedding(vocab_size, config.d_model, pad_id=config.pad_id, max_positions=count, positions=kind,
-                             scale=config.embed_scale, dropout=config.dropout, token_embedding=shared)
+            return Embedding(
+                vocab_size,
+                config.d_model,
+                pad_id=config.pad_id,
+                max_positions=count,
+                positions=kind,
+                scale=config.embed_scale,
+                dropout=config.dropout,
+                token_embedding=shared,
+            )
 
         decoder_positions = ("learned" if config.learned_positions else "sinusoid", config.max_positions)
         target_embedding = embedding(config.vocab_size, decoder_positions)  # We of the target side

@@ -118,8 +118,9 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.q_proj(query))  # (B, H, Tq, Dh)
         return self.attend(q, k, v, mask=mask, is_causal=is_causal, group=group)
 
-    def attend(self, q: Tensor, k: Tensor, v: Tensor, *, mask: Tensor | None = None, is_causal: bool = False,
-               group: int = 1) -> Tensor:
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, *, mask: Tensor | None = None, is_causal: bool = False, group: int = 1
+    ) -> Tensor:
         """``forward`` for queries already projected, ``q (B, H, Tq, Dh)`` (``project_qkv``) -> ``(B, Tq, D)``."""
         b, h, tq, dh = q.shape
         if group > 1:
@@ -131,8 +132,9 @@ class MultiHeadAttention(nn.Module):
             out = self.attend_with_weights(q, k, v, mask, is_causal)
         elif (dtype := kernel_dtype(q.dtype, q.device)) != q.dtype:
             with torch.autocast("cpu", enabled=False):  # autocast would cast the inputs back to bf16
-                out = F.scaled_dot_product_attention(q.to(dtype), k.to(dtype), v.to(dtype), attn_mask=mask,
-                                                     dropout_p=dropout, is_causal=is_causal).to(q.dtype)
+                out = F.scaled_dot_product_attention(
+                    q.to(dtype), k.to(dtype), v.to(dtype), attn_mask=mask, dropout_p=dropout, is_causal=is_causal
+                ).to(q.dtype)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal)
         if group > 1:  # (B / group, H, group * Tq, Dh) -> (B, H, Tq, Dh)

@@ -53,8 +53,18 @@ class PositionEncoding(nn.Module):
 class Embedding(nn.Module):
     """``We`` lookup, optionally scaled by ``sqrt(D)``, plus positions and dropout."""
 
-    def __init__(self, vocab_size: int, dim: int, *, pad_id: int, max_positions: int, positions: str,
-                 scale: bool, dropout: float, token_embedding: nn.Embedding | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        dim: int,
+        *,
+        pad_id: int,
+        max_positions: int,
+        positions: str,
+        scale: bool,
+        dropout: float,
+        token_embedding: nn.Embedding | None = None,
+    ) -> None:
         super().__init__()
         self.tokens = token_embedding or nn.Embedding(vocab_size, dim, padding_idx=pad_id)  # We (V, D)
         if token_embedding is None:

@@ -9,12 +9,16 @@ from torch import Tensor, nn
 
 from s2s.nn.attention import MultiHeadAttention, key_mask
 from s2s.nn.dropout import Dropout
-from s2s.nn.kv_cache import LayerKeysValues, StepColumns
+from s2s.nn.layer_cache import LayerKeysValues, StepColumns
 from s2s.nn.linear import Linear
 
 # ReLU runs in place: it writes over fc1's output instead of a fresh (tokens, ffn_dim) tensor, whose first writes
 # page-fault on a CPU (bench/train.py times the training step); its backward needs only its own output.
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": partial(nn.ReLU, inplace=True), "gelu": nn.GELU, "swish": nn.SiLU}
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": partial(nn.ReLU, inplace=True),
+    "gelu": nn.GELU,
+    "swish": nn.SiLU,
+}
 
 
 class FeedForward(nn.Module):
@@ -62,8 +66,18 @@ class Residual(nn.Module):
 class EncoderLayer(nn.Module):
     """Bidirectional self-attention (padding mask only) then the MLP."""
 
-    def __init__(self, d_model: int, num_heads: int, ffn_dim: int, *, dropout: float, attention_dropout: float,
-                 activation_dropout: float, activation: str, norm_first: bool) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        ffn_dim: int,
+        *,
+        dropout: float,
+        attention_dropout: float,
+        activation_dropout: float,
+        activation: str,
+        norm_first: bool,
+    ) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
         self.ffn = FeedForward(d_model, ffn_dim, dropout=activation_dropout, activation=activation)
@@ -85,8 +99,18 @@ class EncoderLayer(nn.Module):
 class DecoderLayer(nn.Module):
     """Causal self-attention, cross-attention to the encoder memory, then the MLP."""
 
-    def __init__(self, d_model: int, num_heads: int, ffn_dim: int, *, dropout: float, attention_dropout: float,
-                 activation_dropout: float, activation: str, norm_first: bool) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        ffn_dim: int,
+        *,
+        dropout: float,
+        attention_dropout: float,
+        activation_dropout: float,
+        activation: str,
+        norm_first: bool,
+    ) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
         self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=attention_dropout)
@@ -95,8 +119,9 @@ class DecoderLayer(nn.Module):
         self.cross_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
         self.ffn_block = Residual(d_model, dropout=dropout, norm_first=norm_first)
 
-    def forward(self, x: Tensor, cache: LayerKeysValues, cross_mask: Tensor, step: StepColumns | None = None,
-                beams: int = 1) -> Tensor:
+    def forward(
+        self, x: Tensor, cache: LayerKeysValues, cross_mask: Tensor, step: StepColumns | None = None, beams: int = 1
+    ) -> Tensor:
         """``x (B*K, Tn, D)`` new target positions -> ``(B*K, Tn, D)``.
 
         ``cross_mask (B, 1, 1, S)``: the source positions each sentence's queries may see, boolean or

@@ -61,14 +61,24 @@ def prepacking_enabled() -> bool:
 
 def packable(weight: Tensor) -> bool:
     """Whether inference with ``weight`` would use a packed copy (packing on, a CPU weight of a packed dtype)."""
-    return (_state["enabled"] and AVAILABLE and weight.device.type == "cpu" and weight.dtype in PACKED_DTYPES
-            and not weight.is_inference())
+    return (
+        _state["enabled"]
+        and AVAILABLE
+        and weight.device.type == "cpu"
+        and weight.dtype in PACKED_DTYPES
+        and not weight.is_inference()
+    )
 
 
 def packs(x: Tensor, weight: Tensor) -> bool:
     """Whether ``linear(x, weight)`` takes the packed path."""
-    return (packable(weight) and not torch.is_grad_enabled() and x.device == weight.device and x.dtype == weight.dtype
-            and not torch.is_autocast_enabled("cpu"))  # under autocast F.linear casts fp32 to bf16: leave it so
+    return (
+        packable(weight)
+        and not torch.is_grad_enabled()
+        and x.device == weight.device
+        and x.dtype == weight.dtype
+        and not torch.is_autocast_enabled("cpu")
+    )  # under autocast F.linear casts fp32 to bf16: leave it so
 
 
 def derived_copy(store: WeakIdKeyDictionary, owner: Tensor, key: tuple, build: Callable[[], T]) -> T:
@@ -86,8 +96,9 @@ def derived_copy(store: WeakIdKeyDictionary, owner: Tensor, key: tuple, build: C
 def packed_weight(weight: Tensor) -> Tensor:
     """``weight (out, in)`` reordered for oneDNN; cached until the weight's storage, dtype or version changes."""
     key = (weight.data_ptr(), weight.dtype, tuple(weight.shape), weight._version)
-    return derived_copy(_packed, weight, key,
-                        lambda: torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACK_ROWS_HINT))
+    return derived_copy(
+        _packed, weight, key, lambda: torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACK_ROWS_HINT)
+    )
 
 
 def forget_packed(model: nn.Module) -> None:
@@ -113,8 +124,9 @@ def stacked(layers: Sequence[nn.Linear]) -> tuple[Tensor, Tensor | None]:
     weight = torch.cat([layer.weight for layer in layers])
     if all(layer.bias is None for layer in layers):
         return weight, None
-    bias = torch.cat([layer.weight.new_zeros(layer.out_features) if layer.bias is None else layer.bias
-                      for layer in layers])
+    bias = torch.cat(
+        [layer.weight.new_zeros(layer.out_features) if layer.bias is None else layer.bias for layer in layers]
+    )
     return weight, bias
 
 

@@ -44,7 +44,9 @@ def read_vectors(path: str | Path, wanted: set[str]) -> tuple[int, dict[str, tor
                 continue  # blank line
             dim = dim or len(parts) - 1
             if len(parts) != dim + 1:
-                raise DataError(f"{path} line {number}: expected a word and {dim} numbers, found {len(parts) - 1} fields")
+                raise DataError(
+                    f"{path} line {number}: expected a word and {dim} numbers, found {len(parts) - 1} fields"
+                )
             if parts[0] in wanted and parts[0] not in vectors:
                 try:
                     vectors[parts[0]] = torch.tensor([float(x) for x in parts[1:]])
@@ -63,8 +65,10 @@ class Coverage:
     vocab: int
 
     def summary(self) -> str:
-        return (f"pretrained vectors {self.path}: {self.matched} of {self.vocab} pieces initialized "
-                f"({100 * self.matched / self.vocab:.1f}%; {self.matched} of {self.words} whole-word pieces)")
+        return (
+            f"pretrained vectors {self.path}: {self.matched} of {self.vocab} pieces initialized "
+            f"({100 * self.matched / self.vocab:.1f}%; {self.matched} of {self.words} whole-word pieces)"
+        )
 
 
 def match_pieces(tokenizer: AnyTokenizer, vectors: dict[str, torch.Tensor]) -> dict[int, torch.Tensor]:
@@ -81,18 +85,24 @@ def match_pieces(tokenizer: AnyTokenizer, vectors: dict[str, torch.Tensor]) -> d
     return matched
 
 
-def init_from_vectors(embeddings: list[nn.Embedding], tokenizer: AnyTokenizer, path: str | Path, *,
-                      freeze: bool = False) -> Coverage:
+def init_from_vectors(
+    embeddings: list[nn.Embedding], tokenizer: AnyTokenizer, path: str | Path, *, freeze: bool = False
+) -> Coverage:
     """Copy matched vectors into every distinct ``We`` in ``embeddings`` (source and target, or one shared)."""
     distinct = list({id(e): e for e in embeddings}.values())
     dims = {e.embedding_dim for e in distinct}
-    words = {tokenizer.piece(i): piece_word(tokenizer.piece(i)) for i in range(tokenizer.vocab_size)
-             if not tokenizer.is_special(i)}
+    words = {
+        tokenizer.piece(i): piece_word(tokenizer.piece(i))
+        for i in range(tokenizer.vocab_size)
+        if not tokenizer.is_special(i)
+    }
     wanted = {w for w in words.values() if w} | {w.lower() for w in words.values() if w}
     dim, vectors = read_vectors(path, wanted)
     if dims != {dim}:
-        raise ConfigError(f"{path} has {dim}-dimensional vectors but the model's embeddings are "
-                          f"{sorted(dims)[0]}-dimensional: use vectors of size model.d_model or set model.d_model={dim}")
+        raise ConfigError(
+            f"{path} has {dim}-dimensional vectors but the model's embeddings are "
+            f"{sorted(dims)[0]}-dimensional: use vectors of size model.d_model or set model.d_model={dim}"
+        )
     matched = match_pieces(tokenizer, vectors)
     if not matched:
         raise DataError(f"{path}: none of the vocabulary's words has a vector (is it the right language?)")
@@ -101,8 +111,9 @@ def init_from_vectors(embeddings: list[nn.Embedding], tokenizer: AnyTokenizer, p
     table = table * (dim**-0.5 / table.std().clamp(min=1e-8))  # the random rows' scale
     for embedding in distinct:
         if embedding.num_embeddings != tokenizer.vocab_size:
-            raise ConfigError(f"an embedding has {embedding.num_embeddings} rows but the tokenizer has "
-                              f"{tokenizer.vocab_size} pieces")
+            raise ConfigError(
+                f"an embedding has {embedding.num_embeddings} rows but the tokenizer has {tokenizer.vocab_size} pieces"
+            )
         with torch.no_grad():
             embedding.weight[rows] = table.to(embedding.weight)
         if freeze:

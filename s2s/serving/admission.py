@@ -34,8 +34,10 @@ class Admission:
             if admitted:
                 self.counter.value += 1
         if not admitted:
-            message = (f"the server is busy: {self.max_queue} requests are already queued (s2s serve --max-queue); "
-                       f"retry after {RETRY_AFTER_SECONDS} s")
+            message = (
+                f"the server is busy: {self.max_queue} requests are already queued (s2s serve --max-queue); "
+                f"retry after {RETRY_AFTER_SECONDS} s"
+            )
             await refusal(503, message, {"Retry-After": str(RETRY_AFTER_SECONDS)})(scope, receive, send)
             return
         try:

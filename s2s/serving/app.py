@@ -81,8 +81,10 @@ def report_tab(checkpoint: str, report: HeadReport | None, speech: bool) -> None
 
         choice.change(show, [state, choice], [about, pictures])
         if not speech:
+
             def make(text: str):
                 from s2s.cli.analyze import run as analyze_run  # the CLI's report, as it writes it
+
                 sentences = [line for line in text.splitlines() if line.strip()]
                 if not sentences:
                     raise gr.Error("type at least one sentence")
@@ -95,8 +97,14 @@ def report_tab(checkpoint: str, report: HeadReport | None, speech: bool) -> None
             analyze.click(make, [lines], [state, choice])
 
 
-def build_app(checkpoint: str, loaded: LoadedModel, *, beam: int | None = None, tgt_lang: str | None = None,
-              report: HeadReport | None = None) -> gr.Blocks:
+def build_app(
+    checkpoint: str,
+    loaded: LoadedModel,
+    *,
+    beam: int | None = None,
+    tgt_lang: str | None = None,
+    report: HeadReport | None = None,
+) -> gr.Blocks:
     speech = loaded.model.config.encoder == "audio"
     with gr.Blocks(title=f"s2s: {Path(checkpoint).name}") as app:
         kind = "speech" if speech else "text"

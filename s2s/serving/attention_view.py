@@ -38,8 +38,9 @@ def text_side(loaded: LoadedModel, *, beam: int | None, tgt_lang: str | None = N
     return TextInputs(loaded, options=layered_options(loaded, given_beam(beam)), target_lang=tgt_lang)
 
 
-def cross_attention_view(side: TextInputs, sentence: str, *, layer: int, head: str = MEAN,
-                         folder: Path | None = None) -> AttentionView:
+def cross_attention_view(
+    side: TextInputs, sentence: str, *, layer: int, head: str = MEAN, folder: Path | None = None
+) -> AttentionView:
     """``layer`` 1-based; ``head`` a 1-based number as text, or :data:`MEAN`."""
     example = collect_attention(side, side.model, side.read([sentence]))[0]
     maps = example.weights["cross"][layer - 1]  # (H, T, S): decoder input positions x source tokens
@@ -47,7 +48,13 @@ def cross_attention_view(side: TextInputs, sentence: str, *, layer: int, head: s
     queries, keys = example.axes("cross")
     name = "mean" if head == MEAN else f"H{head}"
     folder = Path(folder or tempfile.mkdtemp(prefix="s2s-app-"))
-    path = save_heatmap(np.asarray(weights), folder / f"cross-L{layer}-{name}.png", queries=queries.labels,
-                        keys=keys.labels, title=f"cross-attention, layer {layer}, {head if head == MEAN else 'head ' + head}",
-                        xlabel="source (keys)", ylabel="decoder input (queries)")
+    path = save_heatmap(
+        np.asarray(weights),
+        folder / f"cross-L{layer}-{name}.png",
+        queries=queries.labels,
+        keys=keys.labels,
+        title=f"cross-attention, layer {layer}, {head if head == MEAN else 'head ' + head}",
+        xlabel="source (keys)",
+        ylabel="decoder input (queries)",
+    )
     return AttentionView(example.target, path)

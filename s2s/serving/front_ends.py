@@ -38,13 +38,27 @@ class FrontEnds(Generic[RequestT]):
 
 def translators(loaded: LoadedModel, *, max_tokens: int, device: str = "cpu") -> FrontEnds[TranslateRequest]:
     def build(request: TranslateRequest) -> Translator:
-        return Translator(loaded, options=decoding_options(request.flags(), loaded), target_lang=request.tgt_lang,
-                          max_tokens=max_tokens, device=device)
+        return Translator(
+            loaded,
+            options=decoding_options(request.flags(), loaded),
+            target_lang=request.tgt_lang,
+            max_tokens=max_tokens,
+            device=device,
+        )
+
     return FrontEnds(build, lambda r: r.decoding_key())
 
 
 def transcribers(loaded: LoadedModel, *, device: str = "cpu") -> FrontEnds[TranscribeRequest]:
     def build(request: TranscribeRequest) -> Transcriber:
-        return Transcriber(loaded, options=decoding_options(request.flags(), loaded), target_lang=request.tgt_lang,
-                           task=request.task, language=request.language, timestamps=request.timestamps, device=device)
+        return Transcriber(
+            loaded,
+            options=decoding_options(request.flags(), loaded),
+            target_lang=request.tgt_lang,
+            task=request.task,
+            language=request.language,
+            timestamps=request.timestamps,
+            device=device,
+        )
+
     return FrontEnds(build, lambda r: r.decoding_key() + (r.task, r.language, r.timestamps))

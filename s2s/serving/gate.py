@@ -91,8 +91,10 @@ class RequestGate:
                 return b"".join(chunks)
 
     def too_large(self, size: int, at_least: bool = False) -> str:
-        return (f"the body is {'over ' if at_least else ''}{size} bytes; this server takes at most "
-                f"{self.max_body_bytes} (s2s serve --max-body-bytes)")
+        return (
+            f"the body is {'over ' if at_least else ''}{size} bytes; this server takes at most "
+            f"{self.max_body_bytes} (s2s serve --max-body-bytes)"
+        )
 
 
 async def discard_body(receive: Receive, limit: int = DISCARD_LIMIT) -> None:
@@ -133,5 +135,5 @@ def replay(body: bytes, then: Receive | None = None) -> Receive:
             return await then() if then is not None else {"type": "http.disconnect"}
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
-    return receive
 
+    return receive

@@ -13,7 +13,9 @@ class HeadReport:
         self.folder = Path(folder)
         path = self.folder / "heads.json"
         if not path.is_file():
-            raise DataError(f"{self.folder} holds no heads.json: make a report with `s2s analyze CKPT -i FILE --out DIR`")
+            raise DataError(
+                f"{self.folder} holds no heads.json: make a report with `s2s analyze CKPT -i FILE --out DIR`"
+            )
         try:
             self.heads = json.loads(path.read_text(encoding="utf-8"))["heads"]
         except (ValueError, KeyError) as error:
@@ -32,6 +34,9 @@ class HeadReport:
         measures = " · ".join(f"{name} {value:.2f}" for name, value in head["measures"].items())
         lines = [f"### {choice}", "", head["description"], "", f"Measures: {measures}", "", "Examples:"]
         lines += [f"- {e['source']} → {e['output']} ({e['figure']:.2f})" for e in head["examples"]]
-        pictures = [(str(self.folder / e["heatmap"]), e["source"]) for e in head["examples"]
-                    if (self.folder / e["heatmap"]).is_file()]
+        pictures = [
+            (str(self.folder / e["heatmap"]), e["source"])
+            for e in head["examples"]
+            if (self.folder / e["heatmap"]).is_file()
+        ]
         return "\n".join(lines), pictures

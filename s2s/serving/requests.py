@@ -12,8 +12,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DECODING_FIELDS = ("beam", "nbest", "length_penalty", "length_penalty_style", "max_len_a", "max_len_b", "min_len",
-                   "no_repeat_ngram", "ctc_weight")
+DECODING_FIELDS = (
+    "beam",
+    "nbest",
+    "length_penalty",
+    "length_penalty_style",
+    "max_len_a",
+    "max_len_b",
+    "min_len",
+    "no_repeat_ngram",
+    "ctc_weight",
+)
 
 
 class DecodingFields(BaseModel):
@@ -38,15 +47,18 @@ class DecodingFields(BaseModel):
 
 
 class TranslateRequest(DecodingFields):
-    text: list[str] = Field(description="sentences, translated in order (a blank one gives an empty translation)",
-                            min_length=1)
+    text: list[str] = Field(
+        description="sentences, translated in order (a blank one gives an empty translation)", min_length=1
+    )
     nbest: int | None = Field(None, description="hypotheses per sentence (<= beam), each with its score")
     scores: bool = Field(False, description="also give each translation's score")
 
 
 class TranscribeRequest(DecodingFields):
-    audio: str = Field(description="the audio file's bytes in base64 (wav, flac, ogg, mp3...; any rate and "
-                                   "channel count); or POST multipart/form-data with the file in field 'file'")
+    audio: str = Field(
+        description="the audio file's bytes in base64 (wav, flac, ogg, mp3...; any rate and "
+        "channel count); or POST multipart/form-data with the file in field 'file'"
+    )
     name: str = Field("upload", description="the file's name, used in messages")
     ctc_weight: float | None = Field(None, description="joint CTC/attention weight (default 0.3 with a CTC head)")
     task: Literal["transcribe", "translate"] | None = Field(None, description="task tag of a multi-task model")

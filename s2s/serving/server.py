@@ -45,12 +45,20 @@ def model_info(checkpoint: str, loaded: LoadedModel, settings: ServeSettings) ->
     info = loaded.info
     speech = loaded.model.config.encoder == "audio"
     codes = getattr(loaded.tokenizer, "language_codes", None)
-    return {"checkpoint": checkpoint, "kind": "speech" if speech else "text",
-            "endpoint": "/transcribe" if speech else "/translate",
-            "task": info.task, "task_tag": info.task_tag, "src_lang": info.src_lang,
-            "tgt_langs": sorted(codes) if codes else list(info.tgt_langs), "whisper": info.whisper is not None,
-            "step": info.step, "default_decoding": info.default_decoding, "config": loaded.model.config.to_dict(),
-            "limits": {k: v for k, v in asdict(settings).items() if k not in ("host", "port", "device")}}
+    return {
+        "checkpoint": checkpoint,
+        "kind": "speech" if speech else "text",
+        "endpoint": "/transcribe" if speech else "/translate",
+        "task": info.task,
+        "task_tag": info.task_tag,
+        "src_lang": info.src_lang,
+        "tgt_langs": sorted(codes) if codes else list(info.tgt_langs),
+        "whisper": info.whisper is not None,
+        "step": info.step,
+        "default_decoding": info.default_decoding,
+        "config": loaded.model.config.to_dict(),
+        "limits": {k: v for k, v in asdict(settings).items() if k not in ("host", "port", "device")},
+    }
 
 
 class Batching(TypedDict):
@@ -65,23 +73,35 @@ def build_server(checkpoint: str, loaded: LoadedModel, settings: ServeSettings) 
     speech = loaded.model.config.encoder == "audio"
     threads = max(1, (os.cpu_count() or 1) // settings.workers)
     batching = Batching(threads=threads, max_batch_size=settings.max_batch_size, batch_timeout=settings.batch_timeout)
-    api = TranscribeAPI(checkpoint, **batching) if speech else \
-        TranslateAPI(checkpoint, max_tokens=settings.max_tokens, **batching)
+    api = (
+        TranscribeAPI(checkpoint, **batching)
+        if speech
+        else TranslateAPI(checkpoint, max_tokens=settings.max_tokens, **batching)
+    )
     checker = RequestChecker(loaded, max_sentences=settings.max_sentences, max_tokens=settings.max_tokens)
     middlewares = [  # the first listed runs innermost: the gate checks a request before it is counted
         (Admission, {"counter": shared_counter(), "max_queue": settings.max_queue}),
-        (RequestGate, {"checker": checker, "kind": "speech" if speech else "text",
-                       "max_body_bytes": settings.max_body_bytes}),
+        (
+            RequestGate,
+            {"checker": checker, "kind": "speech" if speech else "text", "max_body_bytes": settings.max_body_bytes},
+        ),
     ]
     accelerator = "cuda" if settings.device.startswith("cuda") else "cpu"
-    return ls.LitServer(api, accelerator=accelerator, devices=1, workers_per_device=settings.workers,
-                        timeout=settings.timeout, model_metadata=model_info(checkpoint, loaded, settings),
-                        middlewares=middlewares)
+    return ls.LitServer(
+        api,
+        accelerator=accelerator,
+        devices=1,
+        workers_per_device=settings.workers,
+        timeout=settings.timeout,
+        model_metadata=model_info(checkpoint, loaded, settings),
+        middlewares=middlewares,
+    )
 
 
 def drain_on_sigterm(server: ls.LitServer) -> None:
     """SIGTERM sets LitServe's shutdown event, from a thread: the main thread is inside the event's own
     wait, on the same manager connection, when the signal arrives."""
+
     def on_sigterm(signum, frame):
         event = server._shutdown_event
         if event is None:  # still starting: nothing is in flight
@@ -97,7 +117,11 @@ def serve(checkpoint: str, loaded: LoadedModel, settings: ServeSettings) -> None
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     server = build_server(checkpoint, loaded, settings)
     drain_on_sigterm(server)
-    print(f"s2s serve: http://{settings.host}:{settings.port} (POST {model_info(checkpoint, loaded, settings)['endpoint']},"
-          f" GET /health, /info, /docs); SIGTERM drains and stops", flush=True)
-    server.run(host=settings.host, port=settings.port, num_api_servers=1, generate_client_file=False,
-               log_level="warning")
+    print(
+        f"s2s serve: http://{settings.host}:{settings.port} (POST {model_info(checkpoint, loaded, settings)['endpoint']},"
+        f" GET /health, /info, /docs); SIGTERM drains and stops",
+        flush=True,
+    )
+    server.run(
+        host=settings.host, port=settings.port, num_api_servers=1, generate_client_file=False, log_level="warning"
+    )

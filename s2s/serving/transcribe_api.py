@@ -32,10 +32,16 @@ class TranscribeAPI(ls.LitAPI):
         answers: list[dict | None] = [None] * len(requests)
         for members in by_key(requests, self.front_ends.key).values():
             waves = [audio_bytes(requests[m]) for m in members]  # (N,) each; decoded once already in the gate
-            transcripts = self.front_ends.get(requests[members[0]]).transcribe_waves(waves)  # every window of the group at once
+            transcripts = self.front_ends.get(requests[members[0]]).transcribe_waves(
+                waves
+            )  # every window of the group at once
             for m, transcript in zip(members, transcripts):
-                answers[m] = {"name": requests[m].name, "text": transcript.text, "duration": transcript.duration,
-                              "segments": [dataclasses.asdict(s) for s in transcript.segments]}
+                answers[m] = {
+                    "name": requests[m].name,
+                    "text": transcript.text,
+                    "duration": transcript.duration,
+                    "segments": [dataclasses.asdict(s) for s in transcript.segments],
+                }
         return answers if isinstance(x, list) else answers[0]
 
     def unbatch(self, outputs: list[dict]) -> list[dict]:

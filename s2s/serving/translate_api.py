@@ -25,8 +25,9 @@ def answer(request: TranslateRequest, translations: list[Translation], warnings:
 
 
 class TranslateAPI(ls.LitAPI):
-    def __init__(self, checkpoint: str, *, max_tokens: int, threads: int, max_batch_size: int,
-                 batch_timeout: float) -> None:
+    def __init__(
+        self, checkpoint: str, *, max_tokens: int, threads: int, max_batch_size: int, batch_timeout: float
+    ) -> None:
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path="/translate")
         self.checkpoint, self.max_tokens, self.threads = checkpoint, max_tokens, threads
 
@@ -49,7 +50,9 @@ class TranslateAPI(ls.LitAPI):
             for m in members:
                 warnings[m] = []
                 for i, line in enumerate(requests[m].text):
-                    ids, warning = translator.encode_checked(line.strip(), f"text[{i}]") if line.strip() else (None, None)
+                    ids, warning = (
+                        translator.encode_checked(line.strip(), f"text[{i}]") if line.strip() else (None, None)
+                    )
                     sources.append(ids)
                     if warning:
                         warnings[m].append(warning)

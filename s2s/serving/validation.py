@@ -20,8 +20,15 @@ from s2s.serving.front_ends import transcribers, translators
 from s2s.serving.requests import TranscribeRequest, TranslateRequest
 
 # The CLI's words for an option, in the names a request gives them.
-FIELD_NAMES = {"beam_size": "beam", "--tgt-lang": "tgt_lang", "--task": "task", "--language": "language",
-               "--timestamps": "timestamps", "--ctc-weight": "ctc_weight", "--window": "window"}
+FIELD_NAMES = {
+    "beam_size": "beam",
+    "--tgt-lang": "tgt_lang",
+    "--task": "task",
+    "--language": "language",
+    "--timestamps": "timestamps",
+    "--ctc-weight": "ctc_weight",
+    "--window": "window",
+}
 
 
 class RequestError(Exception):
@@ -64,14 +71,20 @@ class RequestChecker:
 
     def __init__(self, loaded: LoadedModel, *, max_sentences: int, max_tokens: int) -> None:
         self.max_sentences = max_sentences
-        self.front_ends = translators(loaded, max_tokens=max_tokens) if loaded.model.config.encoder == "text" \
+        self.front_ends = (
+            translators(loaded, max_tokens=max_tokens)
+            if loaded.model.config.encoder == "text"
             else transcribers(loaded)
+        )
 
     def check_translate(self, payload: object) -> None:
         request = parse(TranslateRequest, payload)
         if len(request.text) > self.max_sentences:
-            raise RequestError(413, f"text holds {len(request.text)} sentences; this server takes at most "
-                                    f"{self.max_sentences} a request (s2s serve --max-sentences)")
+            raise RequestError(
+                413,
+                f"text holds {len(request.text)} sentences; this server takes at most "
+                f"{self.max_sentences} a request (s2s serve --max-sentences)",
+            )
         self.front_end(request)
 
     def check_transcribe(self, payload: object) -> None:
@@ -91,8 +104,9 @@ def audio_bytes(request: TranscribeRequest):
     try:
         data = base64.b64decode(request.audio, validate=True)
     except (binascii.Error, ValueError):
-        raise RequestError(422, "audio: not base64 (send the file's bytes base64-encoded, or as "
-                                "multipart/form-data in field 'file')") from None
+        raise RequestError(
+            422, "audio: not base64 (send the file's bytes base64-encoded, or as multipart/form-data in field 'file')"
+        ) from None
     try:
         return decode_upload(data, request.name)
     except AudioError as error:

@@ -47,6 +47,7 @@ def average_checkpoints(paths: list[Path], out: Path) -> None:
     assert first_entry is not None  # paths is not empty
     model = Seq2Seq(ModelConfig.from_dict(dict(first_entry["model_config"])))
     model.load_state_dict(averaged)
-    info = dataclasses.replace(CheckpointInfo.from_dict(dict(first_entry.get("info", {}))),
-                               averaged_from=tuple(str(p) for p in paths))
+    info = dataclasses.replace(
+        CheckpointInfo.from_dict(dict(first_entry.get("info", {}))), averaged_from=tuple(str(p) for p in paths)
+    )
     export_checkpoint(model, tokenizer_from_state(first_entry["tokenizer"]), info, out)

@@ -24,8 +24,10 @@ def adjusted_config(config: ModelConfig, changes: dict) -> ModelConfig:
     """The checkpoint's config with ``changes`` (only :data:`ADJUSTABLE` fields) applied."""
     refused = sorted(set(changes) - set(ADJUSTABLE))
     if refused:
-        raise ConfigError(f"init.model may change only {', '.join(ADJUSTABLE)} of a checkpoint's model "
-                          f"(got {', '.join(refused)}: the architecture is the checkpoint's)")
+        raise ConfigError(
+            f"init.model may change only {', '.join(ADJUSTABLE)} of a checkpoint's model "
+            f"(got {', '.join(refused)}: the architecture is the checkpoint's)"
+        )
     return dataclasses.replace(config, **changes)
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
 ROWS_PER_CHUNK = 128  # rows processed together: their temporaries stay in the CPU cache
 
 
@@ -44,8 +43,10 @@ class LabelSmoothedCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None]:
         if ctx.spent:
-            raise RuntimeError("a second backward through a loss computed with reuse_logits=True: its logits "
-                               "were overwritten by the first one's gradient")
+            raise RuntimeError(
+                "a second backward through a loss computed with reuse_logits=True: its logits "
+                "were overwritten by the first one's gradient"
+            )
         logits, labels, lse = ctx.saved_tensors
         smoothing = ctx.smoothing
         ctx.spent = ctx.reuse_logits
@@ -64,8 +65,9 @@ def softmax_to_smoothed_ce_grad_(softmax: Tensor, labels: Tensor, smoothing: flo
     return softmax.scatter_add_(1, labels[:, None], (grad * (smoothing - 1.0)).expand(len(labels), 1).contiguous())
 
 
-def label_smoothed_cross_entropy(logits: Tensor, labels: Tensor, smoothing: float, *,
-                                 reuse_logits: bool = False) -> Tensor:
+def label_smoothed_cross_entropy(
+    logits: Tensor, labels: Tensor, smoothing: float, *, reuse_logits: bool = False
+) -> Tensor:
     """Summed label-smoothed cross-entropy of ``logits (N, V)`` against ``labels (N,)``.
 
     Equal to ``F.cross_entropy(logits, labels, label_smoothing=smoothing, reduction="sum")``, computed

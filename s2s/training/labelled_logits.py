@@ -9,8 +9,9 @@ from s2s.model.encoded import EncodedSource
 from s2s.model.seq2seq import Seq2Seq
 
 
-def labelled_logits(model: Seq2Seq, batch: Batch, pad_id: int,
-                    encoded: EncodedSource | None = None) -> tuple[Tensor, Tensor]:
+def labelled_logits(
+    model: Seq2Seq, batch: Batch, pad_id: int, encoded: EncodedSource | None = None
+) -> tuple[Tensor, Tensor]:
     """Teacher forcing: logits ``(N, V)`` of the ``N`` positions of ``batch`` that have a label, and
     those labels ``(N,)``, row-major. ``Wu`` is applied to those positions only, not to padding,
     whose logits would be thrown away. ``encoded``: the source's encoding when already computed.

@@ -10,59 +10,42 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from lightning.pytorch.callbacks import Timer
 
 from s2s.analysis.dashboard import log_validation_attention
 from s2s.analysis.validation_heads import HeadsOverTraining
 from s2s.checkpoint import AnyTokenizer, s2s_entry
-from s2s.model.config import ModelConfig
 from s2s.data.batching import Batch
 from s2s.decoding import DecodingOptions, generate
 from s2s.errors import NonFiniteLossError
 from s2s.metrics import task_scores
-from s2s.model.encoded import EncodedSource
+from s2s.model.config import ModelConfig
 from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
-from s2s.training.labelled_logits import labelled_logits
-from s2s.training.label_smoothing import label_smoothed_cross_entropy
 from s2s.nn.linear import forget_packed
+from s2s.training.losses import ctc_loss, sequence_loss
 from s2s.training.optim import OptimConfig, build_optimizer
 from s2s.training.rdrop import rdrop_loss, stacked_twice
 
 SAMPLE_ROWS = 8  # sample translations shown per validation round
 
 
-def sequence_loss(model: Seq2Seq, batch: Batch, *, pad_id: int, smoothing: float,
-                  encoded: EncodedSource | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed loss over every target position that has a label, and the number of those positions.
-
-    ``encoded``: the source's encoding when already computed (a CTC loss reads it too).
-    """
-    logits, labels = labelled_logits(model, batch, pad_id, encoded)  # (N, V), (N,)
-    # the logits are this step's temporaries: the loss's backward may write its gradient over them
-    loss = label_smoothed_cross_entropy(logits, labels, smoothing, reuse_logits=True)
-    return loss, torch.tensor(labels.numel(), device=labels.device)
-
-
-def ctc_loss(log_probs: torch.Tensor, input_lengths: torch.Tensor, batch: Batch, *, blank: int):
-    """CTC loss summed over the batch, and the number of target tokens.
-
-    ``log_probs (B, S, V)`` from the CTC head; the targets are the text tokens after the forced
-    prefix (no tags, no EOS). The blank is the padding id, which is never a target.
-    """
-    targets = batch.target_in[:, batch.prefix.shape[1]:]  # (B, T') text ids, padded with the blank
-    target_lengths = (targets != blank).sum(dim=1)
-    total = F.ctc_loss(log_probs.transpose(0, 1), targets, input_lengths, target_lengths, blank=blank,
-                       reduction="sum", zero_infinity=True)
-    return total, target_lengths.sum()
-
-
 class Seq2SeqModule(pl.LightningModule):
-    def __init__(self, *, model_config: ModelConfig, tokenizer: AnyTokenizer, optim: OptimConfig,
-                 decoding: DecodingOptions, info: CheckpointInfo, label_smoothing: float = 0.1,
-                 attention_examples: int = 0, max_nonfinite_steps: int = 10, ctc_weight: float = 0.0,
-                 rdrop_alpha: float = 0.0, head_report_batches: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        model_config: ModelConfig,
+        tokenizer: AnyTokenizer,
+        optim: OptimConfig,
+        decoding: DecodingOptions,
+        info: CheckpointInfo,
+        label_smoothing: float = 0.1,
+        attention_examples: int = 0,
+        max_nonfinite_steps: int = 10,
+        ctc_weight: float = 0.0,
+        rdrop_alpha: float = 0.0,
+        head_report_batches: int = 0,
+    ) -> None:
         super().__init__()
         if max_nonfinite_steps < 1:
             raise ValueError(f"max_nonfinite_steps must be >= 1, got {max_nonfinite_steps}")
@@ -92,16 +75,24 @@ class Seq2SeqModule(pl.LightningModule):
             batch = stacked_twice(batch)
         encoded = self.model.encode(batch.source, batch.source_lengths)
         if self.rdrop_alpha:
-            loss, kl, tokens = rdrop_loss(self.model, batch, pad_id=self.tokenizer.pad_id,
-                                          smoothing=self.label_smoothing, alpha=self.rdrop_alpha, encoded=encoded)
+            loss, kl, tokens = rdrop_loss(
+                self.model,
+                batch,
+                pad_id=self.tokenizer.pad_id,
+                smoothing=self.label_smoothing,
+                alpha=self.rdrop_alpha,
+                encoded=encoded,
+            )
             self.log("train/rdrop_kl", kl, batch_size=int(tokens))
         else:
-            total, tokens = sequence_loss(self.model, batch, pad_id=self.tokenizer.pad_id,
-                                          smoothing=self.label_smoothing, encoded=encoded)
+            total, tokens = sequence_loss(
+                self.model, batch, pad_id=self.tokenizer.pad_id, smoothing=self.label_smoothing, encoded=encoded
+            )
             loss = total / tokens.clamp(min=1)
         if self.ctc_weight:  # hybrid CTC/attention training (under R-Drop, over both copies)
-            ctc_total, ctc_tokens = ctc_loss(self.model.ctc_log_probs(encoded.memory), encoded.lengths, batch,
-                                             blank=self.tokenizer.pad_id)
+            ctc_total, ctc_tokens = ctc_loss(
+                self.model.ctc_log_probs(encoded.memory), encoded.lengths, batch, blank=self.tokenizer.pad_id
+            )
             ctc = ctc_total / ctc_tokens.clamp(min=1)
             self.log("train/ctc_loss", ctc, batch_size=int(tokens))
             self.log("train/att_loss", loss, batch_size=int(tokens))
@@ -141,8 +132,11 @@ class Seq2SeqModule(pl.LightningModule):
         self.nonfinite_in_a_row += 1
         self.log("train/nonfinite_skipped", float(self.nonfinite_skipped), reduce_fx="max", batch_size=1)
         if self.trainer.is_global_zero:
-            print(f"warning: step {self.global_step}: non-finite {what}; update skipped "
-                  f"({self.nonfinite_in_a_row} in a row, {self.nonfinite_skipped} this run)", file=sys.stderr)
+            print(
+                f"warning: step {self.global_step}: non-finite {what}; update skipped "
+                f"({self.nonfinite_in_a_row} in a row, {self.nonfinite_skipped} this run)",
+                file=sys.stderr,
+            )
         if self.nonfinite_in_a_row >= self.max_nonfinite_steps:
             raise NonFiniteLossError(
                 f"training stopped at step {self.global_step}: the loss or its gradient was non-finite for "
@@ -152,8 +146,9 @@ class Seq2SeqModule(pl.LightningModule):
 
     def configure_optimizers(self):
         time_spent = time_budget_spent(self.trainer) if self.optim.schedule == "cosine_time" else None
-        optimizer, scheduler = build_optimizer(self.model, self.optim, fused=not self.uses_grad_scaler,
-                                               time_spent=time_spent)
+        optimizer, scheduler = build_optimizer(
+            self.model, self.optim, fused=not self.uses_grad_scaler, time_spent=time_spent
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     @property
@@ -175,9 +170,16 @@ class Seq2SeqModule(pl.LightningModule):
     # ----- validation -----------------------------------------------------------------------
     def translate_batch(self, batch: Batch, options: DecodingOptions | None = None) -> list[str]:
         options = options or self.decoding
-        hypotheses = generate(self.model, batch.source, batch.source_lengths, batch.prefix, options=options,
-                              eos_id=self.tokenizer.eos_id, suppress_ids=list(self.tokenizer.never_generated),
-                              suppress_at_start=list(self.tokenizer.never_first))
+        hypotheses = generate(
+            self.model,
+            batch.source,
+            batch.source_lengths,
+            batch.prefix,
+            options=options,
+            eos_id=self.tokenizer.eos_id,
+            suppress_ids=list(self.tokenizer.never_generated),
+            suppress_at_start=list(self.tokenizer.never_first),
+        )
         return [self.tokenizer.decode(hyps[0].tokens) for hyps in hypotheses]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -203,8 +205,9 @@ class Seq2SeqModule(pl.LightningModule):
         ranks log the same figures and none counts a repeated batch twice.
         """
         if self.validation_losses:  # (sum, tokens) per batch, fetched from the device at once
-            sums = torch.stack([torch.stack([total.float(), tokens.float()])
-                                for total, tokens in self.validation_losses.values()]).tolist()
+            sums = torch.stack(
+                [torch.stack([total.float(), tokens.float()]) for total, tokens in self.validation_losses.values()]
+            ).tolist()
             losses = dict(gather_from_ranks(list(zip(self.validation_losses, sums))))  # a repeated batch: one entry
             total, tokens = (sum(column) for column in zip(*losses.values()))
             self.log("val/loss", total / tokens, sync_dist=False)

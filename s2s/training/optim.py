@@ -15,8 +15,10 @@ from typing import cast
 import torch
 
 SCHEDULES = ("inverse_sqrt", "cosine", "cosine_time")  # what OptimConfig.schedule may name
-NO_TIME_LIMIT = ("optim.schedule=cosine_time anneals to zero at the time limit: set trainer.max_time "
-                 "(e.g. trainer.max_time=00:02:00:00), or use optim.schedule=cosine optim.decay_steps=N")
+NO_TIME_LIMIT = (
+    "optim.schedule=cosine_time anneals to zero at the time limit: set trainer.max_time "
+    "(e.g. trainer.max_time=00:02:00:00), or use optim.schedule=cosine optim.decay_steps=N"
+)
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,10 @@ class OptimConfig:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"optim.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.schedule == "cosine" and (self.decay_steps is None or self.decay_steps <= self.warmup_steps):
-            raise ValueError(f"optim.schedule=cosine needs optim.decay_steps > warmup_steps ({self.warmup_steps}), "
-                             f"got {self.decay_steps}: set it to the number of updates the run will make")
+            raise ValueError(
+                f"optim.schedule=cosine needs optim.decay_steps > warmup_steps ({self.warmup_steps}), "
+                f"got {self.decay_steps}: set it to the number of updates the run will make"
+            )
 
     def lr_factor(self, step: int, time_spent: float = 0.0) -> float:
         """LR multiplier at optimizer ``step`` (1-based); ``time_spent``: the fraction of the time budget used."""
@@ -69,8 +73,9 @@ def half_cosine(progress: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, progress))))
 
 
-def build_optimizer(module: torch.nn.Module, config: OptimConfig, *, fused: bool = True,
-                    time_spent: Callable[[], float] | None = None):
+def build_optimizer(
+    module: torch.nn.Module, config: OptimConfig, *, fused: bool = True, time_spent: Callable[[], float] | None = None
+):
     """AdamW without weight decay on biases, norms and embeddings; a per-step LR schedule.
 
     ``fused`` updates all parameters in one kernel (about 15% of a CPU training step otherwise);
@@ -87,7 +92,10 @@ def build_optimizer(module: torch.nn.Module, config: OptimConfig, *, fused: bool
         (no_decay if param.ndim < 2 or "embedding" in name else decay).append(param)
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr, betas=cast("tuple[float, float]", tuple(config.betas)), eps=config.eps, fused=fused,
+        lr=config.lr,
+        betas=cast("tuple[float, float]", tuple(config.betas)),
+        eps=config.eps,
+        fused=fused,
     )
     clock = time_spent or (lambda: 0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: config.lr_factor(step + 1, clock()))

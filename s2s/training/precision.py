@@ -39,5 +39,7 @@ def training_precision(precision: str | int, accelerator: str, *, fallback: bool
     asked = str(precision)
     if not (fallback and asked.startswith("bf16") and trains_on_cpu(accelerator) and not cpu_has_fast_bf16()):
         return precision, None
-    return "32-true", (f"trainer.precision={asked} -> 32-true: {slow_bf16_reason()}, and emulated bf16 is "
-                       f"several times slower than fp32 here (cpu_bf16_fallback=false keeps {asked})")
+    return "32-true", (
+        f"trainer.precision={asked} -> 32-true: {slow_bf16_reason()}, and emulated bf16 is "
+        f"several times slower than fp32 here (cpu_bf16_fallback=false keeps {asked})"
+    )

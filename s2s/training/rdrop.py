@@ -21,9 +21,8 @@ from torch import Tensor
 from s2s.data.batching import Batch
 from s2s.model.encoded import EncodedSource
 from s2s.model.seq2seq import Seq2Seq
-from s2s.training.labelled_logits import labelled_logits
 from s2s.training.label_smoothing import softmax_to_smoothed_ce_grad_
-
+from s2s.training.labelled_logits import labelled_logits
 
 ROWS_PER_CHUNK = 128  # positions processed together (with their twins): temporaries stay in cache
 
@@ -47,7 +46,9 @@ class RDropCriterion(torch.autograd.Function):
         ce, kl = logits.new_zeros(2, dtype=at_least_fp32(logits.dtype)).unbind()  # two sums, accumulated in place
         for (p, q), y in zip(twin_chunks(logits), labels.split(ROWS_PER_CHUNK)):
             for log_probs in (p, q):
-                ce -= (1.0 - smoothing) * log_probs.gather(1, y[:, None]).sum() + smoothing * log_probs.mean(dim=1).sum()
+                ce -= (1.0 - smoothing) * log_probs.gather(1, y[:, None]).sum() + smoothing * log_probs.mean(
+                    dim=1
+                ).sum()
             kl += ((p.exp() - q.exp()) * (p - q)).sum() / 2
         ctx.save_for_backward(logits, labels)
         ctx.smoothing, ctx.reuse_logits, ctx.spent = smoothing, reuse_logits, False
@@ -65,11 +66,13 @@ class RDropCriterion(torch.autograd.Function):
         for start, (p, q), y in zip(range(0, half, ROWS_PER_CHUNK), twin_chunks(logits), labels.split(ROWS_PER_CHUNK)):
             prob_p, prob_q, diff = p.exp(), q.exp(), p - q  # (n, V) each
             # both twins' KL gradients first: each reads both probabilities, which the CE gradient overwrites
-            kl_grads = [prob * (d - (prob * d).sum(dim=1, keepdim=True)) + prob - other
-                        for prob, other, d in ((prob_p, prob_q, diff), (prob_q, prob_p, -diff))]
+            kl_grads = [
+                prob * (d - (prob * d).sum(dim=1, keepdim=True)) + prob - other
+                for prob, other, d in ((prob_p, prob_q, diff), (prob_q, prob_p, -diff))
+            ]
             for offset, prob, kl_grad in ((start, prob_p, kl_grads[0]), (half + start, prob_q, kl_grads[1])):
                 ce_grad = softmax_to_smoothed_ce_grad_(prob, y, smoothing, g_ce)  # in place
-                out[offset:offset + len(y)] = ce_grad.add_(kl_grad.mul_(g_kl / 2))
+                out[offset : offset + len(y)] = ce_grad.add_(kl_grad.mul_(g_kl / 2))
         return out, None, None, None
 
 
@@ -88,12 +91,19 @@ def at_least_fp32(dtype: torch.dtype) -> torch.dtype:
 def stacked_twice(batch: Batch) -> Batch:
     """``batch`` on top of itself, ``(2B, ...)``: one forward gives each copy dropout masks of its own."""
     twice = lambda t: torch.cat([t, t])  # noqa: E731
-    return Batch(twice(batch.source), twice(batch.source_lengths), twice(batch.target_in), twice(batch.target_out),
-                 twice(batch.prefix), batch.indices * 2)
+    return Batch(
+        twice(batch.source),
+        twice(batch.source_lengths),
+        twice(batch.target_in),
+        twice(batch.target_out),
+        twice(batch.prefix),
+        batch.indices * 2,
+    )
 
 
-def rdrop_loss(model: Seq2Seq, stacked: Batch, *, pad_id: int, smoothing: float, alpha: float,
-               encoded: EncodedSource | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def rdrop_loss(
+    model: Seq2Seq, stacked: Batch, *, pad_id: int, smoothing: float, alpha: float, encoded: EncodedSource | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """The R-Drop loss (a mean per token, as above), its symmetric-KL part (mean per labelled
     position, before ``alpha``) and ``N``, the labelled positions of one copy.
 
@@ -101,6 +111,8 @@ def rdrop_loss(model: Seq2Seq, stacked: Batch, *, pad_id: int, smoothing: float,
     caller has it (a CTC loss reads it too)."""
     logits, labels = labelled_logits(model, stacked, pad_id, encoded)  # (2N, V): the first copy's rows, then its twins
     positions = labels.numel() // 2
-    cross_entropy, symmetric_kl = RDropCriterion.apply(logits, labels[:positions], smoothing, True)  # twins: same labels
+    cross_entropy, symmetric_kl = RDropCriterion.apply(
+        logits, labels[:positions], smoothing, True
+    )  # twins: same labels
     loss = (cross_entropy + alpha * symmetric_kl) / max(2 * positions, 1)
     return loss, symmetric_kl.detach() / max(positions, 1), torch.tensor(positions)

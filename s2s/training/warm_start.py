@@ -37,13 +37,19 @@ def warm_start(model: Seq2Seq, checkpoint: str | Path, parts: list[str]) -> str:
     chosen = [name for name in target if name.split(".", 1)[0] in parts and name not in OWN_STATISTICS]
     if not chosen:
         raise ConfigError(f"this model has no {' or '.join(parts)} to start from {checkpoint}")
-    problems = [f"{name} is missing" if name not in source else
-                f"{name} is {tuple(source[name].shape)}, not {tuple(target[name].shape)}"
-                for name in chosen if name not in source or source[name].shape != target[name].shape]
+    problems = [
+        f"{name} is missing"
+        if name not in source
+        else f"{name} is {tuple(source[name].shape)}, not {tuple(target[name].shape)}"
+        for name in chosen
+        if name not in source or source[name].shape != target[name].shape
+    ]
     if problems:
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
-        raise ConfigError(f"{checkpoint} cannot start this model's {', '.join(parts)}: "
-                          f"{'; '.join(problems[:3])}{more} (the architectures differ)")
+        raise ConfigError(
+            f"{checkpoint} cannot start this model's {', '.join(parts)}: "
+            f"{'; '.join(problems[:3])}{more} (the architectures differ)"
+        )
     with torch.no_grad():
         for name in chosen:
             target[name].copy_(source[name])

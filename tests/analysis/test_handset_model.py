@@ -17,10 +17,10 @@ from s2s.analysis.heads import summarize
 from s2s.analysis.inputs import TextInputs
 from s2s.checkpoint import LoadedModel, export_checkpoint
 from s2s.cli.main import main
-from s2s.model.config import ModelConfig
 from s2s.decoding import DecodingOptions
-from s2s.model.seq2seq import Seq2Seq
+from s2s.model.config import ModelConfig
 from s2s.model.info import CheckpointInfo
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import multi30k_lines
 
 D, H, POSITIONS = 64, 2, 32
@@ -31,12 +31,18 @@ INFO = CheckpointInfo(task="translation", tgt_langs=("de",))
 # (kind, layer, head) -> the rule it is set to; cross-attention "monotonic" attends from output
 # position q to source position q - 1 (the prefix is [BOS, <2de>]: position 1 predicts word 0).
 PLAN = {
-    ("encoder", 1, 1): "previous", ("encoder", 1, 2): "first",
-    ("encoder", 2, 1): "next", ("encoder", 2, 2): "same",
-    ("decoder", 1, 1): "previous", ("decoder", 1, 2): "first",
-    ("decoder", 2, 1): "same", ("decoder", 2, 2): "broad",
-    ("cross", 1, 1): "monotonic", ("cross", 1, 2): "first",
-    ("cross", 2, 1): "broad", ("cross", 2, 2): "broad",
+    ("encoder", 1, 1): "previous",
+    ("encoder", 1, 2): "first",
+    ("encoder", 2, 1): "next",
+    ("encoder", 2, 2): "same",
+    ("decoder", 1, 1): "previous",
+    ("decoder", 1, 2): "first",
+    ("decoder", 2, 1): "same",
+    ("decoder", 2, 2): "broad",
+    ("cross", 1, 1): "monotonic",
+    ("cross", 1, 2): "first",
+    ("cross", 2, 1): "broad",
+    ("cross", 2, 2): "broad",
 }
 SHIFT = {"previous": -1, "monotonic": -1, "same": 0, "next": 1}
 
@@ -64,8 +70,19 @@ def set_head(attention, head: int, rule: str) -> None:
 
 
 def handset_model(vocab_size: int) -> Seq2Seq:
-    config = ModelConfig(vocab_size=vocab_size, pad_id=0, d_model=D, num_heads=H, encoder_layers=2, decoder_layers=2,
-                         ffn_dim=64, dropout=0.0, learned_positions=True, max_positions=POSITIONS, embed_scale=False)
+    config = ModelConfig(
+        vocab_size=vocab_size,
+        pad_id=0,
+        d_model=D,
+        num_heads=H,
+        encoder_layers=2,
+        decoder_layers=2,
+        ffn_dim=64,
+        dropout=0.0,
+        learned_positions=True,
+        max_positions=POSITIONS,
+        embed_scale=False,
+    )
     model = Seq2Seq(config).eval()
     with torch.no_grad():
         model.decoder.embedding.tokens.weight.zero_()  # shared We: the stream holds positions only
@@ -79,9 +96,11 @@ def handset_model(vocab_size: int) -> Seq2Seq:
             if hasattr(module, "fc2"):
                 module.fc2.weight.zero_()
                 module.fc2.bias.zero_()
-    layers = {"encoder": [l.self_attn for l in model.encoder.stack.layers],
-              "decoder": [l.self_attn for l in model.decoder.layers],
-              "cross": [l.cross_attn for l in model.decoder.layers]}
+    layers = {
+        "encoder": [layer.self_attn for layer in model.encoder.stack.layers],
+        "decoder": [layer.self_attn for layer in model.decoder.layers],
+        "cross": [layer.cross_attn for layer in model.decoder.layers],
+    }
     for (kind, layer, head), rule in PLAN.items():
         set_head(layers[kind][layer - 1], head - 1, rule)
     return model
@@ -130,8 +149,9 @@ def test_analyze_cli_writes_the_report(tokenizer, sentences, tmp_path, capsys):
     inputs = tmp_path / "inputs.en"
     inputs.write_text("\n".join(sentences) + "\n", encoding="utf-8")
     out = tmp_path / "report"
-    main(["analyze", str(checkpoint), "-i", str(inputs), "--targets", str(inputs), "--out", str(out),
-          "--examples", "2"])
+    main(
+        ["analyze", str(checkpoint), "-i", str(inputs), "--targets", str(inputs), "--out", str(out), "--examples", "2"]
+    )
     text = (out / "analysis.md").read_text(encoding="utf-8")
     assert text.count("\n## Layer ") == len(PLAN)
     assert "## Layer 1, Head 1 (cross-attention)\n\nMonotonic source-target alignment: 100% of attention" in text
@@ -142,8 +162,24 @@ def test_analyze_cli_writes_the_report(tokenizer, sentences, tmp_path, capsys):
         for example in head["examples"]:
             assert (out / example["heatmap"]).is_file()
     # without --targets the decoder side is the model's own (here meaningless) output: still a full report
-    main(["analyze", str(checkpoint), "-i", str(inputs), "--out", str(tmp_path / "own"), "--examples", "1",
-          "--max-inputs", "2", "--max-len-a", "0", "--max-len-b", "4"])
+    main(
+        [
+            "analyze",
+            str(checkpoint),
+            "-i",
+            str(inputs),
+            "--out",
+            str(tmp_path / "own"),
+            "--examples",
+            "1",
+            "--max-inputs",
+            "2",
+            "--max-len-a",
+            "0",
+            "--max-len-b",
+            "4",
+        ]
+    )
     assert (tmp_path / "own" / "analysis.md").read_text(encoding="utf-8").count("\n## Layer ") == len(PLAN)
 
 
@@ -168,8 +204,23 @@ def test_analyze_wandb_logs_the_figures_offline(tokenizer, sentences, tmp_path, 
     inputs = tmp_path / "inputs.en"
     inputs.write_text("\n".join(sentences[:3]) + "\n", encoding="utf-8")
     out = tmp_path / "report"
-    main(["analyze", str(checkpoint), "-i", str(inputs), "--targets", str(inputs), "--out", str(out),
-          "--examples", "1", "--wandb", "--wandb-project", "s2s-test"])
+    main(
+        [
+            "analyze",
+            str(checkpoint),
+            "-i",
+            str(inputs),
+            "--targets",
+            str(inputs),
+            "--out",
+            str(out),
+            "--examples",
+            "1",
+            "--wandb",
+            "--wandb-project",
+            "s2s-test",
+        ]
+    )
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     files = runs[0] / "files"

@@ -7,8 +7,12 @@ import json
 import pytest
 import torch
 
-from s2s.analysis.importance import HeldOut, attach_importance, gradient_importance, masking_importance, \
-    rank_correlation
+from s2s.analysis.importance import (
+    HeldOut,
+    gradient_importance,
+    masking_importance,
+    rank_correlation,
+)
 from s2s.analysis.inputs import TextInputs
 from s2s.checkpoint import LoadedModel, export_checkpoint, load_checkpoint
 from s2s.cli.main import main
@@ -31,7 +35,7 @@ def model_with_dead_head(vocab_size: int) -> Seq2Seq:
     with torch.no_grad():
         for head, factor in ((DEAD, 0.0), (VITAL, 40.0)):
             module = modules[head.module]
-            module.out_proj.weight[:, (head.head - 1) * module.head_dim: head.head * module.head_dim] *= factor
+            module.out_proj.weight[:, (head.head - 1) * module.head_dim : head.head * module.head_dim] *= factor
     return model
 
 
@@ -42,8 +46,9 @@ def sources() -> list[str]:
 
 def heldout_of_own_outputs(tokenizer, model, sources) -> HeldOut:
     """References = the model's own greedy outputs, so the unmasked model scores BLEU 100."""
-    side = TextInputs(LoadedModel(model, tokenizer, INFO),
-                      options=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=8))
+    side = TextInputs(
+        LoadedModel(model, tokenizer, INFO), options=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=8)
+    )
     items = side.read(sources)
     outputs = side.decode(items)
     return HeldOut(side, items, [tokenizer.decode(o) for o in outputs], outputs, "bleu", batch_size=3)
@@ -80,7 +85,7 @@ def test_rank_correlation():
 
 def test_best_heads_keeps_one_per_module():
     modules = [("encoder", 1), ("cross", 1)]
-    scores = {HeadId(k, l, h): float(10 * (k == "encoder") + h) for k, l in modules for h in (1, 2, 3)}
+    scores = {HeadId(k, layer, h): float(10 * (k == "encoder") + h) for k, layer in modules for h in (1, 2, 3)}
     kept = best_heads(scores, 3)
     assert kept == {HeadId("encoder", 1, 3), HeadId("encoder", 1, 2), HeadId("cross", 1, 3)}
     with pytest.raises(Exception, match="keep between 2"):
@@ -97,8 +102,26 @@ def test_analyze_prune_and_translate(tokenizer, sources, tmp_path):
     ref.write_text("\n".join(multi30k_lines("val", "de", 6)) + "\n", encoding="utf-8")
     report = tmp_path / "report"
     short = ["--max-len-a", "0", "--max-len-b", "6"]
-    main(["analyze", str(checkpoint), "-i", str(src), "--out", str(report), "--examples", "1",
-          "--heldout", str(src), str(ref), "--heldout-max", "3", "--max-inputs", "3", *short])
+    main(
+        [
+            "analyze",
+            str(checkpoint),
+            "-i",
+            str(src),
+            "--out",
+            str(report),
+            "--examples",
+            "1",
+            "--heldout",
+            str(src),
+            str(ref),
+            "--heldout-max",
+            "3",
+            "--max-inputs",
+            "3",
+            *short,
+        ]
+    )
     text = (report / "analysis.md").read_text(encoding="utf-8")
     assert (report / "importance.png").stat().st_size > 5000
     data = json.loads((report / "heads.json").read_text(encoding="utf-8"))
@@ -128,10 +151,12 @@ def test_analyze_prune_and_translate(tokenizer, sources, tmp_path):
 def test_prune_errors_are_one_line(tokenizer, tmp_path, capsys):
     checkpoint = tmp_path / "model.pt"
     export_checkpoint(model_with_dead_head(tokenizer.vocab_size), tokenizer, INFO, checkpoint)
-    for args, message in ((["--heads", "encoder:9:1"], "no such head"),
-                          (["--heads", "decoder:1:1,decoder:1:2,decoder:1:3,decoder:1:4"], "keep at least one"),
-                          (["--keep-best", "10"], "needs --importance"),
-                          (["--heads", "bogus"], "kind:layer:head")):
+    for args, message in (
+        (["--heads", "encoder:9:1"], "no such head"),
+        (["--heads", "decoder:1:1,decoder:1:2,decoder:1:3,decoder:1:4"], "keep at least one"),
+        (["--keep-best", "10"], "needs --importance"),
+        (["--heads", "bogus"], "kind:layer:head"),
+    ):
         with pytest.raises(SystemExit):
             main(["prune", str(checkpoint), *args, "-o", str(tmp_path / "out.pt")])
         err = capsys.readouterr().err.strip()

@@ -88,10 +88,14 @@ def heads(patterns: dict[str, np.ndarray], strength: float = 1.0) -> np.ndarray:
 
 
 def example(strength: float = 1.0) -> ExampleAttention:
-    weights = {"encoder": [heads(ENCODER, strength)], "decoder": [heads(DECODER, strength)],
-               "cross": [heads(CROSS, strength)]}
-    return ExampleAttention("A man rides a bicycle.", "Ein Mann fährt Fahrrad.", source_axis(), target_axis(),
-                            PREFIX, weights)
+    weights = {
+        "encoder": [heads(ENCODER, strength)],
+        "decoder": [heads(DECODER, strength)],
+        "cross": [heads(CROSS, strength)],
+    }
+    return ExampleAttention(
+        "A man rides a bicycle.", "Ein Mann fährt Fahrrad.", source_axis(), target_axis(), PREFIX, weights
+    )
 
 
 def named(summaries, kind: str) -> list[str]:

@@ -34,8 +34,7 @@ def counted_source() -> Axis:
 def named(weights: np.ndarray, kind: str, links=None) -> list:
     """The summaries of heads ``weights (H, Tq, Tk)`` as one layer of ``kind`` on the test sentence."""
     source, target = counted_source(), target_axis()
-    zeros = {"encoder": np.ones((1, S, S)) / S, "decoder": np.tril(np.ones((1, T, T))),
-             "cross": np.ones((1, T, S)) / S}
+    zeros = {"encoder": np.ones((1, S, S)) / S, "decoder": np.tril(np.ones((1, T, T))), "cross": np.ones((1, T, S)) / S}
     zeros["decoder"] = zeros["decoder"] / zeros["decoder"].sum(-1, keepdims=True)
     layers = {k: [weights if k == kind else w] for k, w in zeros.items()}
     ex = ExampleAttention("src", "tgt", source, target, PREFIX, layers, links)
@@ -53,8 +52,14 @@ def test_rare_token_head_is_named_from_training_frequencies():
     cross = named(onto(T, S, lambda q: RARE)[None], "cross")
     assert cross[0].pattern == "rare" and cross[0].role == "Rare tokens"
     # without training counts the measure does not apply
-    tallies = measure(rare[None], Context("encoder", Axis.from_pieces(SOURCE, [False] * 7 + [True], eos=EOS),
-                                          Axis.from_pieces(SOURCE, [False] * 7 + [True], eos=EOS)))
+    tallies = measure(
+        rare[None],
+        Context(
+            "encoder",
+            Axis.from_pieces(SOURCE, [False] * 7 + [True], eos=EOS),
+            Axis.from_pieces(SOURCE, [False] * 7 + [True], eos=EOS),
+        ),
+    )
     assert "rare" not in tallies
 
 

@@ -8,13 +8,12 @@ import torch
 from s2s.checkpoint import export_checkpoint
 from s2s.cli import common
 from s2s.cli.main import main
-from s2s.model.seq2seq import Seq2Seq
 from s2s.model.info import CheckpointInfo
+from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import multi30k_lines, tiny_config
 
-
-
 pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(scope="module")
 def checkpoint(tokenizer, tmp_path_factory):
@@ -42,9 +41,29 @@ def test_sampling_options_are_reproducible(checkpoint, tmp_path):
 
 def test_search_options_prefix_nbest_dtype_and_workers(checkpoint, tmp_path):
     lines = multi30k_lines("val", "en", 5)
-    out = translate(checkpoint, tmp_path, lines, "--beam", "4", "--nbest", "2", "--min-len", "3",
-                    "--no-repeat-ngram", "2", "--length-penalty", "0.8", "--length-penalty-style", "gnmt",
-                    "--prefix", "Ein Mann", "--workers", "2", "--dtype", "bf16")
+    out = translate(
+        checkpoint,
+        tmp_path,
+        lines,
+        "--beam",
+        "4",
+        "--nbest",
+        "2",
+        "--min-len",
+        "3",
+        "--no-repeat-ngram",
+        "2",
+        "--length-penalty",
+        "0.8",
+        "--length-penalty-style",
+        "gnmt",
+        "--prefix",
+        "Ein Mann",
+        "--workers",
+        "2",
+        "--dtype",
+        "bf16",
+    )
     assert len(out) == 5
     for line in out:
         first, score1, second, score2 = line.split("\t")

@@ -20,8 +20,8 @@ from tests.conftest import tiny_config
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def make_model(vocab: int, seed: int, eos_boost: float = 3.0) -> Seq2Seq:
     torch.manual_seed(seed)
@@ -41,8 +41,9 @@ def batch_of(sentences: list[list[int]], prefix: list[int] | None = None):
 
 def decode(model, sentences, prefix=None, **options) -> list[list]:
     source, lengths, prefix_t = batch_of(sentences, prefix)
-    return generate(model, source, lengths, prefix_t, options=DecodingOptions(**options), eos_id=EOS,
-                    suppress_ids=[PAD, BOS])
+    return generate(
+        model, source, lengths, prefix_t, options=DecodingOptions(**options), eos_id=EOS, suppress_ids=[PAD, BOS]
+    )
 
 
 def random_sentence(rng: random.Random, vocab: int, low: int = 2, high: int = 12) -> list[int]:
@@ -92,11 +93,20 @@ def test_beam_search_with_a_large_beam_equals_exhaustive_search(alpha, style):
     rng = random.Random(1)
     for sentence in [random_sentence(rng, 6, 3, 8) for _ in range(2)]:
         # 3**4 = 81 longest prefixes: a beam of 128 keeps every prefix, so the search is exhaustive
-        options = DecodingOptions(beam_size=128, nbest=10, length_penalty=alpha, length_penalty_style=style,
-                                  max_len_a=0, max_len_b=limit)
+        options = DecodingOptions(
+            beam_size=128, nbest=10, length_penalty=alpha, length_penalty_style=style, max_len_a=0, max_len_b=limit
+        )
         expected = exhaustive_ranking(model, sentence, limit, options)[:10]
-        got = decode(model, [sentence], beam_size=128, nbest=10, length_penalty=alpha,
-                     length_penalty_style=style, max_len_a=0, max_len_b=limit)[0]
+        got = decode(
+            model,
+            [sentence],
+            beam_size=128,
+            nbest=10,
+            length_penalty=alpha,
+            length_penalty_style=style,
+            max_len_a=0,
+            max_len_b=limit,
+        )[0]
         assert [h.tokens for h in got] == [body for _, body in expected]
         assert [h.score for h in got] == pytest.approx([score for score, _ in expected], abs=1e-4)
 
@@ -112,14 +122,21 @@ def test_beam_search_with_one_beam_is_greedy(monkeypatch):
     assert [h[0].score for h in beam] == pytest.approx([h[0].score for h in greedy], abs=1e-5)
 
 
-@pytest.mark.parametrize("options", [dict(beam_size=1), dict(beam_size=4), dict(beam_size=3, no_repeat_ngram=2),
-                                     dict(beam_size=5, length_penalty=1.0, length_penalty_style="gnmt", min_len=3)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(beam_size=1),
+        dict(beam_size=4),
+        dict(beam_size=3, no_repeat_ngram=2),
+        dict(beam_size=5, length_penalty=1.0, length_penalty_style="gnmt", min_len=3),
+    ],
+)
 def test_a_sentence_decodes_the_same_in_random_batches_of_other_lengths(options):
     model = make_model(40, seed=2)
     rng = random.Random(3)
     sentence = random_sentence(rng, 40, 6, 6)
     alone = decode(model, [sentence], **options)[0][0]
-    for trial in range(3):
+    for _trial in range(3):
         others = [random_sentence(rng, 40, 1, 20) for _ in range(rng.randint(1, 7))]
         position = rng.randint(0, len(others))
         batch = others[:position] + [sentence] + others[position:]
@@ -153,10 +170,12 @@ def test_sampling_is_reproducible_with_a_seed_and_respects_top_k():
     greedy = decode(model, sentences, beam_size=1)
     assert [h[0].tokens for h in first] == [h[0].tokens for h in again]
     assert [h[0].tokens for h in first] != [h[0].tokens for h in other]
-    assert [h[0].tokens for h in decode(model, sentences, sampling=True, seed=9, top_k=1)] == \
-        [h[0].tokens for h in greedy]  # top-k 1 leaves only the argmax
-    assert [h[0].tokens for h in decode(model, sentences, sampling=True, seed=9, top_p=1e-6)] == \
-        [h[0].tokens for h in greedy]  # so does a tiny nucleus
+    assert [h[0].tokens for h in decode(model, sentences, sampling=True, seed=9, top_k=1)] == [
+        h[0].tokens for h in greedy
+    ]  # top-k 1 leaves only the argmax
+    assert [h[0].tokens for h in decode(model, sentences, sampling=True, seed=9, top_p=1e-6)] == [
+        h[0].tokens for h in greedy
+    ]  # so does a tiny nucleus
 
 
 def test_forced_prefix_conditions_the_output():

@@ -7,14 +7,14 @@ import math
 
 import torch
 
-from tests.conftest import tiny_config
-from s2s.data.speech.audio import load_audio, log_mel
 from s2s.data.batching import Batch
+from s2s.data.speech.audio import load_audio, log_mel
 from s2s.data.speech.dataset import pad_features
 from s2s.decoding import DecodingOptions, generate
 from s2s.decoding.ctc import CTCPrefixScorer
-from s2s.training.lit_module import ctc_loss
 from s2s.model.seq2seq import Seq2Seq
+from s2s.training.losses import ctc_loss
+from tests.conftest import tiny_config
 from tests.speech_helpers import FSDD
 
 BLANK, EOS = 0, 3

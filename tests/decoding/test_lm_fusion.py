@@ -57,8 +57,10 @@ def test_arpa_is_a_distribution_that_kenlm_reads_as_written(tokenizer, an4_rows,
         total = sum(lower_prob(prob, backoff, context + (w,)) for w in words)  # every next piece, EOS, <unk>
         assert total == pytest.approx(1.0, abs=1e-3), context
     for sentence in sentences[:20]:  # kenlm's sentence score is the product of our conditionals
-        ours = sum(math.log10(lower_prob(prob, backoff, tuple(([BOS] + sentence + [EOS])[max(0, i - 2): i + 1])))
-                   for i in range(1, len(sentence) + 2))
+        ours = sum(
+            math.log10(lower_prob(prob, backoff, tuple(([BOS] + sentence + [EOS])[max(0, i - 2) : i + 1])))
+            for i in range(1, len(sentence) + 2)
+        )
         assert model.score(" ".join(sentence), bos=True, eos=True) == pytest.approx(ours, abs=1e-3)
     assert UNK in {w for (w,) in prob[1]} and EOS in words
 

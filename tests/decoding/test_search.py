@@ -21,8 +21,10 @@ def model():
 
 def sentences(n=6, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randint(4, 40, (int(torch.randint(2, 12, (1,), generator=g)),), generator=g).tolist() + [EOS]
-            for _ in range(n)]
+    return [
+        torch.randint(4, 40, (int(torch.randint(2, 12, (1,), generator=g)),), generator=g).tolist() + [EOS]
+        for _ in range(n)
+    ]
 
 
 def run(model, batch_sentences, **options):
@@ -32,8 +34,9 @@ def run(model, batch_sentences, **options):
         source[i, : len(s)] = torch.tensor(s)
     lengths = torch.tensor([len(s) for s in batch_sentences])
     prefix = torch.full((len(batch_sentences), 1), BOS)
-    return generate(model, source, lengths, prefix, options=DecodingOptions(**options), eos_id=EOS,
-                    suppress_ids=[PAD, BOS])
+    return generate(
+        model, source, lengths, prefix, options=DecodingOptions(**options), eos_id=EOS, suppress_ids=[PAD, BOS]
+    )
 
 
 def test_beam_one_equals_greedy(model):

@@ -30,7 +30,7 @@ def test_grouped_topk_equals_torch_topk_over_the_groups_offset_rows(vocab, group
     k = 2 * group
     g = torch.Generator().manual_seed(vocab + group)
     scores = torch.randn(6 * group, vocab, generator=g)
-    scores[: group] = scores[: group].round()  # ties within the first group
+    scores[:group] = scores[:group].round()  # ties within the first group
     offset = torch.randn(6 * group, generator=g)
     offset[group + 1 : 2 * group] = float("-inf")  # the second group: only its first row may extend (step one)
     scores[-1, -1] = 100.0  # the best entry in the last, partial block

@@ -20,16 +20,44 @@ from tests.speech_helpers import an4_subset
 def test_prepare_train_transcribe_evaluate_an4(tmp_path, capsys):
     local = an4_subset(tmp_path / "an4_local", speakers=6, per_speaker=4)
     data = tmp_path / "an4"
-    main(["prepare", "an4", "--from", str(local), "--out", str(data), "--vocab-size", "40",
-          "--valid-speakers", "1", "--test-speakers", "1"])
+    main(
+        [
+            "prepare",
+            "an4",
+            "--from",
+            str(local),
+            "--out",
+            str(data),
+            "--vocab-size",
+            "40",
+            "--valid-speakers",
+            "1",
+            "--test-speakers",
+            "1",
+        ]
+    )
     assert {p.name for p in data.iterdir()} >= {"train.tsv", "valid.tsv", "test.tsv", "spm.model", "cmvn.json"}
 
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "s2s.cli.main", "train", "experiment=an4_asr", "model=audio_tiny", "model.conv_channels=8",
-               "logger=none",
-               f"data.data_dir={data}", f"hydra.run.dir={run}", "trainer.max_steps=4", "trainer.max_epochs=4",
-               "trainer.check_val_every_n_epoch=2", "trainer.precision=32-true", "data.max_frames=4000",
-               "data.speed_perturb=null", "test_decode.beam_size=2"]
+    command = [
+        sys.executable,
+        "-m",
+        "s2s.cli.main",
+        "train",
+        "experiment=an4_asr",
+        "model=audio_tiny",
+        "model.conv_channels=8",
+        "logger=none",
+        f"data.data_dir={data}",
+        f"hydra.run.dir={run}",
+        "trainer.max_steps=4",
+        "trainer.max_epochs=4",
+        "trainer.check_val_every_n_epoch=2",
+        "trainer.precision=32-true",
+        "data.max_frames=4000",
+        "data.speed_perturb=null",
+        "test_decode.beam_size=2",
+    ]
     env = dict(os.environ, WANDB_MODE="offline")
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -50,8 +78,18 @@ def test_prepare_train_transcribe_evaluate_an4(tmp_path, capsys):
     assert scores["utterances"] == 4 and scores["wer"] >= 0 and 0 <= scores["cer"]
 
     # joint CTC/attention search in forked worker processes (audio features pickled to them) == in one loop
-    options = ["evaluate", str(run / "model.pt"), "--manifest", str(data / "valid.tsv"), "--beam", "2",
-               "--ctc-weight", "0.3", "--json", "--hyp-out"]
+    options = [
+        "evaluate",
+        str(run / "model.pt"),
+        "--manifest",
+        str(data / "valid.tsv"),
+        "--beam",
+        "2",
+        "--ctc-weight",
+        "0.3",
+        "--json",
+        "--hyp-out",
+    ]
     main([*options, str(tmp_path / "one.txt"), "--workers", "1"])
     main([*options, str(tmp_path / "two.txt"), "--workers", "2"])
     assert (tmp_path / "two.txt").read_text() == (tmp_path / "one.txt").read_text()

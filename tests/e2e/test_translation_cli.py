@@ -15,8 +15,9 @@ from tests.conftest import MULTI30K, require_shared
 
 def s2s(*args: str, input: bytes | None = None, cwd: Path | None = None, check: bool = True):
     env = dict(os.environ, WANDB_MODE="offline", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    result = subprocess.run([sys.executable, "-m", "s2s.cli.main", *args], input=input, capture_output=True,
-                            cwd=cwd, env=env, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "s2s.cli.main", *args], input=input, capture_output=True, cwd=cwd, env=env, timeout=600
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"s2s {' '.join(args)} failed:\n{result.stderr.decode()[-3000:]}")
     return result
@@ -29,12 +30,33 @@ def trained(tmp_path_factory):
     both validation rounds' checkpoints, for averaging."""
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
-    s2s("prepare", "multi30k", "--src", "en", "--tgt", "de", "--out", str(data), "--vocab-size", "1000",
-        "--from", str(require_shared(MULTI30K)))
+    s2s(
+        "prepare",
+        "multi30k",
+        "--src",
+        "en",
+        "--tgt",
+        "de",
+        "--out",
+        str(data),
+        "--vocab-size",
+        "1000",
+        "--from",
+        str(require_shared(MULTI30K)),
+    )
     run_dir = root / "run"
-    s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=csv", f"hydra.run.dir={run_dir}",
-        "trainer.max_steps=60", "trainer.val_check_interval=30", "data.valid_max_sentences=40",
-        "data.subword_alpha=0.5", "checkpoint.keep_last=2")
+    s2s(
+        "train",
+        "experiment=smoke",
+        f"data.data_dir={data}",
+        "logger=csv",
+        f"hydra.run.dir={run_dir}",
+        "trainer.max_steps=60",
+        "trainer.val_check_interval=30",
+        "data.valid_max_sentences=40",
+        "data.subword_alpha=0.5",
+        "checkpoint.keep_last=2",
+    )
     return data, run_dir
 
 
@@ -77,21 +99,35 @@ def test_evaluate_reports_sacrebleu_signatures(trained):
     head_src, head_ref = run_dir / "v.en", run_dir / "v.de"
     head_src.write_text("\n".join(src.read_text().splitlines()[:30]) + "\n")
     head_ref.write_text("\n".join(ref.read_text().splitlines()[:30]) + "\n")
-    scores = json.loads(s2s("evaluate", str(run_dir / "model.pt"), "--src", str(head_src), "--ref", str(head_ref),
-                            "--beam", "1", "--json").stdout)
+    scores = json.loads(
+        s2s(
+            "evaluate",
+            str(run_dir / "model.pt"),
+            "--src",
+            str(head_src),
+            "--ref",
+            str(head_ref),
+            "--beam",
+            "1",
+            "--json",
+        ).stdout
+    )
     assert 0 <= scores["bleu"] <= 100 and scores["sentences"] == 30
     assert scores["bleu_signature"].startswith("nrefs:1|case:mixed") and "chrf_signature" in scores
     text = s2s("evaluate", str(run_dir / "model.pt"), "--src", str(head_src), "--ref", str(head_ref), "--beam", "1")
     assert "BLEU" in text.stdout.decode() and "tok:13a" in text.stdout.decode()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["translate", "/nonexistent/model.pt"], "checkpoint not found"),
-    (["evaluate", "/nonexistent/model.pt", "--src", "a", "--ref", "b"], "checkpoint not found"),
-    (["frobnicate"], "unknown command"),
-    (["train", "model.d_modle=3"], "d_modle"),
-    (["train", "model=huge"], "huge"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["translate", "/nonexistent/model.pt"], "checkpoint not found"),
+        (["evaluate", "/nonexistent/model.pt", "--src", "a", "--ref", "b"], "checkpoint not found"),
+        (["frobnicate"], "unknown command"),
+        (["train", "model.d_modle=3"], "d_modle"),
+        (["train", "model=huge"], "huge"),
+    ],
+)
 def test_user_errors_are_one_clear_line(args, message):
     result = s2s(*args, check=False)
     assert result.returncode != 0
@@ -107,14 +143,17 @@ def test_random_bytes_checkpoint_is_refused(tmp_path):
     assert "Traceback" not in result.stderr.decode()
 
 
-@pytest.mark.parametrize("override,message", [
-    ("model.d_modle=3", "Key 'd_modle' is not in struct"),
-    ("model=huge", "available options in 'model': audio_small, audio_tiny, base, default, small, tiny"),
-    ("model.d_model=abc", "d_model='abc' must be of type int"),
-    ("optim.schedule=cosine_time", "anneals to zero at the time limit: set trainer.max_time"),
-    ("data.subword_alpha=0", "data.subword_alpha must be above 0"),
-    ("warm_start.checkpoint=/nonexistent.pt", "checkpoint not found: /nonexistent.pt"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("model.d_modle=3", "Key 'd_modle' is not in struct"),
+        ("model=huge", "available options in 'model': audio_small, audio_tiny, base, default, small, tiny"),
+        ("model.d_model=abc", "d_model='abc' must be of type int"),
+        ("optim.schedule=cosine_time", "anneals to zero at the time limit: set trainer.max_time"),
+        ("data.subword_alpha=0", "data.subword_alpha must be above 0"),
+        ("warm_start.checkpoint=/nonexistent.pt", "checkpoint not found: /nonexistent.pt"),
+    ],
+)
 def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path, trained):
     data, _ = trained  # a value's type is checked once the data (and so the vocabulary) is there
     result = s2s("train", override, f"data.data_dir={data}", f"hydra.run.dir={tmp_path}", check=False)
@@ -124,32 +163,61 @@ def test_config_errors_name_the_problem_on_one_line(override, message, tmp_path,
 
 def test_a_run_can_start_from_another_runs_encoder_and_decoder(trained, tmp_path):
     data, run_dir = trained
-    result = s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=none", f"hydra.run.dir={tmp_path}",
-                 f"warm_start.checkpoint={run_dir / 'model.pt'}", "warm_start.parts=[encoder,decoder]",
-                 "trainer.max_steps=1", "trainer.limit_val_batches=0", "test_after_training=false")
+    result = s2s(
+        "train",
+        "experiment=smoke",
+        f"data.data_dir={data}",
+        "logger=none",
+        f"hydra.run.dir={tmp_path}",
+        f"warm_start.checkpoint={run_dir / 'model.pt'}",
+        "warm_start.parts=[encoder,decoder]",
+        "trainer.max_steps=1",
+        "trainer.limit_val_batches=0",
+        "test_after_training=false",
+    )
     assert "warm start: encoder, decoder (" in result.stderr.decode()
 
 
 def test_bf16_training_falls_back_to_fp32_exactly_where_the_cpu_has_no_native_bf16(trained, tmp_path):
     data, _ = trained
-    result = s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=none", f"hydra.run.dir={tmp_path}",
-                 "trainer.precision=bf16-mixed", "trainer.max_steps=2", "trainer.limit_val_batches=0",
-                 "test_after_training=false")
+    result = s2s(
+        "train",
+        "experiment=smoke",
+        f"data.data_dir={data}",
+        "logger=none",
+        f"hydra.run.dir={tmp_path}",
+        "trainer.precision=bf16-mixed",
+        "trainer.max_steps=2",
+        "trainer.limit_val_batches=0",
+        "test_after_training=false",
+    )
     fell_back = "trainer.precision=bf16-mixed -> 32-true" in result.stderr.decode()
     assert fell_back == (not cpu_has_fast_bf16())
     recorded = load_checkpoint(tmp_path / "model.pt").info.config["trainer"]["precision"]
     assert recorded == ("32-true" if fell_back else "bf16-mixed")  # the checkpoint says what was used
 
 
-@pytest.mark.parametrize("caps,reason", [
-    (["trainer.max_steps=3"], "(trainer.max_steps=3 was reached)"),
-    (["trainer.max_steps=-1", "trainer.max_epochs=1"], "(trainer.max_epochs=1 was reached)"),
-])
+@pytest.mark.parametrize(
+    "caps,reason",
+    [
+        (["trainer.max_steps=3"], "(trainer.max_steps=3 was reached)"),
+        (["trainer.max_steps=-1", "trainer.max_epochs=1"], "(trainer.max_epochs=1 was reached)"),
+    ],
+)
 def test_a_cosine_time_run_cut_short_by_a_cap_says_it_did_not_anneal(caps, reason, trained, tmp_path):
     data, _ = trained
-    result = s2s("train", "experiment=smoke", f"data.data_dir={data}", "logger=none", f"hydra.run.dir={tmp_path}",
-                 "optim.schedule=cosine_time", "trainer.max_time=00:01:00:00", *caps,
-                 "trainer.limit_val_batches=0", "test_after_training=false")
+    result = s2s(
+        "train",
+        "experiment=smoke",
+        f"data.data_dir={data}",
+        "logger=none",
+        f"hydra.run.dir={tmp_path}",
+        "optim.schedule=cosine_time",
+        "trainer.max_time=00:01:00:00",
+        *caps,
+        "trainer.limit_val_batches=0",
+        "test_after_training=false",
+    )
     note = " ".join(result.stderr.decode().split())
     assert "before trainer.max_time ran out " + reason in note and "of its peak instead of zero" in note
 
@@ -164,11 +232,27 @@ def test_choose_checkpoint_scores_test_only_with_the_pair_validation_chose(train
     tool = Path(__file__).resolve().parents[2] / "tools" / "choose_checkpoint.py"
     env = dict(os.environ, WANDB_MODE="offline", PYTHONPATH=str(tool.parents[1]))
     result = subprocess.run(
-        [sys.executable, str(tool), str(run_dir), "--average", "2", "--decode", "--beam 1", "--decode", "--beam 2",
-         "--lowercase-too",
-         "--valid", f"--src {heads['valid', 'en']} --ref {heads['valid', 'de']}",
-         "--test", f"--src {heads['test', 'en']} --ref {heads['test', 'de']}"],
-        capture_output=True, text=True, env=env, timeout=600)
+        [
+            sys.executable,
+            str(tool),
+            str(run_dir),
+            "--average",
+            "2",
+            "--decode",
+            "--beam 1",
+            "--decode",
+            "--beam 2",
+            "--lowercase-too",
+            "--valid",
+            f"--src {heads['valid', 'en']} --ref {heads['valid', 'de']}",
+            "--test",
+            f"--src {heads['test', 'en']} --ref {heads['test', 'de']}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     choice = json.loads((run_dir / "choice.json").read_text())
     tried = {(v["checkpoint"], v["decode"]): v["mean"] for v in choice["valid"]}

@@ -68,7 +68,8 @@ def test_every_binary_version(tmp_path: Path, version: int) -> None:
     assert (model.spec, model.revision) == (("TestSpec", 2) if version >= 2 else ("", 1))
     assert model.version == version and model.aliases == (aliases if version >= 3 else {})
     assert {name: value.numpy().tolist() for name, value in model.variables.items()} == {
-        name: value.tolist() for name, value in SMALL.items()}
+        name: value.tolist() for name, value in SMALL.items()
+    }
     assert [value.dtype for value in model.variables.values()] == [torch.float32, torch.int16, torch.int8]
     # Scale-less int16 weights get CTranslate2's fixed scale of 1000; a flag stays an integer.
     assert model.tensor("quantized/weight").tolist() == [[1.0, -2.0]]
@@ -107,8 +108,10 @@ def test_every_dtype_written_by_ctranslate2(tmp_path: Path) -> None:
     model = read_model_bin(tmp_path / "model.bin")
     assert (model.spec, model.revision, model.aliases) == ("EveryDtypeSpec", 1, {"float32_copy": "float32"})
     expected = {
-        "bfloat16": torch.tensor([1.5, -3.0], dtype=torch.bfloat16), "epsilon": torch.tensor(1e-5),
-        "flag": torch.tensor(1, dtype=torch.int8), "token": torch.tensor(list(b"<s>"), dtype=torch.int8),
+        "bfloat16": torch.tensor([1.5, -3.0], dtype=torch.bfloat16),
+        "epsilon": torch.tensor(1e-5),
+        "flag": torch.tensor(1, dtype=torch.int8),
+        "token": torch.tensor(list(b"<s>"), dtype=torch.int8),
     }
     for name in ["float32", "float16", "int8", "int16", "int32"]:
         expected[name] = torch.from_numpy(getattr(spec, name).numpy())
@@ -129,9 +132,12 @@ def test_shipped_whisper_tiny_en(whisper_tiny_en: Path) -> None:
     model = read_model_bin(whisper_tiny_en / "model.bin")
     assert (model.version, model.spec, model.revision) == (6, "WhisperSpec", 3)
     shapes = {
-        "decoder/embeddings/weight": (51864, 384), "decoder/position_encodings/encodings": (448, 384),
-        "encoder/position_encodings/encodings": (1500, 384), "encoder/conv1/weight": (384, 80, 3),
-        "encoder/conv2/weight": (384, 384, 3), "encoder/layer_3/self_attention/linear_0/weight": (1152, 384),
+        "decoder/embeddings/weight": (51864, 384),
+        "decoder/position_encodings/encodings": (448, 384),
+        "encoder/position_encodings/encodings": (1500, 384),
+        "encoder/conv1/weight": (384, 80, 3),
+        "encoder/conv2/weight": (384, 384, 3),
+        "encoder/layer_3/self_attention/linear_0/weight": (1152, 384),
         "decoder/layer_3/attention/linear_1/weight": (768, 384),  # cross-attention k and v, fused
         "decoder/layer_3/ffn/linear_0/weight": (1536, 384),
     }
@@ -177,9 +183,21 @@ def tiny_whisper(tmp_path_factory) -> tuple[Path, dict[str, torch.Tensor]]:
     """A random 2-layer, d_model 64 Whisper saved by ``save_pretrained``; its weights under CTranslate2's names."""
     transformers = pytest.importorskip("transformers")
     config = transformers.WhisperConfig(
-        vocab_size=96, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_source_positions=64,
-        max_target_positions=32, pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
+        vocab_size=96,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_source_positions=64,
+        max_target_positions=32,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
     torch.manual_seed(0)
     model = transformers.WhisperForConditionalGeneration(config)
     with torch.no_grad():  # fresh LayerNorms and biases are all 1s and 0s, which the writer would alias away
@@ -256,8 +274,9 @@ def test_converted_whisper_gives_back_the_weights(tiny_whisper, tmp_path: Path, 
             assert stored.dtype == torch.float32 and torch.equal(value, weight), name
 
 
-def assert_quantized(stored: torch.Tensor, scale: torch.Tensor, value: torch.Tensor, weight: torch.Tensor,
-                     quantization: str) -> None:
+def assert_quantized(
+    stored: torch.Tensor, scale: torch.Tensor, value: torch.Tensor, weight: torch.Tensor, quantization: str
+) -> None:
     """int8: one scale per output row, 127 / max|row|; int16: one scale, 2**10 / max|w|. Error <= half a step."""
     rows = weight.reshape(len(weight), -1).abs().amax(dim=1)  # (out,)
     if quantization == "int8":

@@ -27,14 +27,21 @@ EMBED_STD = 0.3
 LIMIT = 40  # max new tokens, EOS included
 
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def train_spm(lines: list[str], vocab_size: int) -> bytes:
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, vocab_size=vocab_size,
-                                   model_type="unigram", character_coverage=1.0, num_threads=2, minloglevel=2,
-                                   hard_vocab_limit=False)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        num_threads=2,
+        minloglevel=2,
+        hard_vocab_limit=False,
+    )
     return model.getvalue()
 
 
@@ -43,8 +50,11 @@ def marian_vocab(*spm_models: bytes, codes: tuple[str, ...] = ()) -> dict[str, i
     pieces: dict[str, None] = {}
     for model in spm_models:
         sp = spm.SentencePieceProcessor(model_proto=model)
-        pieces.update((sp.id_to_piece(i), None) for i in range(sp.get_piece_size()) if not sp.is_control(i)
-                      and not sp.is_unknown(i))
+        pieces.update(
+            (sp.id_to_piece(i), None)
+            for i in range(sp.get_piece_size())
+            if not sp.is_control(i) and not sp.is_unknown(i)
+        )
     vocab = ["</s>", "<unk>", *pieces, *codes, "<pad>"]
     return {p: i for i, p in enumerate(vocab)}
 
@@ -70,11 +80,24 @@ def make_marian(folder: Path, *, separate: bool, seed: int, codes: tuple[str, ..
         pad = len(source_vocab) - 1
     (folder / "vocab.json").write_text(json.dumps(source_vocab))
     config = transformers.MarianConfig(
-        vocab_size=len(source_vocab), decoder_vocab_size=len(target_vocab), d_model=32, encoder_layers=2,
-        decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
-        decoder_ffn_dim=64, activation_function="swish", max_position_embeddings=128, pad_token_id=pad,
-        eos_token_id=0, decoder_start_token_id=pad, forced_eos_token_id=0, scale_embedding=True,
-        share_encoder_decoder_embeddings=not separate, tie_word_embeddings=not separate,
+        vocab_size=len(source_vocab),
+        decoder_vocab_size=len(target_vocab),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        activation_function="swish",
+        max_position_embeddings=128,
+        pad_token_id=pad,
+        eos_token_id=0,
+        decoder_start_token_id=pad,
+        forced_eos_token_id=0,
+        scale_embedding=True,
+        share_encoder_decoder_embeddings=not separate,
+        tie_word_embeddings=not separate,
     )
     torch.manual_seed(seed)
     model = transformers.MarianMTModel(config).eval()
@@ -98,8 +121,15 @@ def padded(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]
 def hf_outputs(model, source: torch.Tensor, lengths: torch.Tensor, pad: int, **kwargs) -> list[list[int]]:
     """Hugging Face's best output per row: tokens before ``</s>`` (all of them when it hit the limit)."""
     mask = (torch.arange(source.shape[1])[None] < lengths[:, None]).long()
-    out = model.generate(input_ids=source, attention_mask=mask, bad_words_ids=[[pad]], do_sample=False,
-                         early_stopping=True, max_new_tokens=LIMIT, **kwargs)
+    out = model.generate(
+        input_ids=source,
+        attention_mask=mask,
+        bad_words_ids=[[pad]],
+        do_sample=False,
+        early_stopping=True,
+        max_new_tokens=LIMIT,
+        **kwargs,
+    )
     return [row[: row.index(0)] if 0 in row else row for row in out[:, 1:].tolist()]  # drop the start token
 
 
@@ -144,14 +174,22 @@ def test_outputs_match_hugging_face_token_for_token(imported, beam, alpha, ngram
     tok = loaded.tokenizer
     rows = sources(tok)
     source, lengths = padded(rows, tok.pad_id)
-    theirs = hf_outputs(hf, source, lengths, tok.pad_id, num_beams=beam, length_penalty=alpha,
-                        no_repeat_ngram_size=ngram)
+    theirs = hf_outputs(
+        hf, source, lengths, tok.pad_id, num_beams=beam, length_penalty=alpha, no_repeat_ngram_size=ngram
+    )
     # Hugging Face ranks beams by logprob / len**alpha, len counting EOS: our "plain" penalty
-    options = DecodingOptions(beam_size=beam, length_penalty=alpha, length_penalty_style="plain", max_len_a=0,
-                              max_len_b=LIMIT, no_repeat_ngram=ngram)
+    options = DecodingOptions(
+        beam_size=beam,
+        length_penalty=alpha,
+        length_penalty_style="plain",
+        max_len_a=0,
+        max_len_b=LIMIT,
+        no_repeat_ngram=ngram,
+    )
     prefix = torch.full((len(rows), 1), tok.bos_id)
-    ours = generate(loaded.model, source, lengths, prefix, options=options, eos_id=tok.eos_id,
-                    suppress_ids=[tok.pad_id])
+    ours = generate(
+        loaded.model, source, lengths, prefix, options=options, eos_id=tok.eos_id, suppress_ids=[tok.pad_id]
+    )
     ours = [list(h[0].tokens) for h in ours]
     ended = [len(t) < LIMIT - 1 for t in theirs]  # ended by the model's own </s>
     # Both force </s> as the last allowed token; Hugging Face scores that forced </s> as 0, we as its

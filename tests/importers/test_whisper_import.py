@@ -26,8 +26,8 @@ from s2s.cli.main import main as cli_main
 from s2s.data.speech.audio import SAMPLE_RATE, load_audio
 from s2s.data.speech.features import feature_extractor
 from s2s.decoding import DecodingOptions, generate
-from s2s.model.encoded import EncodedSource
 from s2s.importers.ctranslate2_bin import read_model_bin
+from s2s.model.encoded import EncodedSource
 from tests.speech_helpers import AN4, FSDD, require_shared
 from tests.whisper_twin import hugging_face_twin
 
@@ -45,6 +45,7 @@ EOS_PULL = 2.0
 
 
 # ----- the real tiny.en ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_en_folder() -> Path:
@@ -117,13 +118,22 @@ class Encoded:
         return getattr(self.model, name)
 
 
-def decode(loaded, features: torch.Tensor, lengths: torch.Tensor, options: DecodingOptions,
-           memory: EncodedSource | None = None) -> list[list[int]]:
+def decode(
+    loaded, features: torch.Tensor, lengths: torch.Tensor, options: DecodingOptions, memory: EncodedSource | None = None
+) -> list[list[int]]:
     tok = loaded.tokenizer
     prefix = torch.tensor([prefix_of(tok)] * len(features))
     model = loaded.model if memory is None else Encoded(loaded.model, memory)
-    hyps = generate(model, features, lengths, prefix, options=options, eos_id=tok.eos_id,
-                    suppress_ids=list(tok.never_generated), suppress_at_start=list(tok.never_first))
+    hyps = generate(
+        model,
+        features,
+        lengths,
+        prefix,
+        options=options,
+        eos_id=tok.eos_id,
+        suppress_ids=list(tok.never_generated),
+        suppress_at_start=list(tok.never_first),
+    )
     return [list(h[0].tokens) for h in hyps]  # EOS excluded
 
 
@@ -133,8 +143,13 @@ def full_windows(windows: torch.Tensor) -> torch.Tensor:
 
 def test_tiny_en_greedy_transcripts_are_ctranslate2s(tiny_en, windows, ctranslate2_runs, tiny_en_memory):
     _, greedy, _ = ctranslate2_runs
-    ours = decode(tiny_en, windows, full_windows(windows), DecodingOptions(beam_size=1, max_len_a=0, max_len_b=100),
-                  tiny_en_memory)
+    ours = decode(
+        tiny_en,
+        windows,
+        full_windows(windows),
+        DecodingOptions(beam_size=1, max_len_a=0, max_len_b=100),
+        tiny_en_memory,
+    )
     assert ours == [r.sequences_ids[0] for r in greedy]
     assert all(tiny_en.tokenizer.decode(t) for t in ours)  # real words ("Yes.", "REWY 856."), not an empty line
 
@@ -147,8 +162,9 @@ class LengthWithoutEos(DecodingOptions):
         return (length - 1) ** self.length_penalty
 
 
-def test_tiny_en_beam_search_is_ctranslate2s_under_its_length_convention(tiny_en, windows, ctranslate2_runs,
-                                                                         tiny_en_memory):
+def test_tiny_en_beam_search_is_ctranslate2s_under_its_length_convention(
+    tiny_en, windows, ctranslate2_runs, tiny_en_memory
+):
     _, _, beam = ctranslate2_runs
     theirs = [r.sequences_ids[0] for r in beam]
     ctranslate2_ranking = LengthWithoutEos(beam_size=5, length_penalty=1.0, max_len_a=0, max_len_b=100)
@@ -163,14 +179,19 @@ def test_tiny_en_beam_search_is_ctranslate2s_under_its_length_convention(tiny_en
     assert len(differ) <= 2
     for i in differ:
         assert tiny_en.tokenizer.decode(ours[i]) == tiny_en.tokenizer.decode(theirs[i])
-        mine, other = (sequence_logprob(tiny_en, row(tiny_en_memory, i), seq) / (len(seq) + 1)
-                       for seq in (ours[i], theirs[i]))
+        mine, other = (
+            sequence_logprob(tiny_en, row(tiny_en_memory, i), seq) / (len(seq) + 1) for seq in (ours[i], theirs[i])
+        )
         assert mine >= other
 
 
 def row(memory: EncodedSource, i: int) -> EncodedSource:
-    return EncodedSource(memory.memory[i:i + 1], memory.mask[i:i + 1], memory.lengths[i:i + 1],
-                         tuple((k[i:i + 1], v[i:i + 1]) for k, v in memory.cross))
+    return EncodedSource(
+        memory.memory[i : i + 1],
+        memory.mask[i : i + 1],
+        memory.lengths[i : i + 1],
+        tuple((k[i : i + 1], v[i : i + 1]) for k, v in memory.cross),
+    )
 
 
 def teacher_forced_logits(model, memory: EncodedSource, target: torch.Tensor) -> torch.Tensor:
@@ -178,14 +199,15 @@ def teacher_forced_logits(model, memory: EncodedSource, target: torch.Tensor) ->
         return model.decoder.unembed(model.decoder_states(memory, target))
 
 
-def sequence_logprob(loaded, memory: EncodedSource, tokens: list[int], *,
-                     renormalize: list[int] | None = None) -> float:
+def sequence_logprob(
+    loaded, memory: EncodedSource, tokens: list[int], *, renormalize: list[int] | None = None
+) -> float:
     """Teacher-forced log-probability of ``tokens`` + EOS after the prefix; ``renormalize``: the log-softmax
     taken after banning those ids (and Whisper's first-token bans), as CTranslate2 and OpenAI do."""
     tok = loaded.tokenizer
     prefix = prefix_of(tok)
     target = torch.tensor([prefix + tokens + [tok.eos_id]])
-    logits = teacher_forced_logits(loaded.model, memory, target)[0, len(prefix) - 1:].double()
+    logits = teacher_forced_logits(loaded.model, memory, target)[0, len(prefix) - 1 :].double()
     if renormalize is not None:
         logits[:, renormalize] = float("-inf")
         logits[0, list(tok.never_first)] = float("-inf")
@@ -218,8 +240,9 @@ def tiny_en_with_stored_positions(tiny_en, tiny_en_folder):
     return model
 
 
-def test_tiny_en_encoder_output_is_ctranslate2s(tiny_en, tiny_en_folder, tiny_en_with_stored_positions, windows,
-                                                 ctranslate2_runs, tiny_en_memory):
+def test_tiny_en_encoder_output_is_ctranslate2s(
+    tiny_en, tiny_en_folder, tiny_en_with_stored_positions, windows, ctranslate2_runs, tiny_en_memory
+):
     encoded, _, _ = ctranslate2_runs
     memory = tiny_en_memory.memory
     scale = encoded.abs().max().item()
@@ -233,23 +256,27 @@ def test_tiny_en_encoder_output_is_ctranslate2s(tiny_en, tiny_en_folder, tiny_en
     assert (same_table - encoded[:2]).abs().max().item() < 2e-3
 
 
-def test_tiny_en_encoder_output_is_hugging_faces_from_the_same_weights(tiny_en, tiny_en_folder, windows,
-                                                                       ctranslate2_runs, tiny_en_memory):
+def test_tiny_en_encoder_output_is_hugging_faces_from_the_same_weights(
+    tiny_en, tiny_en_folder, windows, ctranslate2_runs, tiny_en_memory
+):
     """Hugging Face with the stored table agrees with CTranslate2 (so neither its GELU nor its convolutions
     differ), and with our exact table agrees with us: the sinusoids' rounding is the whole difference."""
     encoded, _, _ = ctranslate2_runs
     memory = tiny_en_memory.memory
     hf = hugging_face_twin(tiny_en)
-    for table, reference in ((stored_positions(tiny_en_folder), encoded[:2]),
-                             (tiny_en.model.encoder.positions.table, memory[:2])):
+    for table, reference in (
+        (stored_positions(tiny_en_folder), encoded[:2]),
+        (tiny_en.model.encoder.positions.table, memory[:2]),
+    ):
         with torch.inference_mode():
             hf.model.encoder.embed_positions.weight.copy_(table)
             theirs = hf.model.encoder(normalized(windows[:2])).last_hidden_state
         assert (theirs - reference).abs().max().item() < 2e-3  # measured 2e-4 and 4e-4
 
 
-def test_tiny_en_first_logits_are_ctranslate2s(tiny_en, tiny_en_with_stored_positions, windows, ctranslate2_runs,
-                                               tiny_en_memory):
+def test_tiny_en_first_logits_are_ctranslate2s(
+    tiny_en, tiny_en_with_stored_positions, windows, ctranslate2_runs, tiny_en_memory
+):
     _, greedy, _ = ctranslate2_runs
     tok = tiny_en.tokenizer
     prefix = prefix_of(tok)
@@ -257,9 +284,11 @@ def test_tiny_en_first_logits_are_ctranslate2s(tiny_en, tiny_en_with_stored_posi
         steps = greedy[i].logits[0][:4]  # the logits CTranslate2 chose the first 4 tokens from
         theirs = torch.stack([torch.tensor(np.array(s)).reshape(-1) for s in steps])
         target = torch.tensor([prefix + greedy[i].sequences_ids[0][: len(steps) - 1]])
-        as_imported = teacher_forced_logits(tiny_en.model, row(tiny_en_memory, i), target)[0, len(prefix) - 1:]
+        as_imported = teacher_forced_logits(tiny_en.model, row(tiny_en_memory, i), target)[0, len(prefix) - 1 :]
         with torch.no_grad():
-            same_table = tiny_en_with_stored_positions(windows[i:i + 1], torch.tensor([WINDOW]), target)[0, len(prefix) - 1:]
+            same_table = tiny_en_with_stored_positions(windows[i : i + 1], torch.tensor([WINDOW]), target)[
+                0, len(prefix) - 1 :
+            ]
         banned = theirs < -1e30  # CTranslate2 writes its suppressed logits as float32's lowest value
         # What CTranslate2 suppresses we suppress too; we also ban the tags it leaves (languages,
         # <|notimestamps|>, timestamps), which a transcript without timestamps never holds.
@@ -272,14 +301,27 @@ def test_tiny_en_first_logits_are_ctranslate2s(tiny_en, tiny_en_with_stored_posi
 
 # ----- random-weight Hugging Face models and the other layouts built from them -------------------------
 
+
 def randomized_whisper(seed: int):
     """A small random Whisper (vocab 51864: tiny.en's tokenizer fits) with every parameter random, biases
     and LayerNorms included: zero biases and unit LayerNorms would hide a swapped or dropped tensor."""
     config = transformers.WhisperConfig(
-        vocab_size=51864, num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256,
-        max_source_positions=100, max_target_positions=64, pad_token_id=50256, bos_token_id=50256,
-        eos_token_id=50256, decoder_start_token_id=50257)
+        vocab_size=51864,
+        num_mel_bins=80,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=256,
+        decoder_ffn_dim=256,
+        max_source_positions=100,
+        max_target_positions=64,
+        pad_token_id=50256,
+        bos_token_id=50256,
+        eos_token_id=50256,
+        decoder_start_token_id=50257,
+    )
     torch.manual_seed(seed)
     hf = transformers.WhisperForConditionalGeneration(config).eval()
     with torch.no_grad():
@@ -360,11 +402,18 @@ def hf_generate(hf, tok, features: torch.Tensor, *, beam: int, alpha: float) -> 
     s2s forces EOS as the last of ``LIMIT`` tokens; Hugging Face stops after ``max_new_tokens``, so it
     gets one token fewer and a row that reaches it holds the same tokens as ours before the forced EOS.
     """
-    out = hf.generate(input_features=normalized(features), num_beams=beam, length_penalty=alpha,
-                      early_stopping=True, do_sample=False, max_new_tokens=LIMIT - 1,
-                      suppress_tokens=list(tok.never_generated), begin_suppress_tokens=list(tok.never_first)).tolist()
+    out = hf.generate(
+        input_features=normalized(features),
+        num_beams=beam,
+        length_penalty=alpha,
+        early_stopping=True,
+        do_sample=False,
+        max_new_tokens=LIMIT - 1,
+        suppress_tokens=list(tok.never_generated),
+        begin_suppress_tokens=list(tok.never_first),
+    ).tolist()
     prefix = prefix_of(tok)
-    rows = [row[len(prefix):] if row[: len(prefix)] == prefix else row for row in out]  # versions differ
+    rows = [row[len(prefix) :] if row[: len(prefix)] == prefix else row for row in out]  # versions differ
     return [row[: row.index(tok.eos_id)] if tok.eos_id in row else row for row in rows]
 
 
@@ -392,25 +441,48 @@ def test_hugging_face_generate(hf_whisper, hf_imported, beam, alpha):
 # The OpenAI <-> Hugging Face renaming of transformers' convert_openai_to_hf.py (WHISPER_MAPPING), which
 # recent wheels no longer ship: substring replacements applied to each OpenAI name, in this order.
 OPENAI_TO_HF = {
-    "blocks": "layers", "mlp.0": "fc1", "mlp.2": "fc2", "mlp_ln": "final_layer_norm",
-    ".attn.query": ".self_attn.q_proj", ".attn.key": ".self_attn.k_proj", ".attn.value": ".self_attn.v_proj",
-    ".attn_ln": ".self_attn_layer_norm", ".attn.out": ".self_attn.out_proj",
-    ".cross_attn.query": ".encoder_attn.q_proj", ".cross_attn.key": ".encoder_attn.k_proj",
-    ".cross_attn.value": ".encoder_attn.v_proj", ".cross_attn_ln": ".encoder_attn_layer_norm",
-    ".cross_attn.out": ".encoder_attn.out_proj", "decoder.ln.": "decoder.layer_norm.",
-    "encoder.ln.": "encoder.layer_norm.", "token_embedding": "embed_tokens",
+    "blocks": "layers",
+    "mlp.0": "fc1",
+    "mlp.2": "fc2",
+    "mlp_ln": "final_layer_norm",
+    ".attn.query": ".self_attn.q_proj",
+    ".attn.key": ".self_attn.k_proj",
+    ".attn.value": ".self_attn.v_proj",
+    ".attn_ln": ".self_attn_layer_norm",
+    ".attn.out": ".self_attn.out_proj",
+    ".cross_attn.query": ".encoder_attn.q_proj",
+    ".cross_attn.key": ".encoder_attn.k_proj",
+    ".cross_attn.value": ".encoder_attn.v_proj",
+    ".cross_attn_ln": ".encoder_attn_layer_norm",
+    ".cross_attn.out": ".encoder_attn.out_proj",
+    "decoder.ln.": "decoder.layer_norm.",
+    "encoder.ln.": "encoder.layer_norm.",
+    "token_embedding": "embed_tokens",
     "encoder.positional_embedding": "encoder.embed_positions.weight",
-    "decoder.positional_embedding": "decoder.embed_positions.weight", "ln_post": "layer_norm",
+    "decoder.positional_embedding": "decoder.embed_positions.weight",
+    "ln_post": "layer_norm",
 }
 
 
 def openai_names(dims: dict) -> list[str]:
     """The state_dict keys of OpenAI's ``whisper.model.Whisper`` (its key projections have no bias)."""
-    names = ["encoder.conv1.weight", "encoder.conv1.bias", "encoder.conv2.weight", "encoder.conv2.bias",
-             "encoder.positional_embedding", "encoder.ln_post.weight", "encoder.ln_post.bias",
-             "decoder.token_embedding.weight", "decoder.positional_embedding", "decoder.ln.weight", "decoder.ln.bias"]
-    for side, layers, attentions in (("encoder", dims["n_audio_layer"], ("attn",)),
-                                     ("decoder", dims["n_text_layer"], ("attn", "cross_attn"))):
+    names = [
+        "encoder.conv1.weight",
+        "encoder.conv1.bias",
+        "encoder.conv2.weight",
+        "encoder.conv2.bias",
+        "encoder.positional_embedding",
+        "encoder.ln_post.weight",
+        "encoder.ln_post.bias",
+        "decoder.token_embedding.weight",
+        "decoder.positional_embedding",
+        "decoder.ln.weight",
+        "decoder.ln.bias",
+    ]
+    for side, layers, attentions in (
+        ("encoder", dims["n_audio_layer"], ("attn",)),
+        ("decoder", dims["n_text_layer"], ("attn", "cross_attn")),
+    ):
         for i in range(layers):
             block = f"{side}.blocks.{i}"
             for attention in attentions:
@@ -425,10 +497,18 @@ def openai_names(dims: dict) -> list[str]:
 def openai_checkpoint(hf) -> dict:
     """The Hugging Face model as OpenAI's .pt: ``dims`` and ``model_state_dict`` under OpenAI's names."""
     c = hf.config
-    dims = dict(n_mels=c.num_mel_bins, n_audio_ctx=c.max_source_positions, n_audio_state=c.d_model,
-                n_audio_head=c.encoder_attention_heads, n_audio_layer=c.encoder_layers, n_vocab=c.vocab_size,
-                n_text_ctx=c.max_target_positions, n_text_state=c.d_model, n_text_head=c.decoder_attention_heads,
-                n_text_layer=c.decoder_layers)
+    dims = dict(
+        n_mels=c.num_mel_bins,
+        n_audio_ctx=c.max_source_positions,
+        n_audio_state=c.d_model,
+        n_audio_head=c.encoder_attention_heads,
+        n_audio_layer=c.encoder_layers,
+        n_vocab=c.vocab_size,
+        n_text_ctx=c.max_target_positions,
+        n_text_state=c.d_model,
+        n_text_head=c.decoder_attention_heads,
+        n_text_layer=c.decoder_layers,
+    )
     hf_state = hf.state_dict()
     state = {name: hf_state[hf_name_of_openai(name)].clone() for name in openai_names(dims)}
     used = {hf_name_of_openai(name) for name in state}
@@ -449,7 +529,9 @@ def test_openai_layout(hf_whisper, tiny_en_folder, tmp_path):
     hf, _ = hf_whisper
     pt = tmp_path / "small.pt"
     torch.save(openai_checkpoint(hf), pt)
-    assert_logits_match(hf, import_whisper_cli(pt, tmp_path / "a.pt", "--tokenizer", str(tiny_en_folder / "tokenizer.json")))
+    assert_logits_match(
+        hf, import_whisper_cli(pt, tmp_path / "a.pt", "--tokenizer", str(tiny_en_folder / "tokenizer.json"))
+    )
     shutil.copyfile(tiny_en_folder / "tokenizer.json", tmp_path / "tokenizer.json")  # beside the .pt: found
     assert_logits_match(hf, import_whisper_cli(pt, tmp_path / "b.pt"))
 
@@ -494,7 +576,8 @@ def test_ctranslate2_layout(hf_whisper, tmp_path, quantization):
     converters = pytest.importorskip("ctranslate2.converters")
     hf, folder = hf_whisper
     converted = converters.TransformersConverter(str(folder), copy_files=["tokenizer.json"]).convert(
-        str(tmp_path / "ct2"), quantization=quantization)
+        str(tmp_path / "ct2"), quantization=quantization
+    )
     loaded = import_whisper_cli(Path(converted), tmp_path / "imported.pt")
     if quantization is None:
         assert_logits_match(hf, loaded)
@@ -508,6 +591,7 @@ def test_ctranslate2_layout(hf_whisper, tmp_path, quantization):
 
 
 # ----- invariants of the imported models at real length -----------------------------------------
+
 
 @pytest.fixture(scope="module")
 def real_length_inputs(waves, hf_whisper):
@@ -545,10 +629,10 @@ def test_an_utterance_is_encoded_and_decoded_the_same_alone_and_in_a_batch(model
     together = decode(loaded, features, lengths, options)
     for i, f in enumerate(inputs):
         with torch.inference_mode():
-            alone = loaded.model.encode(f[None], lengths[i:i + 1]).memory
+            alone = loaded.model.encode(f[None], lengths[i : i + 1]).memory
         assert alone.shape[1] == lengths_out[i] == mask[i].sum()
         assert (alone[0] - memory[i, : lengths_out[i]]).abs().max().item() < 1e-4
-        assert decode(loaded, f[None], lengths[i:i + 1], options) == [together[i]]
+        assert decode(loaded, f[None], lengths[i : i + 1], options) == [together[i]]
 
 
 def test_cached_decoding_is_teacher_forcing(model_and_inputs):
@@ -558,14 +642,24 @@ def test_cached_decoding_is_teacher_forcing(model_and_inputs):
     tok = loaded.tokenizer
     features, lengths = batched(inputs)
     prefix = torch.tensor([prefix_of(tok)] * len(inputs))
-    hyps = generate(loaded.model, features, lengths, prefix, options=DecodingOptions(max_len_a=0, max_len_b=20),
-                    eos_id=tok.eos_id, suppress_ids=list(tok.never_generated), suppress_at_start=list(tok.never_first))
+    hyps = generate(
+        loaded.model,
+        features,
+        lengths,
+        prefix,
+        options=DecodingOptions(max_len_a=0, max_len_b=20),
+        eos_id=tok.eos_id,
+        suppress_ids=list(tok.never_generated),
+        suppress_at_start=list(tok.never_first),
+    )
     for i, h in enumerate(hyps):
         tokens = list(h[0].tokens) + [tok.eos_id]
         forced_eos = len(tokens) == 20  # at the limit EOS is forced, scored by its own log-probability
         target = torch.tensor([prefix_of(tok) + tokens[:-1]])
         with torch.no_grad():
-            logprobs = loaded.model(inputs[i][None], lengths[i:i + 1], target)[0, prefix.shape[1] - 1:].log_softmax(-1)
+            logprobs = loaded.model(inputs[i][None], lengths[i : i + 1], target)[0, prefix.shape[1] - 1 :].log_softmax(
+                -1
+            )
         chosen = logprobs.gather(1, torch.tensor(tokens)[:, None]).sum().item()
         logprobs[:, list(tok.never_generated)] = float("-inf")
         logprobs[0, list(tok.never_first)] = float("-inf")
@@ -587,6 +681,7 @@ def test_beam_search_with_one_beam_is_greedy(model_and_inputs, monkeypatch):
 
 
 # ----- errors: one line, no traceback ----------------------------------------------------------------
+
 
 def failing_import(capsys, source: Path, *extra: str) -> str:
     capsys.readouterr()

@@ -44,7 +44,11 @@ def test_translate_equals_the_command_line(text_checkpoint, tmp_path):
     lines = multi30k_lines("test_2016_flickr", "en", 6)
     source, out = tmp_path / "in.en", tmp_path / "out.de"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for flags, kwargs in (([], {}), (["--beam", "1"], {"beam": 1}), (["--length-penalty", "0.5"], {"length_penalty": 0.5})):
+    for flags, kwargs in (
+        ([], {}),
+        (["--beam", "1"], {"beam": 1}),
+        (["--length-penalty", "0.5"], {"length_penalty": 0.5}),
+    ):
         main(["translate", str(text_checkpoint), "-i", str(source), "-o", str(out), *flags])
         assert s2s.load(text_checkpoint).translate(lines, **kwargs) == out.read_text(encoding="utf-8").splitlines()
 

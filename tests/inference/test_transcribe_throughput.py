@@ -35,8 +35,22 @@ def test_many_real_files_in_batches_with_workers_give_the_same_output(checkpoint
     outputs = []
     for workers in ("1", "2"):
         capsys.readouterr()
-        main(["transcribe", str(checkpoint), *files, "--format", "json", "--beam", "2", "--max-len-b", "4",
-              "--workers", workers, "--word-timestamps"])
+        main(
+            [
+                "transcribe",
+                str(checkpoint),
+                *files,
+                "--format",
+                "json",
+                "--beam",
+                "2",
+                "--max-len-b",
+                "4",
+                "--workers",
+                workers,
+                "--word-timestamps",
+            ]
+        )
         outputs.append([json.loads(line) for line in capsys.readouterr().out.splitlines()])
     assert [o["file"] for o in outputs[0]] == files  # in order, every one
     assert outputs[0] == outputs[1]

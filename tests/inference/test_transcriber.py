@@ -9,14 +9,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from tests.conftest import tiny_config
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.cli.main import main
 from s2s.data.speech.audio import SAMPLE_RATE
 from s2s.decoding import DecodingOptions
-from s2s.model.seq2seq import Seq2Seq
-from s2s.inference.transcriber import Transcriber, merge_texts, windows
+from s2s.inference.transcriber import Transcriber
+from s2s.inference.windows import merge_texts, windows
 from s2s.model.info import CheckpointInfo
+from s2s.model.seq2seq import Seq2Seq
+from tests.conftest import tiny_config
 from tests.speech_helpers import FSDD, write_odd_files
 
 

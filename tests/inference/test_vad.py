@@ -45,8 +45,11 @@ def tones(seconds: float) -> np.ndarray:
     return (0.2 * np.sin(2 * np.pi * freq * t) + 0.1 * np.sin(4 * np.pi * freq * t)).astype(np.float32)
 
 
-NON_SPEECH = {"silence": lambda s: np.zeros(int(s * SAMPLE_RATE), np.float32),
-              "pink noise": lambda s: pink_noise(s, 0.05), "tones": tones}
+NON_SPEECH = {
+    "silence": lambda s: np.zeros(int(s * SAMPLE_RATE), np.float32),
+    "pink noise": lambda s: pink_noise(s, 0.05),
+    "tones": tones,
+}
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +96,10 @@ def test_windows_pack_regions_in_order_and_map_times_back():
 def test_vad_finds_utterances_in_silence_and_in_recorded_level_noise(an4_utterances):
     waves = [w for w, _ in an4_utterances]
     rms = noise_floor(waves)
-    for kind, make in (("silence", lambda s, k: np.zeros(int(s * SAMPLE_RATE), np.float32)),
-                       ("noise", lambda s, k: pink_noise(s, rms, seed=k))):
+    for kind, make in (
+        ("silence", lambda s, k: np.zeros(int(s * SAMPLE_RATE), np.float32)),
+        ("noise", lambda s, k: pink_noise(s, rms, seed=k)),
+    ):
         recording, spans = joined(an4_utterances, [make(g, k) for k, g in enumerate((3.0, 7.0, 2.0, 12.0, 4.0))])
         regions = speech_regions(recording, VadOptions())
         for start, end in spans:  # most of each utterance (its file has silence around the words) is speech
@@ -139,8 +144,13 @@ def test_long_recording_in_vad_windows_gives_the_utterances_words(tiny_en, an4_u
     """Utterances between silence and noise, 50 s in all: the words of each utterance alone, none from the gaps."""
     waves = [w for w, _ in an4_utterances]
     rms = noise_floor(waves)
-    gaps = [np.zeros(3 * SAMPLE_RATE, np.float32), pink_noise(9.0, rms, 1), np.zeros(10 * SAMPLE_RATE, np.float32),
-            pink_noise(6.0, rms, 2), np.zeros(8 * SAMPLE_RATE, np.float32)]
+    gaps = [
+        np.zeros(3 * SAMPLE_RATE, np.float32),
+        pink_noise(9.0, rms, 1),
+        np.zeros(10 * SAMPLE_RATE, np.float32),
+        pink_noise(6.0, rms, 2),
+        np.zeros(8 * SAMPLE_RATE, np.float32),
+    ]
     recording, spans = joined(an4_utterances, gaps)
     assert recording.numel() > 30 * SAMPLE_RATE  # longer than a window: VAD by default
     transcriber = Transcriber(tiny_en, options=GREEDY)

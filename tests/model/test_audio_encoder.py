@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import tiny_config
 from s2s.checkpoint import export_checkpoint, load_checkpoint
-from s2s.model.seq2seq import Seq2Seq
 from s2s.model.info import CheckpointInfo
+from s2s.model.seq2seq import Seq2Seq
+from tests.conftest import tiny_config
 
 
 def audio_model(vocab_size: int = 40, **overrides) -> Seq2Seq:

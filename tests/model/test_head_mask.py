@@ -12,13 +12,18 @@ from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.decoding import DecodingOptions, generate
 from s2s.errors import ConfigError
 from s2s.model.head_mask import HeadId, all_heads, attention_modules, masked_heads, parse_heads, set_head_mask
-from s2s.model.pruning import original_names, prune_heads
 from s2s.model.info import CheckpointInfo
+from s2s.model.pruning import original_names, prune_heads
 from s2s.model.seq2seq import Seq2Seq
 from tests.conftest import tiny_config
 
-MASKED = [HeadId("encoder", 1, 2), HeadId("decoder", 2, 1), HeadId("cross", 1, 4), HeadId("cross", 2, 1),
-          HeadId("cross", 2, 3)]
+MASKED = [
+    HeadId("encoder", 1, 2),
+    HeadId("decoder", 2, 1),
+    HeadId("cross", 1, 4),
+    HeadId("cross", 2, 1),
+    HeadId("cross", 2, 3),
+]
 
 
 def model_and_batch(seed: int = 0):
@@ -64,7 +69,7 @@ def test_a_masked_head_contributes_nothing():
     with torch.no_grad():
         for h in MASKED:
             m = attention_modules(reference)[h.module]
-            m.out_proj.weight[:, (h.head - 1) * m.head_dim: h.head * m.head_dim] = 0
+            m.out_proj.weight[:, (h.head - 1) * m.head_dim : h.head * m.head_dim] = 0
     torch.testing.assert_close(logits(reference, *batch), masked, rtol=1e-5, atol=1e-6)
     assert not torch.allclose(logits(model_and_batch()[0], *batch), masked, atol=1e-3)  # masking changed something
 

@@ -17,8 +17,10 @@ def batch(vocab=500, seed=0):
     return source, lengths, target
 
 
-@pytest.mark.parametrize("overrides", [{}, {"norm_first": False}, {"learned_positions": True},
-                                       {"tie_output": False, "final_logits_bias": True}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"norm_first": False}, {"learned_positions": True}, {"tie_output": False, "final_logits_bias": True}],
+)
 def test_cached_decoding_equals_full_recomputation(overrides):
     torch.manual_seed(0)
     model = Seq2Seq(tiny_config(**overrides)).eval()
@@ -44,8 +46,9 @@ def test_source_padding_is_invisible(tiny_model):
     source, lengths, target = batch()
     padded = torch.cat([source, torch.zeros(3, 5, dtype=torch.long)], dim=1)
     padded[2, 2:] = 0
-    torch.testing.assert_close(tiny_model(source, lengths, target), tiny_model(padded, lengths, target),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        tiny_model(source, lengths, target), tiny_model(padded, lengths, target), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_encoder_is_bidirectional(tiny_model):

@@ -39,8 +39,9 @@ def decode_with_random_reorders(prefix: list[int], collapse: float, steps: int =
         cache = model.start_decoding(model.encode(source, lengths))
         logits = model.decode_step(torch.tensor(histories), cache)
         for step in range(steps + 1):
-            torch.testing.assert_close(logits, full_recomputation(model, source, lengths, sentence_of_row, histories),
-                                       rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(
+                logits, full_recomputation(model, source, lengths, sentence_of_row, histories), rtol=1e-5, atol=1e-5
+            )
             if step == steps:
                 return cache
             live = sorted(set(sentence_of_row))

@@ -5,11 +5,11 @@ import torch
 import torch.nn.functional as F
 
 from s2s.model.config import ModelConfig
-from s2s.training.lit_module import Seq2SeqModule
+from s2s.model.info import CheckpointInfo
 from s2s.nn import linear as packed
 from s2s.nn.linear import Linear, fused_linear, linear, packs, prepacking
+from s2s.training.lit_module import Seq2SeqModule
 from s2s.training.optim import OptimConfig, build_optimizer
-from s2s.model.info import CheckpointInfo
 
 pytestmark = pytest.mark.skipif(not packed.AVAILABLE, reason="this torch has no oneDNN")
 
@@ -17,8 +17,13 @@ pytestmark = pytest.mark.skipif(not packed.AVAILABLE, reason="this torch has no 
 def test_same_as_f_linear_for_every_input_shape():
     torch.manual_seed(0)
     layer = Linear(64, 300)
-    for x in (torch.randn(5, 64), torch.randn(3, 7, 64), torch.randn(7, 3, 64).transpose(0, 1),
-              torch.randn(4, 9, 64)[:, -1], torch.randn(0, 64)):
+    for x in (
+        torch.randn(5, 64),
+        torch.randn(3, 7, 64),
+        torch.randn(7, 3, 64).transpose(0, 1),
+        torch.randn(4, 9, 64)[:, -1],
+        torch.randn(0, 64),
+    ):
         with torch.no_grad():
             assert packs(x, layer.weight)
             torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
@@ -95,9 +100,22 @@ def test_validation_decodes_with_the_weights_a_fused_optimizer_just_changed():
     """Fused AdamW updates weights without bumping their version, which the packed cache keys on:
     a validation round must not decode with the copies packed at the round before."""
     torch.manual_seed(0)
-    module = Seq2SeqModule(model_config=ModelConfig(vocab_size=50, pad_id=0, d_model=16, num_heads=2, encoder_layers=1,
-                                                    decoder_layers=1, ffn_dim=32, dropout=0.0),
-                           tokenizer=None, optim=OptimConfig(lr=0.05), decoding=None, info=CheckpointInfo())
+    module = Seq2SeqModule(
+        model_config=ModelConfig(
+            vocab_size=50,
+            pad_id=0,
+            d_model=16,
+            num_heads=2,
+            encoder_layers=1,
+            decoder_layers=1,
+            ffn_dim=32,
+            dropout=0.0,
+        ),
+        tokenizer=None,
+        optim=OptimConfig(lr=0.05),
+        decoding=None,
+        info=CheckpointInfo(),
+    )
     model, x = module.model, torch.randn(3, 16)
     fc1 = model.decoder.layers[0].ffn.fc1
     attention = model.decoder.layers[0].self_attn  # its query/key/value weights are multiplied as one stacked copy

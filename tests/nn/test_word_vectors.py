@@ -50,8 +50,11 @@ def test_word_initial_pieces_take_their_words_vectors(tokenizer, model, tmp_path
     # direction from the file, scale of the random rows
     cos = torch.nn.functional.cosine_similarity(we.weight[man], torch.tensor(vector(1)), dim=0)
     assert cos > 0.999
-    assert torch.allclose(torch.nn.functional.cosine_similarity(we.weight[dot], torch.tensor(vector(3)), dim=0),
-                          torch.tensor(1.0), atol=1e-3)
+    assert torch.allclose(
+        torch.nn.functional.cosine_similarity(we.weight[dot], torch.tensor(vector(3)), dim=0),
+        torch.tensor(1.0),
+        atol=1e-3,
+    )
     assert 0.3 < we.weight[man].std() / DIM**-0.5 < 3
     if "▁Dog" in {tokenizer.piece(i) for i in range(tokenizer.vocab_size)}:
         dog = piece_id(tokenizer, "▁Dog")

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from s2s.checkpoint import export_checkpoint
-from s2s.model.config import ModelConfig
 from s2s.data.text.tokenizer import Tokenizer
-from s2s.model.seq2seq import Seq2Seq
+from s2s.model.config import ModelConfig
 from s2s.model.info import CheckpointInfo
+from s2s.model.seq2seq import Seq2Seq
 from tests.reliability.helpers import ROOT
 
 MULTI30K = Path(os.environ.get("S2S_SHARED_DATA", ROOT.parent / "shared" / "data")) / "multi30k"
@@ -39,8 +39,17 @@ def corpus_dir(tmp_path_factory, tokenizer: Tokenizer) -> Path:
 def tiny_checkpoint(tmp_path_factory, tokenizer: Tokenizer) -> Path:
     """An untrained tiny en->de model exported as model.pt (decoding paths only need real weights' shapes)."""
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=32, num_heads=4,
-                         encoder_layers=1, decoder_layers=1, ffn_dim=64, dropout=0.0, max_positions=64)
+    config = ModelConfig(
+        vocab_size=tokenizer.vocab_size,
+        pad_id=tokenizer.pad_id,
+        d_model=32,
+        num_heads=4,
+        encoder_layers=1,
+        decoder_layers=1,
+        ffn_dim=64,
+        dropout=0.0,
+        max_positions=64,
+    )
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
     info = CheckpointInfo(task="translation", src_lang="en", tgt_langs=("de",))
     export_checkpoint(Seq2Seq(config), tokenizer, info, path)

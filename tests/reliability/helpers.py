@@ -17,11 +17,18 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 300, cwd: Path | None = None
-            ) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, stdin: bytes | None = None, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """``s2s ARGS...`` in a fresh interpreter; stdout and stderr are bytes."""
-    return subprocess.run([sys.executable, "-m", "s2s.cli.main", *args], input=stdin, capture_output=True,
-                          env=cli_env(), timeout=timeout, cwd=cwd or ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "s2s.cli.main", *args],
+        input=stdin,
+        capture_output=True,
+        env=cli_env(),
+        timeout=timeout,
+        cwd=cwd or ROOT,
+    )
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

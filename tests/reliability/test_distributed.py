@@ -9,7 +9,6 @@ something other than noise around zero.
 from __future__ import annotations
 
 import csv
-import os
 import random
 import socket
 import subprocess
@@ -18,20 +17,24 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.reliability.helpers import ROOT, cli_env
 
 from s2s.checkpoint import load_checkpoint
 from s2s.data.text.tokenizer import Tokenizer
+from tests.reliability.helpers import ROOT, cli_env
 
-WORDS = ("red blue green dog cat bird man woman child runs walks jumps sits on under near the a big small old "
-         "young ball street park tree house car water").split()
+WORDS = (
+    "red blue green dog cat bird man woman child runs walks jumps sits on under near the a big small old "
+    "young ball street park tree house car water"
+).split()
 
 
 def copy_corpus(folder: Path, *, train: int = 2000, valid: int = 100, seed: int = 0) -> Path:
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    sentences = {split: [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))) for _ in range(n)]
-                 for split, n in (("train", train), ("valid", valid), ("test", 20))}
+    sentences = {
+        split: [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))) for _ in range(n)]
+        for split, n in (("train", train), ("valid", valid), ("test", 20))
+    }
     for split, lines in sentences.items():
         for lang in ("en", "de"):
             (folder / f"{split}.{lang}").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -40,10 +43,22 @@ def copy_corpus(folder: Path, *, train: int = 2000, valid: int = 100, seed: int 
 
 
 def train_args(data: Path, run_dir: Path, *extra: str) -> list[str]:
-    return ["experiment=smoke", "logger=csv", f"data.data_dir={data}", f"hydra.run.dir={run_dir}",
-            "data.train_max_sentences=null", "data.valid_max_sentences=null", "optim.lr=3e-3", "optim.warmup_steps=50",
-            "model.dropout=0.0", "trainer.val_check_interval=100", "trainer.log_every_n_steps=10",
-            "test_after_training=false", "trainer.enable_progress_bar=false", *extra]
+    return [
+        "experiment=smoke",
+        "logger=csv",
+        f"data.data_dir={data}",
+        f"hydra.run.dir={run_dir}",
+        "data.train_max_sentences=null",
+        "data.valid_max_sentences=null",
+        "optim.lr=3e-3",
+        "optim.warmup_steps=50",
+        "model.dropout=0.0",
+        "trainer.val_check_interval=100",
+        "trainer.log_every_n_steps=10",
+        "test_after_training=false",
+        "trainer.enable_progress_bar=false",
+        *extra,
+    ]
 
 
 def final_bleu(run_dir: Path) -> float:
@@ -72,8 +87,15 @@ def test_ddp_two_cpu_processes_match_one_process_bleu(tmp_path):
     single = tmp_path / "single"
     run([sys.executable, "-m", "s2s.cli.main", "train", *train_args(data, single, steps, "data.max_tokens=1024")])
     ddp = tmp_path / "ddp"
-    result = run([sys.executable, "-m", "s2s.cli.main", "train",
-                  *train_args(data, ddp, steps, "data.max_tokens=512", "trainer=ddp", "trainer.devices=2")])
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "s2s.cli.main",
+            "train",
+            *train_args(data, ddp, steps, "data.max_tokens=512", "trainer=ddp", "trainer.devices=2"),
+        ]
+    )
     log = result.stderr.decode()
     assert "distributed_backend=gloo" in log and "All distributed processes registered" in log
     bleu_single, bleu_ddp = final_bleu(single), final_bleu(ddp)
@@ -81,8 +103,9 @@ def test_ddp_two_cpu_processes_match_one_process_bleu(tmp_path):
     assert bleu_single > 50 and bleu_ddp > 50  # both really learned the task
     assert abs(bleu_single - bleu_ddp) < 10
     assert load_checkpoint(ddp / "model.pt").info.config["trainer"]["devices"] == 2
-    assert sorted(p.name for p in (ddp / "checkpoints").iterdir() if not p.name.startswith(".")) == \
-        sorted(p.name for p in (single / "checkpoints").iterdir() if not p.name.startswith("."))
+    assert sorted(p.name for p in (ddp / "checkpoints").iterdir() if not p.name.startswith(".")) == sorted(
+        p.name for p in (single / "checkpoints").iterdir() if not p.name.startswith(".")
+    )
 
 
 @pytest.mark.slow
@@ -94,11 +117,27 @@ def test_two_torchrun_processes_as_two_nodes(tmp_path):
     torchrun = str(Path(sys.executable).with_name("torchrun"))
     nodes = []
     for rank in (0, 1):
-        command = [torchrun, "--nnodes=2", "--nproc-per-node=1", f"--node-rank={rank}", "--master-addr=127.0.0.1",
-                   f"--master-port={port}", "-m", "s2s.cli.train",
-                   *train_args(data, tmp_path / f"node{rank}", "trainer.max_steps=30", "trainer=ddp",
-                               "trainer.devices=1", "trainer.num_nodes=2", "trainer.val_check_interval=15",
-                               "data.max_tokens=512", "checkpoint.every_n_train_steps=10")]
+        command = [
+            torchrun,
+            "--nnodes=2",
+            "--nproc-per-node=1",
+            f"--node-rank={rank}",
+            "--master-addr=127.0.0.1",
+            f"--master-port={port}",
+            "-m",
+            "s2s.cli.train",
+            *train_args(
+                data,
+                tmp_path / f"node{rank}",
+                "trainer.max_steps=30",
+                "trainer=ddp",
+                "trainer.devices=1",
+                "trainer.num_nodes=2",
+                "trainer.val_check_interval=15",
+                "data.max_tokens=512",
+                "checkpoint.every_n_train_steps=10",
+            ),
+        ]
         nodes.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     outputs = [node.communicate(timeout=1200)[0].decode() for node in nodes]
     for node, output in zip(nodes, outputs):

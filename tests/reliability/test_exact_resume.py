@@ -14,14 +14,14 @@ import lightning.pytorch as pl
 import pytest
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from s2s.training.checkpoint_io import AtomicCheckpointIO
-from s2s.model.config import ModelConfig
 from s2s.data.text.datamodule import TranslationDataModule
 from s2s.decoding import DecodingOptions
+from s2s.model.config import ModelConfig
+from s2s.model.info import CheckpointInfo
+from s2s.training.checkpoint_io import AtomicCheckpointIO
 from s2s.training.lit_module import Seq2SeqModule
 from s2s.training.optim import OptimConfig
 from s2s.training.resume import RNGStateCallback
-from s2s.model.info import CheckpointInfo
 
 
 class Record(pl.Callback):
@@ -39,13 +39,21 @@ class Record(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         lr = pl_module.lr_schedulers().get_last_lr()[0]
         self.steps[trainer.global_step] = (batch.indices, float(outputs["loss"]), lr)
-        self.sources[trainer.global_step] = [row[:length].tolist() for row, length in
-                                             zip(batch.source, batch.source_lengths)]
+        self.sources[trainer.global_step] = [
+            row[:length].tolist() for row, length in zip(batch.source, batch.source_lengths)
+        ]
 
 
 def datamodule_for(corpus_dir: Path, subword_alpha: float | None = None) -> TranslationDataModule:
-    return TranslationDataModule(data_dir=str(corpus_dir), src_lang="en", tgt_langs=["de"], max_tokens=1024,
-                                 valid_max_sentences=8, seed=1, subword_alpha=subword_alpha)
+    return TranslationDataModule(
+        data_dir=str(corpus_dir),
+        src_lang="en",
+        tgt_langs=["de"],
+        max_tokens=1024,
+        valid_max_sentences=8,
+        seed=1,
+        subword_alpha=subword_alpha,
+    )
 
 
 def batches_per_epoch(corpus_dir: Path) -> int:
@@ -54,23 +62,54 @@ def batches_per_epoch(corpus_dir: Path) -> int:
     return len(datamodule.train_dataloader())
 
 
-def fit(corpus_dir: Path, ckpt_dir: Path, *, max_steps: int, resume: Path | None = None,
-        keep: dict[int, Path] | None = None, subword_alpha: float | None = None) -> Record:
+def fit(
+    corpus_dir: Path,
+    ckpt_dir: Path,
+    *,
+    max_steps: int,
+    resume: Path | None = None,
+    keep: dict[int, Path] | None = None,
+    subword_alpha: float | None = None,
+) -> Record:
     pl.seed_everything(1)
     datamodule = datamodule_for(corpus_dir, subword_alpha)
     tokenizer = datamodule.tokenizer
     module = Seq2SeqModule(
-        model_config=ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, d_model=32, num_heads=4,
-                                 encoder_layers=1, decoder_layers=1, ffn_dim=64, dropout=0.3),
-        tokenizer=tokenizer, optim=OptimConfig(lr=2e-3, warmup_steps=5),
-        decoding=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=3), info=CheckpointInfo(tgt_langs=("de",)))
+        model_config=ModelConfig(
+            vocab_size=tokenizer.vocab_size,
+            pad_id=tokenizer.pad_id,
+            d_model=32,
+            num_heads=4,
+            encoder_layers=1,
+            decoder_layers=1,
+            ffn_dim=64,
+            dropout=0.3,
+        ),
+        tokenizer=tokenizer,
+        optim=OptimConfig(lr=2e-3, warmup_steps=5),
+        decoding=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=3),
+        info=CheckpointInfo(tgt_langs=("de",)),
+    )
     record = Record(keep)
-    checkpoints = ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=1, enable_version_counter=False)
-    trainer = pl.Trainer(accelerator="cpu", max_steps=max_steps, max_epochs=100, logger=False,
-                         callbacks=[checkpoints, RNGStateCallback(), record], plugins=[AtomicCheckpointIO()],
-                         val_check_interval=5, check_val_every_n_epoch=None, num_sanity_val_steps=0,
-                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-                         gradient_clip_val=1.0, reload_dataloaders_every_n_epochs=int(subword_alpha is not None))
+    checkpoints = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", every_n_train_steps=1, enable_version_counter=False
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=max_steps,
+        max_epochs=100,
+        logger=False,
+        callbacks=[checkpoints, RNGStateCallback(), record],
+        plugins=[AtomicCheckpointIO()],
+        val_check_interval=5,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        gradient_clip_val=1.0,
+        reload_dataloaders_every_n_epochs=int(subword_alpha is not None),
+    )
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
     return record
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.reliability.helpers import error_lines, run_cli
 
 from s2s.cli.main import main
+from tests.reliability.helpers import error_lines, run_cli
 
 FAST = ["--beam", "1", "--max-len-a", "0", "--max-len-b", "2"]  # tiny outputs: these tests are about input
 
@@ -43,22 +43,25 @@ def only_error(err: list[str], *fragments: str) -> None:
 
 # ----- translate: the text itself --------------------------------------------------------------------
 
+
 def test_translate_empty_input_gives_empty_output(capsys, monkeypatch, tiny_checkpoint):
     code, out, err = cli(capsys, monkeypatch, "translate", str(tiny_checkpoint), *FAST, stdin=b"")
     assert (code, out, err) == (0, "", [])
 
 
 def test_translate_blank_lines_stay_blank_and_aligned(capsys, monkeypatch, tiny_checkpoint):
-    code, out, err = cli(capsys, monkeypatch, "translate", str(tiny_checkpoint), *FAST,
-                         stdin=b"a dog runs\n\n   \n\t\na man\n")
+    code, out, err = cli(
+        capsys, monkeypatch, "translate", str(tiny_checkpoint), *FAST, stdin=b"a dog runs\n\n   \n\t\na man\n"
+    )
     lines = out.split("\n")
     assert code == 0 and err == [] and len(lines) == 6 and lines[-1] == ""
     assert lines[1:4] == ["", "", ""] and lines[0] and lines[4]
 
 
 def test_translate_invalid_utf8_is_replaced_with_a_warning(capsys, monkeypatch, tiny_checkpoint):
-    code, out, err = cli(capsys, monkeypatch, "translate", str(tiny_checkpoint), *FAST,
-                         stdin=b"a dog\n\xff\xfe\xc3( runs\nfine\n")
+    code, out, err = cli(
+        capsys, monkeypatch, "translate", str(tiny_checkpoint), *FAST, stdin=b"a dog\n\xff\xfe\xc3( runs\nfine\n"
+    )
     assert code == 0 and out.count("\n") == 3
     assert err == ["warning: stdin line 2: invalid UTF-8 replaced with U+FFFD"]
 
@@ -72,13 +75,15 @@ def test_translate_control_characters_never_split_or_merge_lines(capsys, monkeyp
 
 def test_translate_100k_character_line_is_truncated_with_a_warning(capsys, monkeypatch, tiny_checkpoint):
     line = ("a dog runs " * 10_000)[:100_000]
-    code, out, err = cli(capsys, monkeypatch, "translate", str(tiny_checkpoint), *FAST,
-                         stdin=f"short\n{line}\nshort\n".encode())
+    code, out, err = cli(
+        capsys, monkeypatch, "translate", str(tiny_checkpoint), *FAST, stdin=f"short\n{line}\nshort\n".encode()
+    )
     assert code == 0 and out.count("\n") == 3
     assert len(err) == 1 and err[0].startswith("warning: line 2:") and "truncated to the model's limit" in err[0]
 
 
 # ----- checkpoints: translate and evaluate share the loader ------------------------------------------
+
 
 def bad_checkpoints(tmp: Path, good: Path) -> dict[str, tuple[Path, str]]:
     data = good.read_bytes()
@@ -100,10 +105,14 @@ def bad_checkpoints(tmp: Path, good: Path) -> dict[str, tuple[Path, str]]:
 
 
 @pytest.mark.parametrize("command", ["translate", "evaluate", "analyze"])
-def test_damaged_checkpoints_are_refused_in_one_line(capsys, monkeypatch, tmp_path, tiny_checkpoint, corpus_dir,
-                                                     command):
-    extra = {"translate": [], "evaluate": ["--src", str(corpus_dir / "test.en"), "--ref", str(corpus_dir / "test.de")],
-             "analyze": ["-i", str(corpus_dir / "test.en"), "--out", str(tmp_path / "report")]}[command]
+def test_damaged_checkpoints_are_refused_in_one_line(
+    capsys, monkeypatch, tmp_path, tiny_checkpoint, corpus_dir, command
+):
+    extra = {
+        "translate": [],
+        "evaluate": ["--src", str(corpus_dir / "test.en"), "--ref", str(corpus_dir / "test.de")],
+        "analyze": ["-i", str(corpus_dir / "test.en"), "--out", str(tmp_path / "report")],
+    }[command]
     for name, (path, message) in bad_checkpoints(tmp_path, tiny_checkpoint).items():
         code, out, err = cli(capsys, monkeypatch, command, str(path), *extra, *FAST, stdin=b"a dog\n")
         assert code == 2 and out == "", name
@@ -139,6 +148,7 @@ def test_checkpoint_whose_pickle_runs_code_is_refused_without_running_it(tmp_pat
 
 # ----- files that are missing, unreadable or not files -------------------------------------------------
 
+
 def test_missing_checkpoint_real_process(tmp_path):
     result = run_cli("translate", str(tmp_path / "nope.pt"), stdin=b"")
     assert result.returncode == 2 and b"Traceback" not in result.stderr
@@ -153,8 +163,9 @@ def test_missing_input_directory_input_and_unwritable_output(capsys, monkeypatch
     code, _, err = cli(capsys, monkeypatch, "translate", ckpt, "-i", str(tmp_path), *FAST)
     assert code == 2
     only_error(err, "input is not a file")
-    code, _, err = cli(capsys, monkeypatch, "translate", ckpt, "-o", str(tmp_path / "no" / "out.txt"), *FAST,
-                       stdin=b"a dog\n")
+    code, _, err = cli(
+        capsys, monkeypatch, "translate", ckpt, "-o", str(tmp_path / "no" / "out.txt"), *FAST, stdin=b"a dog\n"
+    )
     assert code == 1
     only_error(err, "out.txt", "No such file or directory")
 
@@ -171,8 +182,17 @@ def test_unreadable_input(capsys, monkeypatch, tmp_path, tiny_checkpoint):
 
 def test_unreadable_reference_for_evaluate(capsys, monkeypatch, tmp_path, tiny_checkpoint, corpus_dir):
     """A reference that cannot be read (here a folder: root can read any file) is named in one line."""
-    code, _, err = cli(capsys, monkeypatch, "evaluate", str(tiny_checkpoint), "--src", str(corpus_dir / "test.en"),
-                       "--ref", str(tmp_path), *FAST)
+    code, _, err = cli(
+        capsys,
+        monkeypatch,
+        "evaluate",
+        str(tiny_checkpoint),
+        "--src",
+        str(corpus_dir / "test.en"),
+        "--ref",
+        str(tmp_path),
+        *FAST,
+    )
     assert code == 2
     only_error(err, "not a file", str(tmp_path))
 
@@ -190,11 +210,21 @@ def test_failed_run_keeps_an_existing_output_file(capsys, monkeypatch, tmp_path,
 
 # ----- evaluate ----------------------------------------------------------------------------------------
 
+
 def test_evaluate_refuses_misaligned_corpus_naming_both_counts(capsys, monkeypatch, tmp_path, tiny_checkpoint):
     (tmp_path / "s.en").write_text("a\nb\nc\n")
     (tmp_path / "r.de").write_text("a\nb\n")
-    code, out, err = cli(capsys, monkeypatch, "evaluate", str(tiny_checkpoint), "--src", str(tmp_path / "s.en"),
-                         "--ref", str(tmp_path / "r.de"), *FAST)
+    code, out, err = cli(
+        capsys,
+        monkeypatch,
+        "evaluate",
+        str(tiny_checkpoint),
+        "--src",
+        str(tmp_path / "s.en"),
+        "--ref",
+        str(tmp_path / "r.de"),
+        *FAST,
+    )
     assert code == 2 and out == ""
     only_error(err, "s.en has 3 lines", "r.de has 2")
 
@@ -202,55 +232,114 @@ def test_evaluate_refuses_misaligned_corpus_naming_both_counts(capsys, monkeypat
 def test_evaluate_refuses_empty_files(capsys, monkeypatch, tmp_path, tiny_checkpoint):
     for name in ("s.en", "r.de"):
         (tmp_path / name).write_bytes(b"")
-    code, _, err = cli(capsys, monkeypatch, "evaluate", str(tiny_checkpoint), "--src", str(tmp_path / "s.en"),
-                       "--ref", str(tmp_path / "r.de"), *FAST)
+    code, _, err = cli(
+        capsys,
+        monkeypatch,
+        "evaluate",
+        str(tiny_checkpoint),
+        "--src",
+        str(tmp_path / "s.en"),
+        "--ref",
+        str(tmp_path / "r.de"),
+        *FAST,
+    )
     assert code == 2
     only_error(err, "no sentences")
 
 
 def test_evaluate_keeps_alignment_through_blank_lines_bad_bytes_and_control_characters(
-        capsys, monkeypatch, tmp_path, tiny_checkpoint):
+    capsys, monkeypatch, tmp_path, tiny_checkpoint
+):
     # Form feed, U+2028 and U+0085 inside a line used to split it (str.splitlines) and misalign the files.
     (tmp_path / "s.en").write_bytes(b"a dog\n\nthe\x0ccat\xe2\x80\xa8runs\n\xff bad\n")
     (tmp_path / "r.de").write_bytes(b"ein Hund\n\ndie\xc2\x85Katze\nschlecht\n")
     hyp = tmp_path / "hyp.txt"
-    code, out, err = cli(capsys, monkeypatch, "evaluate", str(tiny_checkpoint), "--src", str(tmp_path / "s.en"),
-                         "--ref", str(tmp_path / "r.de"), "--hyp-out", str(hyp), "--json", *FAST)
+    code, out, err = cli(
+        capsys,
+        monkeypatch,
+        "evaluate",
+        str(tiny_checkpoint),
+        "--src",
+        str(tmp_path / "s.en"),
+        "--ref",
+        str(tmp_path / "r.de"),
+        "--hyp-out",
+        str(hyp),
+        "--json",
+        *FAST,
+    )
     assert code == 0, err
     assert err == [f"warning: {tmp_path / 's.en'} line 4: invalid UTF-8 replaced with U+FFFD"]
     assert '"sentences": 4' in out and hyp.read_text().count("\n") == 4
 
 
-def test_evaluate_checks_the_hypothesis_folder_before_translating(capsys, monkeypatch, tmp_path, tiny_checkpoint,
-                                                                   corpus_dir):
-    code, _, err = cli(capsys, monkeypatch, "evaluate", str(tiny_checkpoint), "--src", str(corpus_dir / "test.en"),
-                       "--ref", str(corpus_dir / "test.de"), "--hyp-out", str(tmp_path / "no" / "h.txt"), *FAST)
+def test_evaluate_checks_the_hypothesis_folder_before_translating(
+    capsys, monkeypatch, tmp_path, tiny_checkpoint, corpus_dir
+):
+    code, _, err = cli(
+        capsys,
+        monkeypatch,
+        "evaluate",
+        str(tiny_checkpoint),
+        "--src",
+        str(corpus_dir / "test.en"),
+        "--ref",
+        str(corpus_dir / "test.de"),
+        "--hyp-out",
+        str(tmp_path / "no" / "h.txt"),
+        *FAST,
+    )
     assert code == 2
     only_error(err, "no folder")
 
 
 # ----- analyze -----------------------------------------------------------------------------------------
 
+
 def test_analyze_empty_input_long_line_and_misaligned_targets(capsys, monkeypatch, tmp_path, tiny_checkpoint):
     ckpt = str(tiny_checkpoint)
     (tmp_path / "empty.txt").write_text("\n  \n")
-    code, _, err = cli(capsys, monkeypatch, "analyze", ckpt, "-i", str(tmp_path / "empty.txt"), "--out",
-                       str(tmp_path / "r1"))
+    code, _, err = cli(
+        capsys, monkeypatch, "analyze", ckpt, "-i", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "r1")
+    )
     assert code == 2
     only_error(err, "no input sentences")
     (tmp_path / "long.txt").write_text("a dog runs\n" + ("a dog runs " * 10_000)[:100_000] + "\n")
-    code, _, err = cli(capsys, monkeypatch, "analyze", ckpt, "-i", str(tmp_path / "long.txt"), "--out",
-                       str(tmp_path / "r2"), "--max-len-b", "2", "--max-len-a", "0")
+    code, _, err = cli(
+        capsys,
+        monkeypatch,
+        "analyze",
+        ckpt,
+        "-i",
+        str(tmp_path / "long.txt"),
+        "--out",
+        str(tmp_path / "r2"),
+        "--max-len-b",
+        "2",
+        "--max-len-a",
+        "0",
+    )
     assert code == 0 and (tmp_path / "r2" / "analysis.md").is_file()
     assert any("line 2:" in line and "truncated to the model's limit" in line for line in err)
     (tmp_path / "targets.txt").write_text("ein Hund\n")
-    code, _, err = cli(capsys, monkeypatch, "analyze", ckpt, "-i", str(tmp_path / "long.txt"), "--targets",
-                       str(tmp_path / "targets.txt"), "--out", str(tmp_path / "r3"))
+    code, _, err = cli(
+        capsys,
+        monkeypatch,
+        "analyze",
+        ckpt,
+        "-i",
+        str(tmp_path / "long.txt"),
+        "--targets",
+        str(tmp_path / "targets.txt"),
+        "--out",
+        str(tmp_path / "r3"),
+    )
     assert code == 2
     only_error(err, "2 inputs but", "targets.txt has 1 lines")
 
 
 # ----- prepare -----------------------------------------------------------------------------------------
+
 
 def write_gz(folder: Path, name: str, lines: list[str] | bytes) -> None:
     data = lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode()
@@ -271,8 +360,9 @@ def multi30k_mirror(folder: Path, train: int = 200, words: dict[str, list[str]] 
 
 
 def prepare(capsys, monkeypatch, mirror: Path, out: Path) -> tuple[int, str, list[str]]:
-    return cli(capsys, monkeypatch, "prepare", "multi30k", "--from", str(mirror), "--out", str(out),
-               "--vocab-size", "60")
+    return cli(
+        capsys, monkeypatch, "prepare", "multi30k", "--from", str(mirror), "--out", str(out), "--vocab-size", "60"
+    )
 
 
 def test_prepare_missing_folder_and_missing_file(capsys, monkeypatch, tmp_path):
@@ -326,14 +416,16 @@ def test_prepare_keeps_lines_with_control_characters_and_bad_bytes(capsys, monke
 
 # ----- train -------------------------------------------------------------------------------------------
 
+
 def test_train_refuses_misaligned_corpus_naming_both_counts(tmp_path, corpus_dir):
     data = tmp_path / "data"
     data.mkdir()
     for f in corpus_dir.iterdir():
         (data / f.name).write_bytes(f.read_bytes())
     (data / "train.de").write_text("nur eine Zeile\n")
-    result = run_cli("train", "experiment=smoke", "logger=none", f"data.data_dir={data}",
-                     f"hydra.run.dir={tmp_path / 'run'}")
+    result = run_cli(
+        "train", "experiment=smoke", "logger=none", f"data.data_dir={data}", f"hydra.run.dir={tmp_path / 'run'}"
+    )
     assert result.returncode == 2 and b"Traceback" not in result.stderr
     err = error_lines(result)
     assert err[-1].startswith("s2s train: error: ") and "has 300 lines" in err[-1] and "has 1" in err[-1]

@@ -15,8 +15,10 @@ def corpus(n: int, seed: int = 0) -> list[tuple[int, int]]:
 
 
 def samplers(lengths, replicas: int, **kwargs) -> list[TokenBudgetBatchSampler]:
-    return [TokenBudgetBatchSampler(lengths, max_tokens=400, num_replicas=replicas, rank=r, **kwargs)
-            for r in range(replicas)]
+    return [
+        TokenBudgetBatchSampler(lengths, max_tokens=400, num_replicas=replicas, rank=r, **kwargs)
+        for r in range(replicas)
+    ]
 
 
 @pytest.mark.parametrize("replicas", [2, 3, 4])

@@ -12,17 +12,32 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from tests.reliability.helpers import ROOT, cli_env
 
 MAX_STEPS = 30
 
 
 def train_command(corpus_dir: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "s2s.cli.main", "train", "experiment=smoke", "logger=csv",
-            f"data.data_dir={corpus_dir}", f"hydra.run.dir={run_dir}", "data.max_tokens=1024",
-            "data.valid_max_sentences=24", f"trainer.max_steps={MAX_STEPS}", "trainer.val_check_interval=10",
-            "trainer.log_every_n_steps=1", "checkpoint.every_n_train_steps=3", "test_after_training=false",
-            "trainer.enable_progress_bar=false", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "s2s.cli.main",
+        "train",
+        "experiment=smoke",
+        "logger=csv",
+        f"data.data_dir={corpus_dir}",
+        f"hydra.run.dir={run_dir}",
+        "data.max_tokens=1024",
+        "data.valid_max_sentences=24",
+        f"trainer.max_steps={MAX_STEPS}",
+        "trainer.val_check_interval=10",
+        "trainer.log_every_n_steps=1",
+        "checkpoint.every_n_train_steps=3",
+        "test_after_training=false",
+        "trainer.enable_progress_bar=false",
+        *extra,
+    ]
 
 
 def run(command: list[str]) -> subprocess.CompletedProcess:
@@ -53,8 +68,13 @@ def test_sigkill_then_resume_last_matches_uninterrupted_run(corpus_dir, tmp_path
 
     # Start the same run again and SIGKILL it at a random moment once it has checkpointed past step 10.
     last = crashed_dir / "checkpoints" / "last.ckpt"
-    process = subprocess.Popen(train_command(corpus_dir, crashed_dir), env=cli_env(), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        train_command(corpus_dir, crashed_dir),
+        env=cli_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
         if last.is_file() and saved_step(last) >= 11:
@@ -79,6 +99,8 @@ def test_sigkill_then_resume_last_matches_uninterrupted_run(corpus_dir, tmp_path
     for step in (s for s in bleu_ref if s > killed_at):
         assert bleu[step] == pytest.approx(bleu_ref[step], abs=1e-6)
     assert saved_step(last) == MAX_STEPS
-    print(f"killed with last.ckpt at step {killed_at}; resumed losses equal the uninterrupted run's at steps "
-          f"{compared[0]}..{compared[-1]}; max |difference| "
-          f"{max(abs(losses[s] - reference[s]) for s in compared):.2e}")
+    print(
+        f"killed with last.ckpt at step {killed_at}; resumed losses equal the uninterrupted run's at steps "
+        f"{compared[0]}..{compared[-1]}; max |difference| "
+        f"{max(abs(losses[s] - reference[s]) for s in compared):.2e}"
+    )

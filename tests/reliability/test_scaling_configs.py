@@ -37,8 +37,15 @@ def test_ddp_trainer_config_is_lightning_ddp():
 
 def test_slurm_launcher_follows_the_trainer_layout():
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    cfg = config("hydra/launcher=slurm", "trainer=ddp", "trainer.accelerator=gpu", "trainer.devices=4",
-                 "trainer.num_nodes=2", "hydra.launcher.partition=gpu", hydra=True)
+    cfg = config(
+        "hydra/launcher=slurm",
+        "trainer=ddp",
+        "trainer.accelerator=gpu",
+        "trainer.devices=4",
+        "trainer.num_nodes=2",
+        "hydra.launcher.partition=gpu",
+        hydra=True,
+    )
     launcher = cfg.hydra.launcher
     assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
     assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)

@@ -14,21 +14,22 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from s2s.training.checkpoint_io import AtomicCheckpointIO
-from s2s.model.config import ModelConfig
 from s2s.data.prepare.an4 import prepare_an4
 from s2s.data.speech.datamodule import SpeechDataModule
 from s2s.decoding import DecodingOptions
+from s2s.model.config import ModelConfig
+from s2s.model.info import CheckpointInfo
+from s2s.training.checkpoint_io import AtomicCheckpointIO
 from s2s.training.lit_module import Seq2SeqModule
 from s2s.training.optim import OptimConfig
 from s2s.training.resume import RNGStateCallback
-from s2s.model.info import CheckpointInfo
 from tests.reliability.test_exact_resume import Record
 from tests.speech_helpers import an4_subset
 
-AUGMENTATION = {"spec_augment": {"freq_masks": 2, "freq_width": 10, "time_masks": 2, "time_width": 20,
-                                 "time_ratio": 0.2},
-                "speed_perturb": [0.9, 1.0, 1.1]}
+AUGMENTATION = {
+    "spec_augment": {"freq_masks": 2, "freq_width": 10, "time_masks": 2, "time_width": 20, "time_ratio": 0.2},
+    "speed_perturb": [0.9, 1.0, 1.1],
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,17 @@ def an4_data(tmp_path_factory) -> Path:
 
 
 def datamodule_for(data: Path, num_workers: int = 0) -> SpeechDataModule:
-    return SpeechDataModule(data_dir=str(data), src_lang="en", tgt_langs=["en"], task="transcribe", max_frames=1200,
-                            valid_max_sentences=4, num_workers=num_workers, seed=1, **AUGMENTATION)
+    return SpeechDataModule(
+        data_dir=str(data),
+        src_lang="en",
+        tgt_langs=["en"],
+        task="transcribe",
+        max_frames=1200,
+        valid_max_sentences=4,
+        num_workers=num_workers,
+        seed=1,
+        **AUGMENTATION,
+    )
 
 
 def test_augmentation_depends_on_the_seed_epoch_and_utterance_only(an4_data):
@@ -58,6 +68,7 @@ def test_augmentation_depends_on_the_seed_epoch_and_utterance_only(an4_data):
 
 def test_worker_processes_augment_as_the_main_process_does(an4_data):
     """Each worker holds a copy of the dataset; a random state in it would repeat in every worker."""
+
     def epoch_one(workers: int) -> list[tuple[list[int], torch.Tensor]]:
         datamodule = datamodule_for(an4_data, num_workers=workers)
         datamodule.setup()
@@ -72,24 +83,52 @@ def test_worker_processes_augment_as_the_main_process_does(an4_data):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
-def fit(data: Path, ckpt_dir: Path, *, max_steps: int, resume: Path | None = None,
-        keep: dict[int, Path] | None = None) -> Record:
+def fit(
+    data: Path, ckpt_dir: Path, *, max_steps: int, resume: Path | None = None, keep: dict[int, Path] | None = None
+) -> Record:
     pl.seed_everything(1)
     datamodule = datamodule_for(data)
     tokenizer = datamodule.tokenizer
-    config = ModelConfig(vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, encoder="audio", d_model=32,
-                         num_heads=4, encoder_layers=1, decoder_layers=1, ffn_dim=64, conv_channels=8, dropout=0.3,
-                         ctc=True)
-    module = Seq2SeqModule(model_config=config, tokenizer=tokenizer, optim=OptimConfig(lr=2e-3, warmup_steps=5),
-                           decoding=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=3),
-                           info=CheckpointInfo(task="asr", tgt_langs=("en",)), ctc_weight=0.3)
+    config = ModelConfig(
+        vocab_size=tokenizer.vocab_size,
+        pad_id=tokenizer.pad_id,
+        encoder="audio",
+        d_model=32,
+        num_heads=4,
+        encoder_layers=1,
+        decoder_layers=1,
+        ffn_dim=64,
+        conv_channels=8,
+        dropout=0.3,
+        ctc=True,
+    )
+    module = Seq2SeqModule(
+        model_config=config,
+        tokenizer=tokenizer,
+        optim=OptimConfig(lr=2e-3, warmup_steps=5),
+        decoding=DecodingOptions(beam_size=1, max_len_a=0, max_len_b=3),
+        info=CheckpointInfo(task="asr", tgt_langs=("en",)),
+        ctc_weight=0.3,
+    )
     module.model.encoder.set_feature_stats(datamodule.feature_stats.mean, datamodule.feature_stats.std)
     record = Record(keep)
-    checkpoints = ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=1, enable_version_counter=False)
-    trainer = pl.Trainer(accelerator="cpu", max_steps=max_steps, max_epochs=100, logger=False,
-                         callbacks=[checkpoints, RNGStateCallback(), record], plugins=[AtomicCheckpointIO()],
-                         limit_val_batches=0, num_sanity_val_steps=0, enable_progress_bar=False,
-                         enable_model_summary=False, use_distributed_sampler=False, gradient_clip_val=1.0)
+    checkpoints = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", every_n_train_steps=1, enable_version_counter=False
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=max_steps,
+        max_epochs=100,
+        logger=False,
+        callbacks=[checkpoints, RNGStateCallback(), record],
+        plugins=[AtomicCheckpointIO()],
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        gradient_clip_val=1.0,
+    )
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
     return record
 

@@ -29,12 +29,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def request(url: str, body: bytes | dict | None = None, headers: dict | None = None, method: str | None = None,
-            timeout: float = 120) -> tuple[int, dict, dict | str]:
+def request(
+    url: str,
+    body: bytes | dict | None = None,
+    headers: dict | None = None,
+    method: str | None = None,
+    timeout: float = 120,
+) -> tuple[int, dict, dict | str]:
     """``(status, headers, JSON or text)`` of one HTTP request; 4xx/5xx are returned, not raised."""
     data = json.dumps(body).encode() if isinstance(body, dict) else body
-    req = urllib.request.Request(url, data=data, headers={"content-type": "application/json", **(headers or {})},
-                                 method=method)
+    req = urllib.request.Request(
+        url, data=data, headers={"content-type": "application/json", **(headers or {})}, method=method
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
             status, head, raw = response.status, dict(response.headers), response.read()
@@ -54,9 +60,13 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        self.process = subprocess.Popen([sys.executable, "-m", "s2s.cli.main", "serve", str(checkpoint),
-                                         "--port", str(self.port), *args], env=cli_env(),
-                                        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "s2s.cli.main", "serve", str(checkpoint), "--port", str(self.port), *args],
+            env=cli_env(),
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,8 +106,12 @@ def text_checkpoint(tmp_path_factory, tokenizer) -> Path:
     """An untrained tiny En->De model: its outputs are arbitrary but fixed, enough to compare answers."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("serve") / "text.pt"
-    export_checkpoint(Seq2Seq(tiny_config(tokenizer.vocab_size)).eval(), tokenizer,
-                      CheckpointInfo(task="translation", tgt_langs=("de",)), path)
+    export_checkpoint(
+        Seq2Seq(tiny_config(tokenizer.vocab_size)).eval(),
+        tokenizer,
+        CheckpointInfo(task="translation", tgt_langs=("de",)),
+        path,
+    )
     return path
 
 
@@ -114,7 +128,17 @@ def speech_checkpoint(tmp_path_factory, tokenizer) -> Path:
 def text_server(text_checkpoint, tmp_path_factory):
     """One server for the API and hostile-request tests; batches wait 50 ms so concurrent requests meet."""
     log = tmp_path_factory.mktemp("serve-log") / "text.log"
-    server = Server(text_checkpoint, log, "--max-batch-size", "16", "--batch-timeout", "0.05",
-                    "--max-sentences", "64", "--max-body-bytes", "1000000")
+    server = Server(
+        text_checkpoint,
+        log,
+        "--max-batch-size",
+        "16",
+        "--batch-timeout",
+        "0.05",
+        "--max-sentences",
+        "64",
+        "--max-body-bytes",
+        "1000000",
+    )
     yield server
     server.stop()

@@ -44,9 +44,24 @@ def test_heatmap_view_and_head_report_without_a_browser(text_checkpoint, tmp_pat
 def app_url(text_checkpoint, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
-    process = subprocess.Popen([sys.executable, "-m", "s2s.cli.main", "app", str(text_checkpoint), "--port", str(port),
-                                "--beam", "2", "--report", str(REPORT)], env=cli_env(), stdout=log.open("wb"),
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "s2s.cli.main",
+            "app",
+            str(text_checkpoint),
+            "--port",
+            str(port),
+            "--beam",
+            "2",
+            "--report",
+            str(REPORT),
+        ],
+        env=cli_env(),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -67,10 +82,19 @@ def browser():
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip("Debian's chromium and chromium-driver are not installed (make system-packages)")
     from selenium.webdriver.chrome.service import Service
+
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1600",
-                 "--no-first-run", "--disable-extensions", "--disable-background-networking"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1600",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(120)
@@ -100,8 +124,14 @@ def test_translate_in_the_browser_shows_translation_and_heatmap(app_url, browser
     output = browser.find_element(By.CSS_SELECTOR, "#translation textarea")
     wait_for(lambda: output.get_attribute("value"), what="the translation")
     assert output.get_attribute("value") == expected
-    image = wait_for(lambda: [i for i in browser.find_elements(By.CSS_SELECTOR, "#heatmap img")
-                              if browser.execute_script("return arguments[0].naturalWidth", i) > 0], what="the heatmap")[0]
+    image = wait_for(
+        lambda: [
+            i
+            for i in browser.find_elements(By.CSS_SELECTOR, "#heatmap img")
+            if browser.execute_script("return arguments[0].naturalWidth", i) > 0
+        ],
+        what="the heatmap",
+    )[0]
     shot = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("L")
     (tmp_path / "page.png").write_bytes(browser.get_screenshot_as_png())
     pixels = np.asarray(shot, dtype=np.float32)

@@ -62,8 +62,9 @@ def test_huge_bodies(text_server):
     # without a Content-Length (chunked): refused once the limit is crossed
     connection = http.client.HTTPConnection("127.0.0.1", text_server.port, timeout=60)
     chunks = (b'{"text": ["' + b"y" * 100_000 for _ in range(12))
-    connection.request("POST", "/translate", body=chunks, encode_chunked=True,
-                       headers={"content-type": "application/json"})
+    connection.request(
+        "POST", "/translate", body=chunks, encode_chunked=True, headers={"content-type": "application/json"}
+    )
     response = connection.getresponse()
     assert response.status == 413 and "at most 1000000" in json.loads(response.read())["detail"]
     connection.close()
@@ -75,7 +76,9 @@ def test_unknown_tgt_lang(text_server):
 
 def test_bad_decoding_options(text_server):
     refused(text_server, "/translate", {"text": ["a"], "beam": 0}, 422, "beam must be >= 1, got 0")
-    refused(text_server, "/translate", {"text": ["a"], "beam": 2, "nbest": 3}, 422, "nbest must be between 1 and beam=2")
+    refused(
+        text_server, "/translate", {"text": ["a"], "beam": 2, "nbest": 3}, 422, "nbest must be between 1 and beam=2"
+    )
     refused(text_server, "/translate", {"text": ["a"], "length_penalty_style": "odd"}, 422, "length_penalty_style:")
 
 

@@ -64,16 +64,22 @@ def test_one_batch_of_mixed_requests_answers_each_as_if_alone(text_checkpoint, s
     """The worker's predict on one batch (options differ between its requests) against each request alone."""
     api = TranslateAPI(str(text_checkpoint), max_tokens=4096, threads=1, max_batch_size=16, batch_timeout=0.0)
     api.setup("cpu")
-    requests = [TranslateRequest(text=sentences[0:3]), TranslateRequest(text=[sentences[5], "", sentences[1]], beam=2),
-                TranslateRequest(text=sentences[3:6][::-1], nbest=2), TranslateRequest(text=[sentences[2]]),
-                TranslateRequest(text=sentences[6:12], beam=2)]
+    requests = [
+        TranslateRequest(text=sentences[0:3]),
+        TranslateRequest(text=[sentences[5], "", sentences[1]], beam=2),
+        TranslateRequest(text=sentences[3:6][::-1], nbest=2),
+        TranslateRequest(text=[sentences[2]]),
+        TranslateRequest(text=sentences[6:12], beam=2),
+    ]
     together = api.predict(requests)
     assert together == [api.predict(r) for r in requests]
 
 
 def test_concurrent_clients_get_the_answers_they_would_get_alone(text_server, sentences):
     sentences = sentences[:8]
-    alone = {s: text_server.post("/translate", {"text": [s], "beam": 2})[2]["translations"][0]["text"] for s in sentences}
+    alone = {
+        s: text_server.post("/translate", {"text": [s], "beam": 2})[2]["translations"][0]["text"] for s in sentences
+    }
     rng = random.Random(0)
     bodies = [rng.sample(sentences, 2) for _ in range(8)]
     results: dict[int, tuple] = {}

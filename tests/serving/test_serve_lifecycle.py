@@ -14,13 +14,16 @@ from tests.serving.conftest import Server
 LONG = "A man in a blue shirt is riding a bicycle down a busy street past a market."
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--port", "80"], "--port 80: give a port from 1024 to 65535"),
-    (["--workers", "0"], "--workers must be at least 1"),
-    (["--max-queue", "0"], "--max-queue must be at least 1"),
-    (["--batch-timeout", "5", "--timeout", "2"], "--batch-timeout (5.0) must be >= 0 and below --timeout"),
-    (["--host", "example.com"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--port", "80"], "--port 80: give a port from 1024 to 65535"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--max-queue", "0"], "--max-queue must be at least 1"),
+        (["--batch-timeout", "5", "--timeout", "2"], "--batch-timeout (5.0) must be >= 0 and below --timeout"),
+        (["--host", "example.com"], "invalid choice"),
+    ],
+)
 def test_serve_options_are_checked_in_one_line(text_checkpoint, args, words, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["serve", str(text_checkpoint), *args])
@@ -29,7 +32,9 @@ def test_serve_options_are_checked_in_one_line(text_checkpoint, args, words, cap
 
 def test_a_bad_checkpoint_fails_before_any_worker_starts(tmp_path):
     result = run_cli("serve", str(tmp_path / "missing.pt"), timeout=120)  # a real process: no traceback
-    assert result.returncode == 2 and error_lines(result) == [f"s2s: error: checkpoint not found: {tmp_path / 'missing.pt'}"]
+    assert result.returncode == 2 and error_lines(result) == [
+        f"s2s: error: checkpoint not found: {tmp_path / 'missing.pt'}"
+    ]
 
 
 def test_full_queue_gets_503_with_retry_after_then_sigterm_drains_and_exits_0(text_checkpoint, tmp_path):

@@ -36,20 +36,30 @@ def cli_transcript(checkpoint, path, *args):
 
 def multipart(fields: dict, name: str, data: bytes) -> tuple[bytes, dict]:
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), {"content-type": f"multipart/form-data; boundary={boundary}"}
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), {
+        "content-type": f"multipart/form-data; boundary={boundary}"
+    }
 
 
 def test_base64_and_multipart_uploads_equal_the_cli(speech_server, speech_checkpoint, odd):
     speech = FSDD / "5_theo_30.wav"
     expected = cli_transcript(speech_checkpoint, speech, "--beam", "2")
-    status, _, body = speech_server.post("/transcribe", {"audio": base64.b64encode(speech.read_bytes()).decode(),
-                                                         "name": speech.name, "beam": 2})
+    status, _, body = speech_server.post(
+        "/transcribe", {"audio": base64.b64encode(speech.read_bytes()).decode(), "name": speech.name, "beam": 2}
+    )
     assert status == 200 and body["text"] == expected.text and body["duration"] == expected.duration
-    assert [(s["start"], s["end"], s["text"]) for s in body["segments"]] == \
-        [(s.start, s.end, s.text) for s in expected.segments]
+    assert [(s["start"], s["end"], s["text"]) for s in body["segments"]] == [
+        (s.start, s.end, s.text) for s in expected.segments
+    ]
     data, headers = multipart({"beam": "2"}, speech.name, speech.read_bytes())
     status, _, form_body = speech_server.post("/transcribe", data, headers=headers)
     assert status == 200 and form_body == body
@@ -63,11 +73,19 @@ def test_bad_audio_is_refused_in_one_line(speech_server, odd):
     def refused(body, status, *words, **kwargs):
         code, _, answer = speech_server.post("/transcribe", body, **kwargs)
         assert code == status and all(w in answer["detail"] for w in words), answer
-    refused({"audio": base64.b64encode(odd["text"].read_bytes()).decode(), "name": "notes.mp3"}, 422,
-            "notes.mp3: not a readable audio file")
+
+    refused(
+        {"audio": base64.b64encode(odd["text"].read_bytes()).decode(), "name": "notes.mp3"},
+        422,
+        "notes.mp3: not a readable audio file",
+    )
     wav = (FSDD / "5_theo_30.wav").read_bytes()
-    refused({"audio": base64.b64encode(wav[: len(wav) // 2]).decode(), "name": "cut.wav"}, 422,
-            "cut.wav: truncated WAV", f"promises {len(wav) - 44}")
+    refused(
+        {"audio": base64.b64encode(wav[: len(wav) // 2]).decode(), "name": "cut.wav"},
+        422,
+        "cut.wav: truncated WAV",
+        f"promises {len(wav) - 44}",
+    )
     refused({"audio": base64.b64encode(odd["empty"].read_bytes()).decode()}, 422, "holds no audio")
     refused({"audio": "not base64!"}, 422, "audio: not base64")
     data, headers = multipart({"beam": "2"}, "x.wav", wav)

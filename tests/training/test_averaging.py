@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from s2s.training.averaging import average_checkpoints, last_checkpoints
 from s2s.checkpoint import export_checkpoint, load_checkpoint
 from s2s.errors import CheckpointError
-from s2s.model.seq2seq import Seq2Seq
 from s2s.model.info import CheckpointInfo
+from s2s.model.seq2seq import Seq2Seq
+from s2s.training.averaging import average_checkpoints, last_checkpoints
 from tests.conftest import tiny_config
 
 
@@ -32,7 +32,9 @@ def test_last_n_of_a_run_directory(tmp_path, tokenizer):
         save(tokenizer, run / f"step-{step}.ckpt", seed, step)
     save(tokenizer, run / "last.ckpt", 2, 300)  # same step as step-300: counted once
     assert [p.name for p in last_checkpoints(tmp_path / "run", 2)] in (
-        ["step-200.ckpt", "step-300.ckpt"], ["step-200.ckpt", "last.ckpt"])
+        ["step-200.ckpt", "step-300.ckpt"],
+        ["step-200.ckpt", "last.ckpt"],
+    )
     with pytest.raises(CheckpointError, match="fewer than 4"):
         last_checkpoints(tmp_path / "run", 4)
 

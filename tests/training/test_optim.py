@@ -34,11 +34,14 @@ def test_cosine_reaches_zero_at_decay_steps_and_stays_there():
     assert all(a >= b for a, b in zip(lrs[1:], lrs[2:]))  # never rises after warm-up
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"schedule": "linear"}, "must be one of inverse_sqrt, cosine, cosine_time"),
-    ({"schedule": "cosine"}, "needs optim.decay_steps"),
-    ({"schedule": "cosine", "warmup_steps": 100, "decay_steps": 100}, "decay_steps > warmup_steps"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"schedule": "linear"}, "must be one of inverse_sqrt, cosine, cosine_time"),
+        ({"schedule": "cosine"}, "needs optim.decay_steps"),
+        ({"schedule": "cosine", "warmup_steps": 100, "decay_steps": 100}, "decay_steps > warmup_steps"),
+    ],
+)
 def test_bad_schedule_settings_are_explained(kwargs, message):
     with pytest.raises(ValueError, match=message):
         OptimConfig(**kwargs)
@@ -89,8 +92,14 @@ def test_time_budget_spent_under_ddp_is_rank_zeros_fraction_for_every_rank(monke
 
     from s2s.training.lit_module import time_budget_spent
 
-    ddp = pl.Trainer(max_time={"seconds": 100}, strategy="ddp", devices=2, accelerator="cpu", logger=False,
-                     enable_checkpointing=False)
+    ddp = pl.Trainer(
+        max_time={"seconds": 100},
+        strategy="ddp",
+        devices=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+    )
     broadcasts = []
 
     def rank_zeros(value, src=0):

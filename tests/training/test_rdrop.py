@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from s2s.data.batching import Batch
-from s2s.training.lit_module import Seq2SeqModule, sequence_loss
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
+from s2s.training.lit_module import Seq2SeqModule
+from s2s.training.losses import sequence_loss
 from s2s.training.optim import OptimConfig
 from s2s.training.rdrop import RDropCriterion, rdrop_loss, stacked_twice
-from s2s.model.info import CheckpointInfo
 from tests.conftest import tiny_config
 from tests.decoding.test_ctc import fsdd_batch
 
@@ -111,9 +112,18 @@ def speech_module(*, rdrop_alpha: float, dropout: float) -> tuple[Seq2SeqModule,
     feats, lengths, data = fsdd_batch(vocab)
     torch.manual_seed(0)
     config = tiny_config(vocab, encoder="audio", conv_channels=8, ctc=True, max_positions=256, dropout=dropout)
-    module = Seq2SeqModule(model_config=config, tokenizer=SimpleNamespace(pad_id=0), optim=OptimConfig(),
-                           decoding=None, info=CheckpointInfo(), ctc_weight=0.3, rdrop_alpha=rdrop_alpha).train()
-    module.model.encoder.set_feature_stats(feats[0, :lengths[0]].mean(0).tolist(), feats[0, :lengths[0]].std(0).tolist())
+    module = Seq2SeqModule(
+        model_config=config,
+        tokenizer=SimpleNamespace(pad_id=0),
+        optim=OptimConfig(),
+        decoding=None,
+        info=CheckpointInfo(),
+        ctc_weight=0.3,
+        rdrop_alpha=rdrop_alpha,
+    ).train()
+    module.model.encoder.set_feature_stats(
+        feats[0, : lengths[0]].mean(0).tolist(), feats[0, : lengths[0]].std(0).tolist()
+    )
     return module, data
 
 
@@ -144,5 +154,11 @@ def test_with_ctc_under_dropout_both_losses_fall():
 
 def test_a_negative_alpha_is_refused():
     with pytest.raises(ValueError, match="must be >= 0"):
-        Seq2SeqModule(model_config=tiny_config(vocab_size=60), tokenizer=None, optim=OptimConfig(), decoding=None,
-                      info=CheckpointInfo(), rdrop_alpha=-1.0)
+        Seq2SeqModule(
+            model_config=tiny_config(vocab_size=60),
+            tokenizer=None,
+            optim=OptimConfig(),
+            decoding=None,
+            info=CheckpointInfo(),
+            rdrop_alpha=-1.0,
+        )

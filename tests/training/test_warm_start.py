@@ -6,9 +6,9 @@ import torch
 
 from s2s.checkpoint import export_checkpoint
 from s2s.errors import ConfigError
+from s2s.model.info import CheckpointInfo
 from s2s.model.seq2seq import Seq2Seq
 from s2s.training.warm_start import warm_start
-from s2s.model.info import CheckpointInfo
 from tests.conftest import tiny_config
 
 
@@ -55,12 +55,15 @@ def test_the_warm_started_encoder_encodes_as_the_source_did(tmp_path, tokenizer)
         assert torch.equal(source.eval().encode(ids, lengths).memory, target.eval().encode(ids, lengths).memory)
 
 
-@pytest.mark.parametrize("overrides,parts,message", [
-    ({"d_model": 64}, ["encoder"], "is (500, 32), not (500, 64)"),
-    ({"encoder_layers": 3}, ["encoder"], "encoder.stack.layers.2.self_attn.q_proj.weight is missing"),
-    ({}, ["wings"], "must name some of encoder, decoder, ctc"),
-    ({}, ["ctc"], "has no ctc"),
-])
+@pytest.mark.parametrize(
+    "overrides,parts,message",
+    [
+        ({"d_model": 64}, ["encoder"], "is (500, 32), not (500, 64)"),
+        ({"encoder_layers": 3}, ["encoder"], "encoder.stack.layers.2.self_attn.q_proj.weight is missing"),
+        ({}, ["wings"], "must name some of encoder, decoder, ctc"),
+        ({}, ["ctc"], "has no ctc"),
+    ],
+)
 def test_a_source_that_does_not_fit_is_refused_by_name(tmp_path, tokenizer, overrides, parts, message):
     path = saved(tmp_path, tokenizer, model(1))
     target = model(2, **overrides)

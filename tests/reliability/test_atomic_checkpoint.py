@@ -49,7 +49,7 @@ def test_failed_write_keeps_previous_checkpoint_and_no_temp_file(tmp_path):
     path = tmp_path / "checkpoints" / "last.ckpt"
     io.save_checkpoint({"step": 1, "w": torch.ones(3)}, path)
     assert (path.stat().st_mode & 0o777) != 0o600  # not mkstemp's private mode
-    with pytest.raises(pickle.PicklingError):
+    with pytest.raises((pickle.PicklingError, AttributeError)):  # which one depends on the object
         io.save_checkpoint({"step": 2, "w": lambda: None}, path)  # torch.save cannot pickle a lambda
     assert torch.load(path, weights_only=True)["step"] == 1
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]

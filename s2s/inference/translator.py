@@ -41,7 +41,7 @@ class Translator:
         if loaded.model.config.encoder != "text":
             raise ValueError("this checkpoint is a speech model: use `s2s transcribe` (or `s2s evaluate --manifest`)")
         self.model = loaded.model.to(device=device, dtype=dtype).eval()
-        self.tokenizer, self.options, self.device = loaded.tokenizer, options, device
+        self.tokenizer = loaded.tokenizer
         self.source_code: int | None = None  # a multilingual Marian model's >>xx<< id, put in front of each source line
         codes = getattr(self.tokenizer, "language_codes", None)
         if codes and target_lang is not None:
